@@ -1,0 +1,62 @@
+#include "nn/ops/elementwise.h"
+
+#include "nn/context.h"
+#include "nn/ops/check_args.h"
+#include "nn/ops/elementwise_kernels.h"
+
+namespace sal360::nn {
+
+void Fill(Tensor& y, float value) {
+  const int64_t n = y.numel();
+  float* py = y.data();
+  if (y.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::Fill(py, n, value, Context::Get(Device::kCuda).stream());
+#endif
+  }
+  for (int64_t i = 0; i < n; ++i) py[i] = value;
+}
+
+void Axpy(float a, const Tensor& x, Tensor& y) {
+  CheckSameShapeAndDevice(x, y, "Axpy");
+  const int64_t n = y.numel();
+  const float* px = x.data();
+  float* py = y.data();
+  if (y.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::Axpy(a, px, py, n, Context::Get(Device::kCuda).stream());
+#endif
+  }
+  for (int64_t i = 0; i < n; ++i) py[i] = kernels::Axpy(a, px[i], py[i]);
+}
+
+void ReluForward(const Tensor& x, Tensor& y) {
+  CheckSameShapeAndDevice(x, y, "ReluForward");
+  const int64_t n = y.numel();
+  const float* px = x.data();
+  float* py = y.data();
+  if (y.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::ReluForward(px, py, n, Context::Get(Device::kCuda).stream());
+#endif
+  }
+  for (int64_t i = 0; i < n; ++i) py[i] = kernels::Relu(px[i]);
+}
+
+void ReluBackward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  CheckSameShapeAndDevice(y, dy, "ReluBackward");
+  CheckSameShapeAndDevice(y, dx, "ReluBackward");
+  const int64_t n = y.numel();
+  if (y.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::ReluBackward(y.data(), dy.data(), dx.data(), n,
+                              Context::Get(Device::kCuda).stream());
+#endif
+  }
+  const float* py = y.data();
+  const float* pdy = dy.data();
+  float* pdx = dx.data();
+  for (int64_t i = 0; i < n; ++i) pdx[i] = kernels::ReluGrad(py[i], pdy[i]);
+}
+
+}  // namespace sal360::nn
