@@ -42,6 +42,17 @@ void Arena::Reset() {
   in_use_ = 0;
 }
 
+Arena::Scope::Scope(Arena& arena) : arena_(arena), in_use_(arena.in_use_) {
+  for (const Chunk& c : arena.chunks_) used_.push_back(c.used);
+}
+
+Arena::Scope::~Scope() {
+  for (size_t i = 0; i < arena_.chunks_.size(); ++i) {
+    arena_.chunks_[i].used = i < used_.size() ? used_[i] : 0;
+  }
+  arena_.in_use_ = in_use_;
+}
+
 size_t Arena::capacity() const {
   size_t total = 0;
   for (const Chunk& c : chunks_) total += c.buffer.bytes();

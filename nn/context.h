@@ -25,6 +25,21 @@ class Arena {
   float* AllocFloats(int64_t n) { return static_cast<float*>(Alloc(static_cast<size_t>(n) * 4)); }
   void Reset();
   size_t capacity() const;
+
+  // Stack-like release: everything allocated after a Scope was opened is freed when
+  // it closes (scratch of one op, e.g. a conv's gather columns).
+  class Scope {
+   public:
+    explicit Scope(Arena& arena);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    Arena& arena_;
+    std::vector<size_t> used_;
+    size_t in_use_;
+  };
   size_t high_water() const { return high_water_; }
   Device device() const { return device_; }
 

@@ -83,3 +83,19 @@ TEST(Arena, GrowsOnceThenStopsAllocating) {
 
 }  // namespace
 }  // namespace sal360::nn
+
+namespace sal360::nn {
+namespace {
+TEST(Arena, ScopeReleasesItsAllocations) {
+  Arena arena(Device::kCpu);
+  void* a = arena.Alloc(512);
+  void* inner = nullptr;
+  {
+    Arena::Scope scope(arena);
+    inner = arena.Alloc(1024);
+    EXPECT_NE(inner, a);
+  }
+  EXPECT_EQ(arena.Alloc(1024), inner) << "the scope's memory is handed out again";
+}
+}  // namespace
+}  // namespace sal360::nn
