@@ -1,0 +1,88 @@
+// SphericalConv: the spherical U-Net's 3x3 convolution on an equirectangular grid.
+//
+// For output pixel p and kernel position tap = r*3 + c, the sphere/ gather table names
+// `taps` source pixels src[p][tap][t] (1 for nearest, 4 for bilinear) with weights
+// weight[p][tap][t]. With the column matrix
+//   col[p][tap*Cin + ci] = sum_t weight[p][tap][t] * x[src[p][tap][t]][ci]    // (P, 9*Cin)
+// the layer is
+//   y[p][co] = b[co] + sum_{tap, ci} col[p][tap*Cin + ci] * w[tap][ci][co]      // (P, Cout)
+// which equals a Conv2d(k=3, stride=3) over the published 3H x 3W expanded image, so a
+// PyTorch weight (Cout, Cin, 3, 3) loads after one permutation (ConvWeightFromPytorch).
+//
+// Tensors are NHWC float32 (nn/tensor.h); P = N*H*W pixels. Invariants:
+//   - activations are written with "=" (y, dx); parameter gradients accumulate "+="
+//     (dw, db), so the model zeroes its gradient slab once per step;
+//   - the backward is deterministic: dx is an inverse gather over the CSR inverse table
+//     (ascending entries), never a scatter with float atomics — two runs give identical bits;
+//   - scratch comes from Context::Get(device).arena() inside an Arena::Scope: no
+//     allocation once the arena has grown to the layer's high-water mark.
+#ifndef SAL360_NN_OPS_SPHERICAL_CONV_H_
+#define SAL360_NN_OPS_SPHERICAL_CONV_H_
+
+#include <cstdint>
+
+#include "nn/buffer.h"
+#include "nn/device.h"
+#include "nn/tensor.h"
+#include "sphere/tables.h"
+
+namespace sal360::nn {
+
+// Device-resident copy of one resolution's gather table and its inverse (CSR). Created
+// once per (spec, device) and kept by the model; move-only. Every index is checked to
+// lie in [0, H*W) on creation (a bad table aborts with a message, never reads out of
+// range later).
+class ConvTable {
+ public:
+  ConvTable() = default;
+  // Uses sphere::CachedGatherTable / CachedInverseTable (built once per process).
+  static ConvTable Create(const sphere::TableSpec& spec, Device device);
+  // From explicit tables (tests, hand-made tables). `inverse` must be the inverse of
+  // `gather` (checked: sizes, bounds, ascending entries, each entry reading its pixel).
+  static ConvTable FromTables(const sphere::GatherTable& gather,
+                              const sphere::InverseTable& inverse, Device device);
+
+  ConvTable(ConvTable&&) noexcept = default;
+  ConvTable& operator=(ConvTable&&) noexcept = default;
+  ConvTable(const ConvTable&) = delete;
+  ConvTable& operator=(const ConvTable&) = delete;
+
+  int height() const { return height_; }
+  int width() const { return width_; }
+  int taps() const { return taps_; }
+  Device device() const { return device_; }
+  const sphere::TableSpec& spec() const { return spec_; }
+  int64_t pixels() const { return int64_t{height_} * width_; }
+
+  // Raw table memory on device(): src/weight (H*W, 9, taps); inverse offsets (H*W + 1)
+  // and entries (inverse_entries()).
+  const int32_t* src() const { return static_cast<const int32_t*>(src_.data()); }
+  const float* weight() const { return static_cast<const float*>(weight_.data()); }
+  const int32_t* inverse_offsets() const { return static_cast<const int32_t*>(inv_offsets_.data()); }
+  const int32_t* inverse_entries() const { return static_cast<const int32_t*>(inv_entries_.data()); }
+  int64_t num_inverse_entries() const { return num_inverse_entries_; }
+
+ private:
+  sphere::TableSpec spec_;
+  int height_ = 0, width_ = 0, taps_ = 0;
+  Device device_ = Device::kCpu;
+  Buffer src_, weight_, inv_offsets_, inv_entries_;
+  int64_t num_inverse_entries_ = 0;
+};
+
+// Weight layout internal: Tensor Shape{9, 1, Cin, Cout}: w[tap][ci][co] =
+// W_pytorch[co][ci][r][c], tap = r*3 + c. Bias: Shape{1, 1, 1, Cout}.
+void ConvWeightFromPytorch(const float* w_oihw /*(Cout,Cin,3,3)*/, int cout, int cin, Tensor& w);
+void ConvWeightToPytorch(const Tensor& w, float* w_oihw /*(Cout,Cin,3,3)*/);
+
+// x: (N,H,W,Cin), w: (9,1,Cin,Cout), b: (1,1,1,Cout), y: (N,H,W,Cout) "=".
+void SphericalConvForward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& b,
+                          Tensor& y);
+// dy: (N,H,W,Cout). dw, db "+="; dx (N,H,W,Cin) "=" (nullptr for the first layer: no
+// input gradient needed).
+void SphericalConvBackward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& dy,
+                           Tensor* dx, Tensor& dw, Tensor& db);
+
+}  // namespace sal360::nn
+
+#endif  // SAL360_NN_OPS_SPHERICAL_CONV_H_
