@@ -75,13 +75,30 @@ class ConvTable {
 void ConvWeightFromPytorch(const float* w_oihw /*(Cout,Cin,3,3)*/, int cout, int cin, Tensor& w);
 void ConvWeightToPytorch(const Tensor& w, float* w_oihw /*(Cout,Cin,3,3)*/);
 
+// Two exact factorisations of the same layer; they differ only in float rounding.
+//   kGatherInput  ("im2col"): gather x into col (P, 9*Cin), then y = col · w. The column
+//                 matrix is built in blocks of pixels, so it stays in cache.
+//   kGatherOutput ("GEMM first"): Z = x · Wz (P, 9*Cout) with Wz (Cin, 9*Cout) the
+//                 permuted weight, then y[p] = b + sum of the table's Z entries. Moves
+//                 9*Cout instead of 9*Cin floats per pixel: the choice when Cout < Cin
+//                 (conv7, 128 -> 1, would otherwise stream a 0.5 GB column matrix).
+// kAuto picks by shape (see ChooseConvAlgo); forward and backward of one layer must
+// use the same choice only if bit-level consistency between them matters (it does not
+// for correctness: both are exact gradients of their forward's math).
+enum class ConvAlgo { kAuto, kGatherInput, kGatherOutput };
+struct ConvOptions {
+  ConvAlgo algo = ConvAlgo::kAuto;
+  int64_t block_pixels = 0;  // pixels per gather block; 0 = the measured default
+};
+ConvAlgo ChooseConvAlgo(int cin, int cout);
+
 // x: (N,H,W,Cin), w: (9,1,Cin,Cout), b: (1,1,1,Cout), y: (N,H,W,Cout) "=".
 void SphericalConvForward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& b,
-                          Tensor& y);
+                          Tensor& y, const ConvOptions& options = {});
 // dy: (N,H,W,Cout). dw, db "+="; dx (N,H,W,Cin) "=" (nullptr for the first layer: no
 // input gradient needed).
 void SphericalConvBackward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& dy,
-                           Tensor* dx, Tensor& dw, Tensor& db);
+                           Tensor* dx, Tensor& dw, Tensor& db, const ConvOptions& options = {});
 
 }  // namespace sal360::nn
 

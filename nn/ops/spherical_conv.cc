@@ -1,0 +1,471 @@
+// SphericalConv: table validation and upload, the device dispatch of each primitive
+// (CPU loop or CUDA launcher), and the two algorithms written once over those
+// primitives. See spherical_conv.h for the math and spherical_conv_kernels.h for the
+// per-row arithmetic both devices share.
+#include "nn/ops/spherical_conv.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "nn/context.h"
+#include "nn/ops/check_args.h"
+#include "nn/ops/spherical_conv_kernels.h"
+
+namespace sal360::nn {
+
+using kernels::kConvTaps;
+
+// ---------------------------------------------------------------------------------
+// ConvTable
+// ---------------------------------------------------------------------------------
+
+namespace {
+
+template <typename T>
+Buffer Upload(const std::vector<T>& v, Device device) {
+  Buffer b(device, v.size() * sizeof(T));
+  if (!v.empty()) CopyBytes(device, b.data(), Device::kCpu, v.data(), v.size() * sizeof(T));
+  return b;
+}
+
+// Every invariant the kernels rely on instead of checking bounds themselves.
+void ValidateTables(const sphere::GatherTable& g, const sphere::InverseTable& inv) {
+  const int h = g.spec.height, w = g.spec.width, taps = g.taps;
+  SAL_NN_CHECK(h > 0 && w > 0, "ConvTable: bad grid %dx%d", h, w);
+  SAL_NN_CHECK(taps >= 1 && taps <= 16, "ConvTable: bad taps %d", taps);
+  const int64_t pixels = int64_t{h} * w;
+  const int64_t n_entries = pixels * kConvTaps * taps;
+  SAL_NN_CHECK(n_entries < (int64_t{1} << 31), "ConvTable: %dx%d too large for int32 indices",
+               h, w);
+  SAL_NN_CHECK(static_cast<int64_t>(g.src.size()) == n_entries &&
+                   static_cast<int64_t>(g.weight.size()) == n_entries,
+               "ConvTable: %dx%d taps %d needs %lld entries, table has src %zu weight %zu", h, w,
+               taps, static_cast<long long>(n_entries), g.src.size(), g.weight.size());
+  for (int64_t e = 0; e < n_entries; ++e) {
+    SAL_NN_CHECK(g.src[e] >= 0 && g.src[e] < pixels, "ConvTable: src[%lld] = %d outside [0, %lld)",
+                 static_cast<long long>(e), g.src[e], static_cast<long long>(pixels));
+    SAL_NN_CHECK(std::isfinite(g.weight[e]), "ConvTable: weight[%lld] not finite",
+                 static_cast<long long>(e));
+  }
+  SAL_NN_CHECK(static_cast<int64_t>(inv.offsets.size()) == pixels + 1,
+               "ConvTable: inverse offsets %zu, want %lld", inv.offsets.size(),
+               static_cast<long long>(pixels + 1));
+  SAL_NN_CHECK(inv.offsets[0] == 0 && inv.offsets[pixels] == static_cast<int64_t>(inv.entries.size()) &&
+                   static_cast<int64_t>(inv.entries.size()) == n_entries,
+               "ConvTable: inverse table has %zu entries (offsets end %d), want %lld",
+               inv.entries.size(), inv.offsets[pixels], static_cast<long long>(n_entries));
+  // Each entry lists a table entry reading q, strictly ascending; with the total count
+  // equal to the table size this makes the inverse a permutation of all entries.
+  for (int64_t q = 0; q < pixels; ++q) {
+    SAL_NN_CHECK(inv.offsets[q] <= inv.offsets[q + 1], "ConvTable: inverse offsets decrease at %lld",
+                 static_cast<long long>(q));
+    for (int32_t k = inv.offsets[q]; k < inv.offsets[q + 1]; ++k) {
+      const int32_t e = inv.entries[k];
+      SAL_NN_CHECK(e >= 0 && e < n_entries && g.src[e] == q,
+                   "ConvTable: inverse entry %d of pixel %lld is %d, which does not read it", k,
+                   static_cast<long long>(q), e);
+      SAL_NN_CHECK(k == inv.offsets[q] || inv.entries[k - 1] < e,
+                   "ConvTable: inverse entries of pixel %lld not ascending",
+                   static_cast<long long>(q));
+    }
+  }
+}
+
+}  // namespace
+
+ConvTable ConvTable::Create(const sphere::TableSpec& spec, Device device) {
+  return FromTables(sphere::CachedGatherTable(spec), sphere::CachedInverseTable(spec), device);
+}
+
+ConvTable ConvTable::FromTables(const sphere::GatherTable& gather,
+                                const sphere::InverseTable& inverse, Device device) {
+  ValidateTables(gather, inverse);
+  ConvTable t;
+  t.spec_ = gather.spec;
+  t.height_ = gather.spec.height;
+  t.width_ = gather.spec.width;
+  t.taps_ = gather.taps;
+  t.device_ = device;
+  t.src_ = Upload(gather.src, device);
+  t.weight_ = Upload(gather.weight, device);
+  t.inv_offsets_ = Upload(inverse.offsets, device);
+  t.inv_entries_ = Upload(inverse.entries, device);
+  t.num_inverse_entries_ = static_cast<int64_t>(inverse.entries.size());
+  return t;
+}
+
+// ---------------------------------------------------------------------------------
+// Weight permutation (host side; w may live on any device)
+// ---------------------------------------------------------------------------------
+
+void ConvWeightFromPytorch(const float* w_oihw, int cout, int cin, Tensor& w) {
+  SAL_NN_CHECK((w.shape() == Shape{kConvTaps, 1, cin, cout}), "ConvWeightFromPytorch: w is %s, want (9,1,%d,%d)",
+               w.shape().ToString().c_str(), cin, cout);
+  std::vector<float> host(static_cast<size_t>(w.numel()));
+  for (int co = 0; co < cout; ++co) {
+    for (int ci = 0; ci < cin; ++ci) {
+      for (int tap = 0; tap < kConvTaps; ++tap) {
+        host[kernels::WeightIndex(tap, ci, co, cin, cout)] =
+            w_oihw[(int64_t{co} * cin + ci) * kConvTaps + tap];
+      }
+    }
+  }
+  CopyBytes(w.device(), w.data(), Device::kCpu, host.data(), host.size() * sizeof(float));
+}
+
+void ConvWeightToPytorch(const Tensor& w, float* w_oihw) {
+  SAL_NN_CHECK(w.shape().n == kConvTaps && w.shape().h == 1, "ConvWeightToPytorch: w is %s",
+               w.shape().ToString().c_str());
+  const int cin = w.shape().w, cout = w.shape().c;
+  const std::vector<float> host = w.ToVector();
+  for (int co = 0; co < cout; ++co) {
+    for (int ci = 0; ci < cin; ++ci) {
+      for (int tap = 0; tap < kConvTaps; ++tap) {
+        w_oihw[(int64_t{co} * cin + ci) * kConvTaps + tap] =
+            host[kernels::WeightIndex(tap, ci, co, cin, cout)];
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Primitives: one dispatch point per device. CPU loops call the shared row bodies with
+// the whole channel range (contiguous, innermost).
+// ---------------------------------------------------------------------------------
+
+namespace {
+
+#ifdef SAL360_WITH_CUDA
+cuda::ConvTableView View(const ConvTable& t) {
+  return {t.src(), t.weight(), t.inverse_offsets(), t.inverse_entries(), t.taps(), t.pixels()};
+}
+void* Stream() { return Context::Get(Device::kCuda).stream(); }
+#endif
+
+[[maybe_unused, noreturn]] void NoCuda() {
+  std::fprintf(stderr, "sal360: SphericalConv on CUDA in a build without CUDA\n");
+  std::abort();
+}
+
+// Row-major C (m, n) = alpha · op(A) · op(B) + beta · C.
+void Gemm(Device d, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+          int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  if (m == 0 || n == 0) return;
+  if (d == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::RowMajorSgemm(Context::Get(Device::kCuda).cublas(), trans_a, trans_b, m, n, k,
+                               alpha, a, lda, b, ldb, beta, c, ldc);
+#else
+    NoCuda();
+#endif
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// col (pt1 - pt0, C): column rows [pt0, pt1) of one image (pt = p*9 + tap).
+void GatherColumns(const ConvTable& t, const float* x_img, int channels, int64_t pt0, int64_t pt1,
+                   float* col) {
+  if (t.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::GatherColumns(View(t), x_img, channels, pt0, pt1, col, Stream());
+#else
+    NoCuda();
+#endif
+  }
+  for (int64_t pt = pt0; pt < pt1; ++pt) {
+    kernels::GatherColumnRow(x_img, channels, t.src(), t.weight(), t.taps(), pt,
+                             col + (pt - pt0) * channels, 0, channels, 1);
+  }
+}
+
+// dx rows [q0, q1) of one image from the image's dcol (H*W*9, C).
+void InverseGather(const ConvTable& t, const float* dcol_img, int channels, int64_t q0, int64_t q1,
+                   float* dx_rows) {
+  if (t.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::InverseGather(View(t), dcol_img, channels, q0, q1, dx_rows, Stream());
+#else
+    NoCuda();
+#endif
+  }
+  for (int64_t q = q0; q < q1; ++q) {
+    kernels::InverseGatherRow(dcol_img, channels, t.inverse_offsets(), t.inverse_entries(),
+                              t.weight(), t.taps(), q, dx_rows + (q - q0) * channels, 0, channels,
+                              1);
+  }
+}
+
+// y rows [p0, p1) of one image: bias + gathered sum of the image's z rows (H*W, 9*C).
+void GatherSum(const ConvTable& t, const float* z_img, int channels, const float* bias, int64_t p0,
+               int64_t p1, float* y_rows) {
+  if (t.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::GatherSum(View(t), z_img, channels, bias, p0, p1, y_rows, Stream());
+#else
+    NoCuda();
+#endif
+  }
+  for (int64_t p = p0; p < p1; ++p) {
+    kernels::GatherSumRow(z_img, channels, t.src(), t.weight(), t.taps(), p, bias,
+                          y_rows + (p - p0) * channels, 0, channels, 1);
+  }
+}
+
+// g rows [q0, q1) (9*C each) of one image from the image's dy (H*W, C).
+void InverseGatherTaps(const ConvTable& t, const float* dy_img, int channels, int64_t q0,
+                       int64_t q1, float* g_rows) {
+  if (t.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::InverseGatherTaps(View(t), dy_img, channels, q0, q1, g_rows, Stream());
+#else
+    NoCuda();
+#endif
+  }
+  for (int64_t q = q0; q < q1; ++q) {
+    kernels::InverseGatherTapsRow(dy_img, channels, t.inverse_offsets(), t.inverse_entries(),
+                                  t.weight(), t.taps(), q, g_rows + (q - q0) * kConvTaps * channels,
+                                  0, channels, 1);
+  }
+}
+
+void FillRowsWithBias(Device d, const float* bias, int64_t rows, int channels, float* y) {
+  if (d == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::FillRowsWithBias(bias, rows, channels, y, Stream());
+#else
+    NoCuda();
+#endif
+  }
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * channels, bias, channels * sizeof(float));
+}
+
+// db[c] += sum_r dy[r][c], in the fixed two-stage order of kernels::ColumnChunkSum.
+void BiasGrad(Device d, const float* dy, int64_t rows, int channels, float* db, Arena& arena) {
+  const int64_t chunks = (rows + kernels::kBiasChunkRows - 1) / kernels::kBiasChunkRows;
+  float* partial = arena.AllocFloats(chunks * channels);  // (chunks, C)
+  if (d == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::BiasGrad(dy, rows, channels, partial, db, Stream());
+#else
+    NoCuda();
+#endif
+  }
+  for (int64_t k = 0; k < chunks; ++k) {
+    const int64_t r0 = k * kernels::kBiasChunkRows;
+    const int64_t r1 = std::min(rows, r0 + kernels::kBiasChunkRows);
+    for (int c = 0; c < channels; ++c) {
+      partial[k * channels + c] = kernels::ColumnChunkSum(dy, r0, r1, channels, c);
+    }
+  }
+  for (int c = 0; c < channels; ++c) {
+    db[c] += kernels::ColumnChunkSum(partial, 0, chunks, channels, c);
+  }
+}
+
+// wz (Cin, 9*Cout) = w (9, Cin, Cout) permuted.
+void WeightToZ(Device d, const float* w, int cin, int cout, float* wz) {
+  if (d == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::WeightToZ(w, cin, cout, wz, Stream());
+#else
+    NoCuda();
+#endif
+  }
+  for (int tap = 0; tap < kConvTaps; ++tap)
+    for (int ci = 0; ci < cin; ++ci)
+      for (int co = 0; co < cout; ++co)
+        wz[kernels::ZWeightIndex(tap, ci, co, cout)] =
+            w[kernels::WeightIndex(tap, ci, co, cin, cout)];
+}
+
+// w (9, Cin, Cout) += dwz (Cin, 9*Cout) permuted back.
+void AddZToWeight(Device d, const float* dwz, int cin, int cout, float* w) {
+  if (d == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::AddZToWeight(dwz, cin, cout, w, Stream());
+#else
+    NoCuda();
+#endif
+  }
+  for (int tap = 0; tap < kConvTaps; ++tap)
+    for (int ci = 0; ci < cin; ++ci)
+      for (int co = 0; co < cout; ++co)
+        w[kernels::WeightIndex(tap, ci, co, cin, cout)] +=
+            dwz[kernels::ZWeightIndex(tap, ci, co, cout)];
+}
+
+// ---------------------------------------------------------------------------------
+// Argument checks and block sizes
+// ---------------------------------------------------------------------------------
+
+struct Dims {
+  int n, cin, cout;
+  int64_t pixels;  // H*W of one image
+};
+
+Dims CheckArgs(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& b_or_db,
+               const Tensor& y_or_dy, const char* op) {
+  const Shape& xs = x.shape();
+  const Shape& ws = w.shape();
+  SAL_NN_CHECK(t.pixels() > 0, "%s: empty ConvTable", op);
+  SAL_NN_CHECK(xs.h == t.height() && xs.w == t.width(), "%s: x %s does not match the %dx%d table",
+               op, xs.ToString().c_str(), t.height(), t.width());
+  SAL_NN_CHECK(ws.n == kConvTaps && ws.h == 1 && ws.w == xs.c, "%s: w %s for x %s", op,
+               ws.ToString().c_str(), xs.ToString().c_str());
+  const int cout = ws.c;
+  SAL_NN_CHECK((b_or_db.shape() == Shape{1, 1, 1, cout}), "%s: bias %s, want (1,1,1,%d)", op,
+               b_or_db.shape().ToString().c_str(), cout);
+  SAL_NN_CHECK((y_or_dy.shape() == Shape{xs.n, xs.h, xs.w, cout}), "%s: output %s for x %s, Cout %d",
+               op, y_or_dy.shape().ToString().c_str(), xs.ToString().c_str(), cout);
+  for (const Tensor* p : {&x, &w, &b_or_db, &y_or_dy}) {
+    SAL_NN_CHECK(p->device() == t.device(), "%s: tensor on %s, table on %s", op,
+                 DeviceName(p->device()), DeviceName(t.device()));
+  }
+  return Dims{xs.n, xs.c, cout, t.pixels()};
+}
+
+// Floats of one gather block (see BlockPixels).
+constexpr int64_t kDefaultBlockFloats = int64_t{256} * 1024;
+
+// Pixels per gather block. The column block (block * 9 * channels floats) should stay
+// in the L2 cache while the GEMM consumes it; see docs/nn_conv.md for the measurement.
+int64_t BlockPixels(const ConvOptions& o, int64_t row_floats, int64_t pixels) {
+  int64_t block = o.block_pixels;
+  if (block <= 0) block = std::max<int64_t>(kDefaultBlockFloats / row_floats, 64);
+  return std::min(block, pixels);
+}
+
+}  // namespace
+
+ConvAlgo ChooseConvAlgo(int cin, int cout) {
+  return cout < cin ? ConvAlgo::kGatherOutput : ConvAlgo::kGatherInput;
+}
+
+namespace {
+ConvAlgo Resolve(const ConvOptions& o, int cin, int cout) {
+  return o.algo == ConvAlgo::kAuto ? ChooseConvAlgo(cin, cout) : o.algo;
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------------
+// Forward
+// ---------------------------------------------------------------------------------
+
+void SphericalConvForward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& b,
+                          Tensor& y, const ConvOptions& options) {
+  const Dims d = CheckArgs(t, x, w, b, y, "SphericalConvForward");
+  const Device dev = t.device();
+  Arena& arena = Context::Get(dev).arena();
+  Arena::Scope scope(arena);
+  const int k_col = kConvTaps * d.cin;  // column width
+  const int k_z = kConvTaps * d.cout;   // z-space width
+
+  if (Resolve(options, d.cin, d.cout) == ConvAlgo::kGatherInput) {
+    const int64_t block = BlockPixels(options, k_col, d.pixels);
+    float* col = arena.AllocFloats(block * k_col);  // (block, 9*Cin)
+    for (int n = 0; n < d.n; ++n) {
+      const float* x_img = x.data() + n * d.pixels * d.cin;  // (H*W, Cin)
+      float* y_img = y.data() + n * d.pixels * d.cout;       // (H*W, Cout)
+      for (int64_t p0 = 0; p0 < d.pixels; p0 += block) {
+        const int64_t rows = std::min(block, d.pixels - p0);
+        GatherColumns(t, x_img, d.cin, p0 * kConvTaps, (p0 + rows) * kConvTaps, col);
+        FillRowsWithBias(dev, b.data(), rows, d.cout, y_img + p0 * d.cout);
+        // y_rows (rows, Cout) += col (rows, 9*Cin) · w (9*Cin, Cout)
+        Gemm(dev, false, false, rows, d.cout, k_col, 1.0f, col, k_col, w.data(), d.cout, 1.0f,
+             y_img + p0 * d.cout, d.cout);
+      }
+    }
+    return;
+  }
+
+  float* wz = arena.AllocFloats(int64_t{d.cin} * k_z);  // (Cin, 9*Cout)
+  WeightToZ(dev, w.data(), d.cin, d.cout, wz);
+  float* z = arena.AllocFloats(d.pixels * k_z);  // (H*W, 9*Cout) of one image
+  for (int n = 0; n < d.n; ++n) {
+    const float* x_img = x.data() + n * d.pixels * d.cin;
+    float* y_img = y.data() + n * d.pixels * d.cout;
+    // z (H*W, 9*Cout) = x (H*W, Cin) · wz (Cin, 9*Cout)
+    Gemm(dev, false, false, d.pixels, k_z, d.cin, 1.0f, x_img, d.cin, wz, k_z, 0.0f, z, k_z);
+    GatherSum(t, z, d.cout, b.data(), 0, d.pixels, y_img);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Backward
+// ---------------------------------------------------------------------------------
+
+void SphericalConvBackward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& dy,
+                           Tensor* dx, Tensor& dw, Tensor& db, const ConvOptions& options) {
+  const Dims d = CheckArgs(t, x, w, db, dy, "SphericalConvBackward");
+  SAL_NN_CHECK(dw.shape() == w.shape() && dw.device() == w.device(),
+               "SphericalConvBackward: dw %s for w %s", dw.shape().ToString().c_str(),
+               w.shape().ToString().c_str());
+  if (dx != nullptr) CheckSameShapeAndDevice(*dx, x, "SphericalConvBackward dx");
+  const Device dev = t.device();
+  Arena& arena = Context::Get(dev).arena();
+  Arena::Scope scope(arena);
+  const int k_col = kConvTaps * d.cin;
+  const int k_z = kConvTaps * d.cout;
+
+  BiasGrad(dev, dy.data(), d.n * d.pixels, d.cout, db.data(), arena);
+
+  if (Resolve(options, d.cin, d.cout) == ConvAlgo::kGatherInput) {
+    const int64_t block = BlockPixels(options, k_col, d.pixels);
+    float* col = arena.AllocFloats(block * k_col);  // (block, 9*Cin)
+    // dcol of one image (H*W*9, Cin): dx needs every reader of a pixel, which may sit
+    // in another block, so the image's dcol is complete before the inverse gather.
+    float* dcol = dx != nullptr ? arena.AllocFloats(d.pixels * k_col) : nullptr;
+    for (int n = 0; n < d.n; ++n) {
+      const float* x_img = x.data() + n * d.pixels * d.cin;
+      const float* dy_img = dy.data() + n * d.pixels * d.cout;
+      for (int64_t p0 = 0; p0 < d.pixels; p0 += block) {
+        const int64_t rows = std::min(block, d.pixels - p0);
+        GatherColumns(t, x_img, d.cin, p0 * kConvTaps, (p0 + rows) * kConvTaps, col);
+        // dw (9*Cin, Cout) += col^T (9*Cin, rows) · dy_rows (rows, Cout)
+        Gemm(dev, true, false, k_col, d.cout, rows, 1.0f, col, k_col, dy_img + p0 * d.cout,
+             d.cout, 1.0f, dw.data(), d.cout);
+        if (dcol != nullptr) {
+          // dcol_rows (rows, 9*Cin) = dy_rows (rows, Cout) · w^T (Cout, 9*Cin)
+          Gemm(dev, false, true, rows, k_col, d.cout, 1.0f, dy_img + p0 * d.cout, d.cout,
+               w.data(), d.cout, 0.0f, dcol + p0 * k_col, k_col);
+        }
+      }
+      if (dcol != nullptr) {
+        InverseGather(t, dcol, d.cin, 0, d.pixels, dx->data() + n * d.pixels * d.cin);
+      }
+    }
+    return;
+  }
+
+  const int64_t block = BlockPixels(options, k_z, d.pixels);
+  float* wz = arena.AllocFloats(int64_t{d.cin} * k_z);   // (Cin, 9*Cout)
+  float* dwz = arena.AllocFloats(int64_t{d.cin} * k_z);  // (Cin, 9*Cout)
+  float* g = arena.AllocFloats(block * k_z);             // (block, 9*Cout)
+  WeightToZ(dev, w.data(), d.cin, d.cout, wz);
+  bool first = true;
+  for (int n = 0; n < d.n; ++n) {
+    const float* x_img = x.data() + n * d.pixels * d.cin;
+    const float* dy_img = dy.data() + n * d.pixels * d.cout;
+    for (int64_t q0 = 0; q0 < d.pixels; q0 += block) {
+      const int64_t rows = std::min(block, d.pixels - q0);
+      InverseGatherTaps(t, dy_img, d.cout, q0, q0 + rows, g);
+      // dwz (Cin, 9*Cout) (+)= x_rows^T (Cin, rows) · g (rows, 9*Cout)
+      Gemm(dev, true, false, d.cin, k_z, rows, 1.0f, x_img + q0 * d.cin, d.cin, g, k_z,
+           first ? 0.0f : 1.0f, dwz, k_z);
+      first = false;
+      if (dx != nullptr) {
+        // dx_rows (rows, Cin) = g (rows, 9*Cout) · wz^T (9*Cout, Cin)
+        Gemm(dev, false, true, rows, d.cin, k_z, 1.0f, g, k_z, wz, k_z, 0.0f,
+             dx->data() + (n * d.pixels + q0) * d.cin, d.cin);
+      }
+    }
+  }
+  AddZToWeight(dev, dwz, d.cin, d.cout, dw.data());
+}
+
+}  // namespace sal360::nn
