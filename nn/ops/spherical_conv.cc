@@ -256,14 +256,15 @@ void BiasGrad(Device d, const float* dy, int64_t rows, int channels, float* db, 
 #endif
   }
   for (int64_t k = 0; k < chunks; ++k) {
-    const int64_t r0 = k * kernels::kBiasChunkRows;
-    const int64_t r1 = std::min(rows, r0 + kernels::kBiasChunkRows);
-    for (int c = 0; c < channels; ++c) {
-      partial[k * channels + c] = kernels::ColumnChunkSum(dy, r0, r1, channels, c);
+    float* acc = partial + k * channels;
+    std::fill(acc, acc + channels, 0.0f);
+    const int64_t r1 = std::min(rows, (k + 1) * kernels::kBiasChunkRows);
+    for (int64_t r = k * kernels::kBiasChunkRows; r < r1; ++r) {
+      kernels::AccumulateRow(dy + r * channels, acc, 0, channels, 1);
     }
   }
-  for (int c = 0; c < channels; ++c) {
-    db[c] += kernels::ColumnChunkSum(partial, 0, chunks, channels, c);
+  for (int64_t k = 0; k < chunks; ++k) {
+    kernels::AccumulateRow(partial + k * channels, db, 0, channels, 1);
   }
 }
 
@@ -330,10 +331,11 @@ Dims CheckArgs(const ConvTable& t, const Tensor& x, const Tensor& w, const Tenso
 }
 
 // Floats of one gather block (see BlockPixels).
-constexpr int64_t kDefaultBlockFloats = int64_t{256} * 1024;
+constexpr int64_t kDefaultBlockFloats = int64_t{1} << 20;
 
-// Pixels per gather block. The column block (block * 9 * channels floats) should stay
-// in the L2 cache while the GEMM consumes it; see docs/nn_conv.md for the measurement.
+// Pixels per gather block: blocks of about 1M floats (4 MiB, within the L3 cache) were
+// fastest on our 2-core machine across the U-Net's layers (docs/nn_conv.md); much
+// smaller blocks pay OpenBLAS's per-call thread synchronisation, larger ones spill.
 int64_t BlockPixels(const ConvOptions& o, int64_t row_floats, int64_t pixels) {
   int64_t block = o.block_pixels;
   if (block <= 0) block = std::max<int64_t>(kDefaultBlockFloats / row_floats, 64);

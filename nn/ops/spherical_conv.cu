@@ -68,19 +68,25 @@ __global__ void FillRowsWithBiasKernel(const float* bias, int64_t n, int channel
 }
 
 // Stage 1: partial[k][c] = sum of dy rows of chunk k; stage 2: db[c] += sum_k partial.
+// One thread per (chunk, channel), rows in ascending order: the CPU loop's order.
 __global__ void BiasPartialKernel(const float* dy, int64_t rows, int channels, int64_t n,
                                   float* partial) {
   SAL_GRID_STRIDE_LOOP(i, n) {
     const int64_t k = i / channels;
     const int c = static_cast<int>(i % channels);
+    float* acc = partial + k * channels;
+    acc[c] = 0.0f;
     const int64_t r0 = k * kernels::kBiasChunkRows;
     const int64_t r1 = r0 + kernels::kBiasChunkRows < rows ? r0 + kernels::kBiasChunkRows : rows;
-    partial[i] = kernels::ColumnChunkSum(dy, r0, r1, channels, c);
+    for (int64_t r = r0; r < r1; ++r) kernels::AccumulateRow(dy + r * channels, acc, c, c + 1, 1);
   }
 }
 __global__ void BiasReduceKernel(const float* partial, int64_t chunks, int channels, float* db) {
-  SAL_GRID_STRIDE_LOOP(c, channels) {
-    db[c] += kernels::ColumnChunkSum(partial, 0, chunks, channels, static_cast<int>(c));
+  SAL_GRID_STRIDE_LOOP(i, channels) {
+    const int c = static_cast<int>(i);
+    for (int64_t k = 0; k < chunks; ++k) {
+      kernels::AccumulateRow(partial + k * channels, db, c, c + 1, 1);
+    }
   }
 }
 

@@ -90,12 +90,10 @@ SAL_HD void InverseGatherTapsRow(const float* dy_img, int channels, const int32_
 }
 
 // Bias gradient in two fixed-order stages (deterministic on both devices):
-// partial[chunk][c] = sum of dy rows [chunk*rows_per_chunk, ...) ascending, then
-// db[c] += sum of partials ascending.
-SAL_HD float ColumnChunkSum(const float* dy, int64_t row0, int64_t row1, int channels, int c) {
-  float s = 0.0f;
-  for (int64_t r = row0; r < row1; ++r) s += dy[r * channels + c];
-  return s;
+// partial[k][c] = sum of the dy rows of chunk k (kBiasChunkRows rows), ascending, then
+// db[c] += sum of the partials, ascending. Both stages accumulate rows with this body.
+SAL_HD void AccumulateRow(const float* row, float* acc, int c0, int c1, int cstep) {
+  for (int c = c0; c < c1; c += cstep) acc[c] += row[c];
 }
 
 // Weight permutations between the stored layout w (9, Cin, Cout) and the z-space GEMM
