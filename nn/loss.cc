@@ -1,0 +1,131 @@
+#include "nn/loss.h"
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "nn/context.h"
+#include "nn/loss_kernels.h"
+#include "nn/ops/check_args.h"
+
+namespace sal360::nn {
+namespace {
+
+void CheckLossArgs(const Tensor& pred, const Tensor& target, const Tensor& row_weights,
+                   const Tensor* dpred, const char* op) {
+  const Shape& s = pred.shape();
+  SAL_NN_CHECK(s.c == 1 && s.n >= 1, "%s: pred %s, want (N,H,W,1) with N >= 1", op,
+               s.ToString().c_str());
+  CheckSameShapeAndDevice(pred, target, op);
+  SAL_NN_CHECK(row_weights.shape() == (Shape{1, s.h, 1, 1}), "%s: row_weights %s, want (1,%d,1,1)",
+               op, row_weights.shape().ToString().c_str(), s.h);
+  SAL_NN_CHECK(row_weights.device() == pred.device(), "%s: row_weights on a different device", op);
+  if (dpred != nullptr) CheckSameShapeAndDevice(pred, *dpred, op);
+}
+
+// L = (Σ_n sample_loss[n]) / N, summed in order (the same on both devices).
+float Mean(const std::vector<double>& sample_loss) {
+  double total = 0.0;
+  for (double v : sample_loss) total += v;
+  return static_cast<float>(total / static_cast<double>(sample_loss.size()));
+}
+
+}  // namespace
+
+// TODO(nnlayers): use sphere::PublishedLossRowWeights (sphere/tables.h) once
+// //sphere:tables lands; this is the same formula, kept in one place until then.
+Tensor LossRowWeights(int height, int width, Device device) {
+  SAL_NN_CHECK(height > 0 && width > 0, "LossRowWeights: bad size %dx%d", height, width);
+  const double pi = 3.14159265358979323846;
+  std::vector<float> w(height);
+  for (int i = 0; i < height; ++i) {
+    const double t0 = i * pi / height, t1 = (i + 1) * pi / height;
+    w[i] = static_cast<float>((2.0 * pi / width) * (pi / height) * (std::sin(t0) + std::sin(t1)) /
+                              2.0);
+  }
+  return Tensor::FromVector(Shape{1, height, 1, 1}, w, device);
+}
+
+float SphereMseLoss(const Tensor& pred, const Tensor& target, const Tensor& row_weights,
+                    Tensor* dpred) {
+  CheckLossArgs(pred, target, row_weights, dpred, "SphereMseLoss");
+  const int N = pred.shape().n, H = pred.shape().h, W = pred.shape().w;
+  std::vector<double> sample_loss(N, 0.0);
+  if (pred.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    Context& ctx = Context::Get(Device::kCuda);
+    Arena::Scope scope(ctx.arena());
+    void* scratch = ctx.arena().Alloc(cuda::LossScratchBytes(N, H, W));
+    cuda::SphereMse(pred.data(), target.data(), row_weights.data(), N, H, W,
+                    dpred ? dpred->data() : nullptr, sample_loss.data(), scratch, ctx.stream());
+    return Mean(sample_loss);
+#endif
+  }
+  const float* y = pred.data();    // (N, H, W)
+  const float* t = target.data();  // (N, H, W)
+  const float* rw = row_weights.data();  // (H)
+  float* dy = dpred ? dpred->data() : nullptr;
+  const float scale = 2.0f / static_cast<float>(N);
+  for (int n = 0; n < N; ++n) {
+    for (int i = 0; i < H; ++i) {
+      for (int j = 0; j < W; ++j) {
+        const int64_t k = (int64_t{n} * H + i) * W + j;
+        sample_loss[n] += kernels::MseTerm(y[k], t[k], rw[i]);
+        if (dy) dy[k] = kernels::MseGrad(y[k], t[k], rw[i], scale);
+      }
+    }
+  }
+  return Mean(sample_loss);
+}
+
+float SphereKldLoss(const Tensor& pred, const Tensor& target, const Tensor& row_weights,
+                    Tensor* dpred, float eps) {
+  CheckLossArgs(pred, target, row_weights, dpred, "SphereKldLoss");
+  SAL_NN_CHECK(eps > 0.0f, "SphereKldLoss: eps must be > 0, got %g", eps);
+  const int N = pred.shape().n, H = pred.shape().h, W = pred.shape().w;
+  std::vector<double> sample_loss(N, 0.0);
+  if (pred.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    Context& ctx = Context::Get(Device::kCuda);
+    Arena::Scope scope(ctx.arena());
+    void* scratch = ctx.arena().Alloc(cuda::LossScratchBytes(N, H, W));
+    cuda::SphereKld(pred.data(), target.data(), row_weights.data(), N, H, W, eps,
+                    dpred ? dpred->data() : nullptr, sample_loss.data(), scratch, ctx.stream());
+    return Mean(sample_loss);
+#endif
+  }
+  const float* y = pred.data();          // (N, H, W)
+  const float* t = target.data();        // (N, H, W)
+  const float* rw = row_weights.data();  // (H)
+  float* dy = dpred ? dpred->data() : nullptr;
+  const double deps = eps, scale = 1.0 / N;
+  for (int n = 0; n < N; ++n) {
+    const int64_t base = int64_t{n} * H * W;
+    double sp = 0.0, st = 0.0, area = 0.0, sum_gp = 0.0;
+    for (int i = 0; i < H; ++i) {
+      for (int j = 0; j < W; ++j) {
+        const int64_t k = base + int64_t{i} * W + j;
+        kernels::KldSums(y[k], t[k], rw[i], &sp, &st, &area);
+      }
+    }
+    for (int i = 0; i < H; ++i) {
+      for (int j = 0; j < W; ++j) {
+        const int64_t k = base + int64_t{i} * W + j;
+        double term, gp;
+        kernels::KldTerms(y[k], t[k], rw[i], sp, st, area, deps, &term, &gp);
+        sample_loss[n] += term;
+        sum_gp += gp;
+      }
+    }
+    if (dy == nullptr) continue;
+    for (int i = 0; i < H; ++i) {
+      for (int j = 0; j < W; ++j) {
+        const int64_t k = base + int64_t{i} * W + j;
+        dy[k] = kernels::KldGrad(y[k], t[k], rw[i], sp, st, sum_gp, deps, scale);
+      }
+    }
+  }
+  return Mean(sample_loss);
+}
+
+}  // namespace sal360::nn

@@ -1,0 +1,58 @@
+// BatchNorm2d with PyTorch semantics, over NHWC tensors: one statistic per channel,
+// taken over all N*H*W positions (M = N*H*W values per channel).
+//
+// Training forward (per channel c, values x_m, m < M):
+//   mean   = (1/M) Σ x_m                       (accumulated in double, fixed order)
+//   var    = (1/M) Σ (x_m − mean)²             (biased: used to normalise; two-pass)
+//   invstd = 1 / sqrt(var + eps)
+//   y_m    = (x_m − mean)·invstd·gamma + beta
+//   running_mean ← (1 − momentum)·running_mean + momentum·mean
+//   running_var  ← (1 − momentum)·running_var  + momentum·var·M/(M − 1)   (UNBIASED)
+//   num_batches_tracked += 1
+// M must be > 1 (PyTorch raises "Expected more than 1 value per channel"; we abort).
+// Eval forward: y = (x − running_mean)/sqrt(running_var + eps)·gamma + beta.
+// Backward (training mode, batch statistics from the cache), with x̂ = (x − mean)·invstd:
+//   dbeta  += Σ dy            dgamma += Σ dy·x̂
+//   dx      = gamma·invstd·(dy − mean(dy) − x̂·mean(dy·x̂))
+//
+// Invariants: y and dx are written with "="; dgamma and dbeta accumulate "+=". Every
+// reduction is deterministic (fixed order; no float atomics), on both devices.
+// Shapes: x, y, dy, dx (N,H,W,C); gamma, beta and every statistic (1,1,1,C); all on one
+// device. CUDA: custom kernels, not cuDNN — see docs/nn_layers.md ("Why not cuDNN").
+#ifndef SAL360_NN_OPS_BATCHNORM_H_
+#define SAL360_NN_OPS_BATCHNORM_H_
+
+#include <cstdint>
+
+#include "nn/device.h"
+#include "nn/tensor.h"
+
+namespace sal360::nn {
+
+struct BatchNormStats {
+  Tensor running_mean, running_var;  // (1,1,1,C)
+  int64_t num_batches_tracked = 0;
+  // PyTorch's initial state: running_mean 0, running_var 1, num_batches_tracked 0.
+  static BatchNormStats Create(int channels, Device device);
+};
+
+// Filled by the training forward and read by the backward. The tensors are allocated
+// (or re-allocated when the channel count or device changes) by the forward.
+struct BatchNormCache {
+  Tensor mean, invstd;  // (1,1,1,C)
+};
+
+// y "="; updates stats (running_mean, running_var, num_batches_tracked).
+void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                           BatchNormStats& stats, BatchNormCache& cache, Tensor& y,
+                           float momentum = 0.1f, float eps = 1e-5f);
+// y "="; stats are read only.
+void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                          const BatchNormStats& stats, Tensor& y, float eps = 1e-5f);
+// dx "=", dgamma/dbeta "+=". `x` is the training forward's input, `cache` its output.
+void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCache& cache,
+                       const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta);
+
+}  // namespace sal360::nn
+
+#endif  // SAL360_NN_OPS_BATCHNORM_H_

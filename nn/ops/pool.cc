@@ -1,0 +1,131 @@
+#include "nn/ops/pool.h"
+
+#include <cstdint>
+
+#include "nn/context.h"
+#include "nn/ops/check_args.h"
+#include "nn/ops/pool_kernels.h"
+
+namespace sal360::nn {
+namespace {
+
+void CheckArgmax(const Buffer& argmax, const Shape& pooled, Device device, const char* op) {
+  const size_t need = static_cast<size_t>(pooled.numel()) * sizeof(int32_t);
+  SAL_NN_CHECK(argmax.bytes() >= need, "%s: argmax buffer has %zu bytes, needs %zu for %s", op,
+               argmax.bytes(), need, pooled.ToString().c_str());
+  SAL_NN_CHECK(argmax.device() == device, "%s: argmax on a different device", op);
+}
+
+}  // namespace
+
+void MaxPool2x2Forward(const Tensor& x, Tensor& y, Buffer& argmax) {
+  const char* op = "MaxPool2x2Forward";
+  const Shape& s = x.shape();
+  const Shape pooled{s.n, s.h / 2, s.w / 2, s.c};
+  SAL_NN_CHECK(y.shape() == pooled, "%s: y %s, want %s", op, y.shape().ToString().c_str(),
+               pooled.ToString().c_str());
+  SAL_NN_CHECK(x.device() == y.device(), "%s: x and y on different devices", op);
+  CheckArgmax(argmax, pooled, x.device(), op);
+  auto* arg = static_cast<int32_t*>(argmax.data());
+  if (x.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::MaxPool2x2Forward(x.data(), s.n, s.h, s.w, s.c, y.data(), arg,
+                                   Context::Get(Device::kCuda).stream());
+#endif
+  }
+  const float* px = x.data();
+  float* py = y.data();  // (N, H/2, W/2, C)
+  int64_t o = 0;
+  for (int n = 0; n < s.n; ++n) {
+    for (int ho = 0; ho < pooled.h; ++ho) {
+      for (int wo = 0; wo < pooled.w; ++wo) {
+        for (int c = 0; c < s.c; ++c, ++o) {
+          py[o] = kernels::MaxPool2x2At(px, s.h, s.w, s.c, n, ho, wo, c, &arg[o]);
+        }
+      }
+    }
+  }
+}
+
+void MaxPool2x2Backward(const Tensor& dy, const Buffer& argmax, Tensor& dx) {
+  const char* op = "MaxPool2x2Backward";
+  const Shape& s = dx.shape();
+  const Shape pooled{s.n, s.h / 2, s.w / 2, s.c};
+  SAL_NN_CHECK(dy.shape() == pooled, "%s: dy %s, want %s for dx %s", op,
+               dy.shape().ToString().c_str(), pooled.ToString().c_str(), s.ToString().c_str());
+  SAL_NN_CHECK(dx.device() == dy.device(), "%s: dx and dy on different devices", op);
+  CheckArgmax(argmax, pooled, dx.device(), op);
+  const auto* arg = static_cast<const int32_t*>(argmax.data());
+  if (dx.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::MaxPool2x2Backward(dy.data(), arg, s.n, s.h, s.w, s.c, dx.data(),
+                                    Context::Get(Device::kCuda).stream());
+#endif
+  }
+  const float* pdy = dy.data();
+  float* pdx = dx.data();  // (N, H, W, C)
+  int64_t i = 0;
+  for (int n = 0; n < s.n; ++n) {
+    for (int h = 0; h < s.h; ++h) {
+      for (int w = 0; w < s.w; ++w) {
+        for (int c = 0; c < s.c; ++c, ++i) {
+          pdx[i] = kernels::MaxPool2x2GradAt(pdy, arg, s.h, s.w, s.c, n, h, w, c);
+        }
+      }
+    }
+  }
+}
+
+void UpsampleNearest2xForward(const Tensor& x, Tensor& y) {
+  const char* op = "UpsampleNearest2xForward";
+  const Shape& s = x.shape();
+  const Shape up{s.n, 2 * s.h, 2 * s.w, s.c};
+  SAL_NN_CHECK(y.shape() == up, "%s: y %s, want %s", op, y.shape().ToString().c_str(),
+               up.ToString().c_str());
+  SAL_NN_CHECK(x.device() == y.device(), "%s: x and y on different devices", op);
+  if (x.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::UpsampleNearest2xForward(x.data(), s.n, s.h, s.w, s.c, y.data(),
+                                          Context::Get(Device::kCuda).stream());
+#endif
+  }
+  const float* px = x.data();
+  float* py = y.data();  // (N, 2H, 2W, C)
+  int64_t o = 0;
+  for (int n = 0; n < s.n; ++n) {
+    for (int h = 0; h < up.h; ++h) {
+      for (int w = 0; w < up.w; ++w) {
+        for (int c = 0; c < s.c; ++c, ++o) py[o] = kernels::Upsample2xAt(px, s.h, s.w, s.c, n, h, w, c);
+      }
+    }
+  }
+}
+
+void UpsampleNearest2xBackward(const Tensor& dy, Tensor& dx) {
+  const char* op = "UpsampleNearest2xBackward";
+  const Shape& s = dx.shape();
+  const Shape up{s.n, 2 * s.h, 2 * s.w, s.c};
+  SAL_NN_CHECK(dy.shape() == up, "%s: dy %s, want %s", op, dy.shape().ToString().c_str(),
+               up.ToString().c_str());
+  SAL_NN_CHECK(dx.device() == dy.device(), "%s: dx and dy on different devices", op);
+  if (dx.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    return cuda::UpsampleNearest2xBackward(dy.data(), s.n, s.h, s.w, s.c, dx.data(),
+                                           Context::Get(Device::kCuda).stream());
+#endif
+  }
+  const float* pdy = dy.data();
+  float* pdx = dx.data();  // (N, H, W, C)
+  int64_t i = 0;
+  for (int n = 0; n < s.n; ++n) {
+    for (int h = 0; h < s.h; ++h) {
+      for (int w = 0; w < s.w; ++w) {
+        for (int c = 0; c < s.c; ++c, ++i) {
+          pdx[i] = kernels::Upsample2xGradAt(pdy, s.h, s.w, s.c, n, h, w, c);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace sal360::nn

@@ -1,0 +1,75 @@
+// Max-pool 2x2 and nearest upsample x2 arithmetic, shared by the CPU loops (pool.cc)
+// and the CUDA kernels (pool.cu). Tensors are NHWC; see nn/ops/pool.h for the rules
+// (scan order, ties, NaN, floor division, fixed summation order).
+#ifndef SAL360_NN_OPS_POOL_KERNELS_H_
+#define SAL360_NN_OPS_POOL_KERNELS_H_
+
+#include <cstdint>
+
+#include "util/hd.h"
+
+namespace sal360::nn::kernels {
+
+SAL_HD int64_t NhwcIndex(int n, int h, int w, int c, int H, int W, int C) {
+  return ((int64_t{n} * H + h) * W + w) * C + c;
+}
+
+// Output element (n, ho, wo, c) of the 2x2/stride-2 max pool over x (N,H,W,C). Returns
+// the maximum and stores the winner's flat in-plane index h*W + w in *argmax.
+SAL_HD float MaxPool2x2At(const float* x, int H, int W, int C, int n, int ho, int wo, int c,
+                          int32_t* argmax) {
+  const int h0 = 2 * ho, w0 = 2 * wo;
+  float best = x[NhwcIndex(n, h0, w0, c, H, W, C)];
+  int32_t best_index = h0 * W + w0;
+  for (int k = 1; k < 4; ++k) {
+    const int h = h0 + (k >> 1), w = w0 + (k & 1);
+    const float v = x[NhwcIndex(n, h, w, c, H, W, C)];
+    if (v > best || v != v) {  // strictly greater, or NaN: first maximum wins, NaN propagates
+      best = v;
+      best_index = h * W + w;
+    }
+  }
+  *argmax = best_index;
+  return best;
+}
+
+// Input-gradient element (n, h, w, c) of the max pool: dy of its window when the
+// window's argmax names (h, w), else 0. dy and argmax are (N, H/2, W/2, C).
+SAL_HD float MaxPool2x2GradAt(const float* dy, const int32_t* argmax, int H, int W, int C, int n,
+                              int h, int w, int c) {
+  const int ho = h >> 1, wo = w >> 1, Ho = H >> 1, Wo = W >> 1;
+  if (ho >= Ho || wo >= Wo) return 0.0f;  // dropped odd row/column
+  const int64_t o = NhwcIndex(n, ho, wo, c, Ho, Wo, C);
+  return argmax[o] == h * W + w ? dy[o] : 0.0f;
+}
+
+// Nearest upsample x2: y (N,2H,2W,C) element (n, h, w, c) reads x (N,H,W,C).
+SAL_HD float Upsample2xAt(const float* x, int H, int W, int C, int n, int h, int w, int c) {
+  return x[NhwcIndex(n, h >> 1, w >> 1, c, H, W, C)];
+}
+// Its backward: dx (N,H,W,C) element = sum of the 4 children in dy (N,2H,2W,C).
+SAL_HD float Upsample2xGradAt(const float* dy, int H, int W, int C, int n, int h, int w, int c) {
+  const int H2 = 2 * H, W2 = 2 * W;
+  float s = dy[NhwcIndex(n, 2 * h, 2 * w, c, H2, W2, C)];
+  s += dy[NhwcIndex(n, 2 * h, 2 * w + 1, c, H2, W2, C)];
+  s += dy[NhwcIndex(n, 2 * h + 1, 2 * w, c, H2, W2, C)];
+  s += dy[NhwcIndex(n, 2 * h + 1, 2 * w + 1, c, H2, W2, C)];
+  return s;
+}
+
+}  // namespace sal360::nn::kernels
+
+#ifdef SAL360_WITH_CUDA
+namespace sal360::nn::cuda {
+// Launchers (pool.cu). Shapes are those of the input x / the gradient dx: (N,H,W,C).
+void MaxPool2x2Forward(const float* x, int n, int h, int w, int c, float* y, int32_t* argmax,
+                       void* stream);
+void MaxPool2x2Backward(const float* dy, const int32_t* argmax, int n, int h, int w, int c,
+                        float* dx, void* stream);
+void UpsampleNearest2xForward(const float* x, int n, int h, int w, int c, float* y, void* stream);
+void UpsampleNearest2xBackward(const float* dy, int n, int h, int w, int c, float* dx,
+                               void* stream);
+}  // namespace sal360::nn::cuda
+#endif
+
+#endif  // SAL360_NN_OPS_POOL_KERNELS_H_
