@@ -30,8 +30,11 @@ ABSL_FLAG(int, height, 240, "Input height of the network (level 1)");
 ABSL_FLAG(int, width, 480, "Input width of the network (level 1)");
 ABSL_FLAG(int, batch, 1, "Batch size");
 ABSL_FLAG(int, reps, 5, "Timed repetitions per measurement (the minimum is reported)");
+ABSL_FLAG(int, passes, 3,
+          "Passes over all layers; each figure is the minimum over passes (interleaving the "
+          "layers spreads bursts of load from other processes)");
 ABSL_FLAG(std::string, table_mode, "nearest", "nearest | bilinear");
-ABSL_FLAG(std::string, algo, "auto", "auto | input | output (see ConvAlgo)");
+ABSL_FLAG(std::string, algo, "auto", "auto | input | output | both (see nn::ConvAlgo)");
 ABSL_FLAG(std::string, blocks, "0",
           "Comma-separated gather block sizes in pixels to sweep (0 = the default)");
 ABSL_FLAG(std::string, layers, "", "Comma-separated layer names to run (default: all)");
@@ -89,96 +92,165 @@ double GemmSeconds(bool ta, bool tb, int m, int n, int k, float beta, int reps) 
       reps);
 }
 
+// One output row: a layer with one algorithm and block size; times are minima over
+// all passes (other processes on the machine only ever add time).
+struct Row {
+  const Layer* layer = nullptr;
+  ConvAlgo algo = ConvAlgo::kAuto;
+  int64_t block = 0;
+  double fwd = 1e30, bwd = 1e30;            // seconds
+  double ceil_fwd = 1e30, ceil_bwd = 1e30;  // seconds of the plain GEMMs
+};
+
+std::string AlgoName(ConvAlgo a, const Layer& L) {
+  auto name = [](ConvAlgo x) { return x == ConvAlgo::kGatherInput ? "in" : "out"; };
+  if (a != ConvAlgo::kAuto) return name(a);
+  return std::string(name(nn::ChooseConvAlgo(L.cin, L.cout, nn::ConvPass::kForward))) + "/" +
+         name(nn::ChooseConvAlgo(L.cin, L.cout, nn::ConvPass::kBackward));
+}
+
 int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const int H = absl::GetFlag(FLAGS_height), W = absl::GetFlag(FLAGS_width);
   const int N = absl::GetFlag(FLAGS_batch), reps = absl::GetFlag(FLAGS_reps);
+  const int passes = absl::GetFlag(FLAGS_passes);
+  const bool ceiling = absl::GetFlag(FLAGS_ceiling);
+  if (H <= 0 || W <= 0 || H % 8 != 0 || W % 8 != 0 || N <= 0 || reps <= 0 || passes <= 0) {
+    std::fprintf(stderr, "bench_conv: need --height/--width divisible by 8, --batch, --reps, "
+                         "--passes >= 1\n");
+    return 2;
+  }
   sphere::TableSpec base;
-  base.mode = absl::GetFlag(FLAGS_table_mode) == "bilinear" ? sphere::TableMode::kBilinear
-                                                            : sphere::TableMode::kNearest;
-  ConvAlgo algo = ConvAlgo::kAuto;
-  if (absl::GetFlag(FLAGS_algo) == "input") algo = ConvAlgo::kGatherInput;
-  if (absl::GetFlag(FLAGS_algo) == "output") algo = ConvAlgo::kGatherOutput;
+  const std::string mode = absl::GetFlag(FLAGS_table_mode);
+  if (mode != "nearest" && mode != "bilinear") {
+    std::fprintf(stderr, "bench_conv: --table_mode must be nearest or bilinear, not '%s'\n",
+                 mode.c_str());
+    return 2;
+  }
+  base.mode = mode == "bilinear" ? sphere::TableMode::kBilinear : sphere::TableMode::kNearest;
+  const std::string algo_flag = absl::GetFlag(FLAGS_algo);
+  if (algo_flag != "auto" && algo_flag != "input" && algo_flag != "output" && algo_flag != "both") {
+    std::fprintf(stderr, "bench_conv: --algo must be auto, input, output or both, not '%s'\n",
+                 algo_flag.c_str());
+    return 2;
+  }
   std::vector<int64_t> blocks;
   for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_blocks), ',')) {
     int64_t b = 0;
-    if (!absl::SimpleAtoi(s, &b)) {
-      std::fprintf(stderr, "bench_conv: --blocks: '%s' is not an integer\n", std::string(s).c_str());
+    if (!absl::SimpleAtoi(s, &b) || b < 0) {
+      std::fprintf(stderr, "bench_conv: --blocks: '%s' is not a block size\n", std::string(s).c_str());
       return 2;
     }
     blocks.push_back(b);
   }
   const std::string only = absl::GetFlag(FLAGS_layers);
 
-  std::printf("SphericalConv benchmark: %dx%d batch %d, %s tables, algo %s, OpenBLAS %d threads (%s)\n",
-              H, W, N, absl::GetFlag(FLAGS_table_mode).c_str(), absl::GetFlag(FLAGS_algo).c_str(),
-              openblas_get_num_threads(), openblas_get_config());
-  std::printf("%-6s %-10s %6s %-6s %6s | %8s %7s %7s | %8s %7s %7s | %8s %8s\n", "layer", "shape",
-              "grid", "algo", "block", "fwd ms", "GFLOP/s", "ceil", "bwd ms", "GFLOP/s", "ceil",
-              "fwd %", "bwd %");
-  double total_fwd = 0, total_bwd = 0, total_fwd_flop = 0, total_bwd_flop = 0;
-  double total_fwd_ceil = 0, total_bwd_ceil = 0;
+  std::vector<Row> rows;
   for (const Layer& L : kLayers) {
     if (!only.empty() && ("," + only + ",").find(std::string(",") + L.name + ",") == std::string::npos)
       continue;
-    sphere::TableSpec spec = base;
-    spec.height = H >> L.level;
-    spec.width = W >> L.level;
-    const nn::ConvTable table = nn::ConvTable::Create(spec, Device::kCpu);
-    const int64_t P = int64_t{N} * spec.height * spec.width;
-    const Shape xs{N, spec.height, spec.width, L.cin}, ys{N, spec.height, spec.width, L.cout};
-    Tensor x = Random(xs, 1), w = Random(Shape{9, 1, L.cin, L.cout}, 2);
-    Tensor b = Random(Shape{1, 1, 1, L.cout}, 3), y(ys, Device::kCpu), dy = Random(ys, 4);
-    Tensor dx(xs, Device::kCpu), dw = Tensor::Zeros(w.shape(), Device::kCpu);
-    Tensor db = Tensor::Zeros(b.shape(), Device::kCpu);
-    const bool need_dx = L.level != 0 || L.cin != 4;  // conv1 takes no input gradient
-    const double flop = 2.0 * P * 9 * L.cin * L.cout;
-    const int K = 9 * L.cin;
-
-    // Ceiling: the layer's GEMMs as plain sgemm calls over the whole batch.
-    double ceil_fwd = 0, ceil_bwd = 0;
-    if (absl::GetFlag(FLAGS_ceiling)) {
-      ceil_fwd = flop / GemmSeconds(false, false, P, L.cout, K, 1.0f, reps) / 1e9;
-      const double t_dw = GemmSeconds(true, false, K, L.cout, P, 1.0f, reps);
-      const double t_dcol = need_dx ? GemmSeconds(false, true, P, K, L.cout, 0.0f, reps) : 0.0;
-      ceil_bwd = flop * (need_dx ? 2 : 1) / (t_dw + t_dcol) / 1e9;
-    }
-    for (int64_t block : blocks) {
-      ConvOptions opt;
-      opt.algo = algo;
-      opt.block_pixels = block;
-      const ConvAlgo used = algo == ConvAlgo::kAuto ? nn::ChooseConvAlgo(L.cin, L.cout) : algo;
-      const double t_fwd = Seconds([&] { SphericalConvForward(table, x, w, b, y, opt); }, reps);
-      const double t_bwd = Seconds(
-          [&] { SphericalConvBackward(table, x, w, dy, need_dx ? &dx : nullptr, dw, db, opt); },
-          reps);
-      const double bwd_flop = flop * (need_dx ? 2 : 1);
-      const double g_fwd = flop / t_fwd / 1e9, g_bwd = bwd_flop / t_bwd / 1e9;
-      char shape[32];
-      std::snprintf(shape, sizeof(shape), "%d->%d", L.cin, L.cout);
-      char grid[32];
-      std::snprintf(grid, sizeof(grid), "%dx%d", spec.height, spec.width);
-      std::printf("%-6s %-10s %6s %-6s %6lld | %8.2f %7.1f %7.1f | %8.2f %7.1f %7.1f | %7.0f%% %7.0f%%\n",
-                  L.name, shape, grid, used == ConvAlgo::kGatherInput ? "input" : "output",
-                  static_cast<long long>(block), t_fwd * 1e3, g_fwd, ceil_fwd, t_bwd * 1e3, g_bwd,
-                  ceil_bwd, ceil_fwd > 0 ? 100 * g_fwd / ceil_fwd : 0.0,
-                  ceil_bwd > 0 ? 100 * g_bwd / ceil_bwd : 0.0);
-      if (block == blocks.front()) {
-        total_fwd += t_fwd;
-        total_bwd += t_bwd;
-        total_fwd_flop += flop;
-        total_bwd_flop += bwd_flop;
-        if (ceil_fwd > 0) total_fwd_ceil += flop / (ceil_fwd * 1e9);
-        if (ceil_bwd > 0) total_bwd_ceil += bwd_flop / (ceil_bwd * 1e9);
-      }
-    }
-    std::fflush(stdout);
+    std::vector<ConvAlgo> algos;
+    if (algo_flag == "auto") algos = {ConvAlgo::kAuto};
+    if (algo_flag == "input" || algo_flag == "both") algos.push_back(ConvAlgo::kGatherInput);
+    if (algo_flag == "output" || algo_flag == "both") algos.push_back(ConvAlgo::kGatherOutput);
+    for (ConvAlgo a : algos)
+      for (int64_t block : blocks) rows.push_back(Row{&L, a, block});
   }
-  std::printf("total (first block size): forward %.1f ms (%.1f GFLOP/s; ceiling time %.1f ms), "
-              "backward %.1f ms (%.1f GFLOP/s; ceiling time %.1f ms)\n",
-              total_fwd * 1e3, total_fwd_flop / total_fwd / 1e9, total_fwd_ceil * 1e3,
-              total_bwd * 1e3, total_bwd_flop / total_bwd / 1e9, total_bwd_ceil * 1e3);
-  std::printf("arena high water: %.1f MiB\n",
+
+  std::printf("SphericalConv benchmark: %dx%d batch %d, %s tables, algo %s, %d passes x %d reps "
+              "(minimum), OpenBLAS %d threads (%s)\n",
+              H, W, N, mode.c_str(), algo_flag.c_str(), passes, reps, openblas_get_num_threads(),
+              openblas_get_config());
+  double peak = 1e30;
+  for (int pass = 0; pass < passes; ++pass) {
+    if (ceiling) peak = std::min(peak, GemmSeconds(false, false, 2048, 2048, 2048, 0.0f, reps));
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Row& row = rows[r];
+      const Layer& L = *row.layer;
+      sphere::TableSpec spec = base;
+      spec.height = H >> L.level;
+      spec.width = W >> L.level;
+      const nn::ConvTable table = nn::ConvTable::Create(spec, Device::kCpu);
+      const Shape xs{N, spec.height, spec.width, L.cin}, ys{N, spec.height, spec.width, L.cout};
+      Tensor x = Random(xs, 1), w = Random(Shape{9, 1, L.cin, L.cout}, 2);
+      Tensor b = Random(Shape{1, 1, 1, L.cout}, 3), y(ys, Device::kCpu), dy = Random(ys, 4);
+      Tensor dx(xs, Device::kCpu), dw = Tensor::Zeros(w.shape(), Device::kCpu);
+      Tensor db = Tensor::Zeros(b.shape(), Device::kCpu);
+      const bool need_dx = L.level != 0 || L.cin != 4;  // conv1 takes no input gradient
+      ConvOptions opt;
+      opt.algo = row.algo;
+      opt.block_pixels = row.block;
+      row.fwd = std::min(row.fwd, Seconds([&] { SphericalConvForward(table, x, w, b, y, opt); }, reps));
+      row.bwd = std::min(row.bwd, Seconds([&] {
+        SphericalConvBackward(table, x, w, dy, need_dx ? &dx : nullptr, dw, db, opt);
+      }, reps));
+      // Ceiling: the GEMMs of the algorithm in use as plain sgemm calls on preallocated
+      // operands, one per image (no gather, no blocking). Shared by rows of one layer
+      // and algorithm, so measured with the first of them.
+      if (!ceiling || (r > 0 && rows[r - 1].layer == row.layer && rows[r - 1].algo == row.algo)) {
+        continue;
+      }
+      const int pix = spec.height * spec.width, kc = 9 * L.cin, kz = 9 * L.cout;
+      auto resolve = [&](nn::ConvPass pass) {
+        return row.algo == ConvAlgo::kAuto ? nn::ChooseConvAlgo(L.cin, L.cout, pass) : row.algo;
+      };
+      const double t_fwd =
+          resolve(nn::ConvPass::kForward) == ConvAlgo::kGatherInput
+              ? GemmSeconds(false, false, pix, L.cout, kc, 1.0f, reps)   // col · w
+              : GemmSeconds(false, false, pix, kz, L.cin, 0.0f, reps);   // x · wz
+      const double t_bwd =
+          resolve(nn::ConvPass::kBackward) == ConvAlgo::kGatherInput
+              ? GemmSeconds(true, false, kc, L.cout, pix, 1.0f, reps) +  // col^T · dy
+                    (need_dx ? GemmSeconds(false, true, pix, kc, L.cout, 0.0f, reps) : 0.0)  // dy · w^T
+              : GemmSeconds(true, false, L.cin, kz, pix, 1.0f, reps) +   // x^T · g
+                    (need_dx ? GemmSeconds(false, true, pix, L.cin, kz, 0.0f, reps) : 0.0);  // g · wz^T
+      row.ceil_fwd = std::min(row.ceil_fwd, N * t_fwd);
+      row.ceil_bwd = std::min(row.ceil_bwd, N * t_bwd);
+    }
+  }
+  // Rows sharing a ceiling copy it from the first of their group.
+  for (size_t r = 1; r < rows.size(); ++r) {
+    if (rows[r - 1].layer == rows[r].layer && rows[r - 1].algo == rows[r].algo) {
+      rows[r].ceil_fwd = rows[r - 1].ceil_fwd;
+      rows[r].ceil_bwd = rows[r - 1].ceil_bwd;
+    }
+  }
+
+  if (ceiling) std::printf("sgemm 2048^3: %.1f GFLOP/s (machine reference)\n", 2.0 * 2048 * 2048 * 2048 / peak / 1e9);
+  std::printf("%-6s %-9s %-7s %-6s %6s | %8s %7s %7s | %8s %7s %7s | %6s %6s\n", "layer", "shape",
+              "grid", "algo", "block", "fwd ms", "GFLOP/s", "ceil", "bwd ms", "GFLOP/s", "ceil",
+              "fwd%", "bwd%");
+  double tf = 0, tb = 0, ff = 0, fb = 0, cf = 0, cb = 0;
+  const Layer* last = nullptr;
+  for (const Row& row : rows) {
+    const Layer& L = *row.layer;
+    const int64_t P = int64_t{N} * (H >> L.level) * (W >> L.level);
+    const bool need_dx = L.level != 0 || L.cin != 4;
+    const double flop = 2.0 * P * 9 * L.cin * L.cout, bwd_flop = flop * (need_dx ? 2 : 1);
+    char shape[32], grid[32];
+    std::snprintf(shape, sizeof(shape), "%d->%d", L.cin, L.cout);
+    std::snprintf(grid, sizeof(grid), "%dx%d", H >> L.level, W >> L.level);
+    const double gf = flop / row.fwd / 1e9, gb = bwd_flop / row.bwd / 1e9;
+    const double cgf = ceiling ? flop / row.ceil_fwd / 1e9 : 0, cgb = ceiling ? bwd_flop / row.ceil_bwd / 1e9 : 0;
+    std::printf("%-6s %-9s %-7s %-6s %6lld | %8.2f %7.1f %7.1f | %8.2f %7.1f %7.1f | %5.0f%% %5.0f%%\n",
+                L.name, shape, grid, AlgoName(row.algo, L).c_str(), static_cast<long long>(row.block),
+                row.fwd * 1e3, gf, cgf, row.bwd * 1e3, gb, cgb, ceiling ? 100 * gf / cgf : 0.0,
+                ceiling ? 100 * gb / cgb : 0.0);
+    if (row.layer != last) {  // totals: the first row of each layer
+      last = row.layer;
+      tf += row.fwd;
+      tb += row.bwd;
+      ff += flop;
+      fb += bwd_flop;
+      cf += row.ceil_fwd;
+      cb += row.ceil_bwd;
+    }
+  }
+  std::printf("total (first row per layer): forward %.1f ms = %.1f GFLOP/s", tf * 1e3, ff / tf / 1e9);
+  if (ceiling) std::printf(" (%.0f%% of its GEMMs' %.1f ms)", 100 * cf / tf, cf * 1e3);
+  std::printf(", backward %.1f ms = %.1f GFLOP/s", tb * 1e3, fb / tb / 1e9);
+  if (ceiling) std::printf(" (%.0f%% of its GEMMs' %.1f ms)", 100 * cb / tb, cb * 1e3);
+  std::printf("\narena high water: %.1f MiB\n",
               nn::Context::Get(Device::kCpu).arena().high_water() / 1048576.0);
   return 0;
 }

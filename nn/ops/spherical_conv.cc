@@ -344,13 +344,22 @@ int64_t BlockPixels(const ConvOptions& o, int64_t row_floats, int64_t pixels) {
 
 }  // namespace
 
-ConvAlgo ChooseConvAlgo(int cin, int cout) {
-  return cout < cin ? ConvAlgo::kGatherOutput : ConvAlgo::kGatherInput;
+// Measured on the U-Net's layers at 240x480 (docs/nn_conv.md). Forward: the input side
+// wins while Cout >= Cin (conv1-4: 12-60% faster); with Cout < Cin the output side is
+// as fast or faster (conv5 10%, conv7 3x: its column matrix would be 0.5 GB for one
+// output channel). Backward: the output side avoids the full-image dcol and wins for
+// conv2-7 (5-35%); only conv1 (4 -> 64, z-space 16x wider than the columns) is faster
+// on the input side.
+ConvAlgo ChooseConvAlgo(int cin, int cout, ConvPass pass) {
+  if (pass == ConvPass::kForward) {
+    return cout < cin ? ConvAlgo::kGatherOutput : ConvAlgo::kGatherInput;
+  }
+  return cout <= 2 * cin ? ConvAlgo::kGatherOutput : ConvAlgo::kGatherInput;
 }
 
 namespace {
-ConvAlgo Resolve(const ConvOptions& o, int cin, int cout) {
-  return o.algo == ConvAlgo::kAuto ? ChooseConvAlgo(cin, cout) : o.algo;
+ConvAlgo Resolve(const ConvOptions& o, int cin, int cout, ConvPass pass) {
+  return o.algo == ConvAlgo::kAuto ? ChooseConvAlgo(cin, cout, pass) : o.algo;
 }
 }  // namespace
 
@@ -367,7 +376,7 @@ void SphericalConvForward(const ConvTable& t, const Tensor& x, const Tensor& w, 
   const int k_col = kConvTaps * d.cin;  // column width
   const int k_z = kConvTaps * d.cout;   // z-space width
 
-  if (Resolve(options, d.cin, d.cout) == ConvAlgo::kGatherInput) {
+  if (Resolve(options, d.cin, d.cout, ConvPass::kForward) == ConvAlgo::kGatherInput) {
     const int64_t block = BlockPixels(options, k_col, d.pixels);
     float* col = arena.AllocFloats(block * k_col);  // (block, 9*Cin)
     for (int n = 0; n < d.n; ++n) {
@@ -416,7 +425,7 @@ void SphericalConvBackward(const ConvTable& t, const Tensor& x, const Tensor& w,
 
   BiasGrad(dev, dy.data(), d.n * d.pixels, d.cout, db.data(), arena);
 
-  if (Resolve(options, d.cin, d.cout) == ConvAlgo::kGatherInput) {
+  if (Resolve(options, d.cin, d.cout, ConvPass::kBackward) == ConvAlgo::kGatherInput) {
     const int64_t block = BlockPixels(options, k_col, d.pixels);
     float* col = arena.AllocFloats(block * k_col);  // (block, 9*Cin)
     // dcol of one image (H*W*9, Cin): dx needs every reader of a pixel, which may sit

@@ -76,21 +76,23 @@ void ConvWeightFromPytorch(const float* w_oihw /*(Cout,Cin,3,3)*/, int cout, int
 void ConvWeightToPytorch(const Tensor& w, float* w_oihw /*(Cout,Cin,3,3)*/);
 
 // Two exact factorisations of the same layer; they differ only in float rounding.
-//   kGatherInput  ("im2col"): gather x into col (P, 9*Cin), then y = col · w. The column
-//                 matrix is built in blocks of pixels, so it stays in cache.
-//   kGatherOutput ("GEMM first"): Z = x · Wz (P, 9*Cout) with Wz (Cin, 9*Cout) the
-//                 permuted weight, then y[p] = b + sum of the table's Z entries. Moves
-//                 9*Cout instead of 9*Cin floats per pixel: the choice when Cout < Cin
-//                 (conv7, 128 -> 1, would otherwise stream a 0.5 GB column matrix).
-// kAuto picks by shape (see ChooseConvAlgo); forward and backward of one layer must
-// use the same choice only if bit-level consistency between them matters (it does not
-// for correctness: both are exact gradients of their forward's math).
+//   kGatherInput  ("im2col"): forward: col = gather(x) (P, 9*Cin), y = b + col · w, in
+//                 blocks of pixels (the block stays in cache). Backward: dw += col^T · dy,
+//                 dcol = dy · w^T, dx = inverse gather of dcol.
+//   kGatherOutput ("GEMM first"): forward: Z = x · Wz (P, 9*Cout), Wz (Cin, 9*Cout) the
+//                 permuted weight, then y[p] = b + the table's weighted sum of Z entries.
+//                 Backward: g = inverse gather of dy into z-space (P, 9*Cout), in
+//                 blocks; dw += x^T · g (permuted), dx = g · Wz^T.
+// The gathers move 9*Cin (input side) or 9*Cout (output side) floats per pixel, so the
+// cheaper side depends on the shape; forward and backward may use different ones.
+// kAuto picks by the measured rule in ChooseConvAlgo (docs/nn_conv.md).
 enum class ConvAlgo { kAuto, kGatherInput, kGatherOutput };
 struct ConvOptions {
   ConvAlgo algo = ConvAlgo::kAuto;
   int64_t block_pixels = 0;  // pixels per gather block; 0 = the measured default
 };
-ConvAlgo ChooseConvAlgo(int cin, int cout);
+enum class ConvPass { kForward, kBackward };
+ConvAlgo ChooseConvAlgo(int cin, int cout, ConvPass pass);
 
 // x: (N,H,W,Cin), w: (9,1,Cin,Cout), b: (1,1,1,Cout), y: (N,H,W,Cout) "=".
 void SphericalConvForward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& b,
