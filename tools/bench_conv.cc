@@ -38,6 +38,9 @@ ABSL_FLAG(std::string, algo, "auto", "auto | input | output | both (see nn::Conv
 ABSL_FLAG(std::string, blocks, "0",
           "Comma-separated gather block sizes in pixels to sweep (0 = the default)");
 ABSL_FLAG(std::string, layers, "", "Comma-separated layer names to run (default: all)");
+ABSL_FLAG(bool, nchw, false,
+          "Also time a straightforward channels-first (NCHW) forward of each layer, for the "
+          "layout comparison in docs/nn_conv.md");
 ABSL_FLAG(bool, ceiling, true, "Also measure the cblas_sgemm ceiling at the same shapes");
 
 namespace sal360 {
@@ -92,6 +95,37 @@ double GemmSeconds(bool ta, bool tb, int m, int n, int k, float beta, int reps) 
       reps);
 }
 
+// The layout alternative, for the record: a channels-first (NCHW) forward written the
+// straightforward way (PyTorch's unfold order): col (Cin*9, H*W) with col[ci*9 + tap][p]
+// = sum_t weight · x[ci][src], then y (Cout, H*W) = W (Cout, Cin*9) · col. Each gathered
+// element is a single float read with a stride, where NHWC copies channel vectors.
+double NchwForwardSeconds(const sphere::GatherTable& g, int n_img, int cin, int cout, int reps) {
+  const int64_t pix = int64_t{g.spec.height} * g.spec.width;
+  const int taps = g.taps;
+  std::vector<float> x(n_img * pix * cin, 0.5f), w(int64_t{cout} * cin * 9, 0.25f);
+  std::vector<float> col(int64_t{cin} * 9 * pix), y(n_img * pix * cout);
+  return Seconds(
+      [&] {
+        for (int n = 0; n < n_img; ++n) {
+          const float* xn = x.data() + n * pix * cin;  // (Cin, H*W)
+          for (int ci = 0; ci < cin; ++ci)
+            for (int tap = 0; tap < 9; ++tap) {
+              float* row = col.data() + (int64_t{ci} * 9 + tap) * pix;
+              const float* xc = xn + ci * pix;
+              for (int64_t p = 0; p < pix; ++p) {
+                const int64_t e0 = (p * 9 + tap) * taps;
+                float s = g.weight[e0] * xc[g.src[e0]];
+                for (int t = 1; t < taps; ++t) s += g.weight[e0 + t] * xc[g.src[e0 + t]];
+                row[p] = s;
+              }
+            }
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, pix, cin * 9, 1.0f,
+                      w.data(), cin * 9, col.data(), pix, 0.0f, y.data() + n * pix * cout, pix);
+        }
+      },
+      reps);
+}
+
 // One output row: a layer with one algorithm and block size; times are minima over
 // all passes (other processes on the machine only ever add time).
 struct Row {
@@ -99,6 +133,7 @@ struct Row {
   ConvAlgo algo = ConvAlgo::kAuto;
   int64_t block = 0;
   double fwd = 1e30, bwd = 1e30;            // seconds
+  double nchw_fwd = 1e30;                   // seconds, with --nchw
   double ceil_fwd = 1e30, ceil_bwd = 1e30;  // seconds of the plain GEMMs
 };
 
@@ -184,6 +219,10 @@ int Main(int argc, char** argv) {
       row.bwd = std::min(row.bwd, Seconds([&] {
         SphericalConvBackward(table, x, w, dy, need_dx ? &dx : nullptr, dw, db, opt);
       }, reps));
+      if (absl::GetFlag(FLAGS_nchw) && (r == 0 || rows[r - 1].layer != row.layer)) {
+        row.nchw_fwd = std::min(
+            row.nchw_fwd, NchwForwardSeconds(sphere::CachedGatherTable(spec), N, L.cin, L.cout, reps));
+      }
       // Ceiling: the GEMMs of the algorithm in use as plain sgemm calls on preallocated
       // operands, one per image (no gather, no blocking). Shared by rows of one layer
       // and algorithm, so measured with the first of them.
@@ -236,6 +275,10 @@ int Main(int argc, char** argv) {
                 L.name, shape, grid, AlgoName(row.algo, L).c_str(), static_cast<long long>(row.block),
                 row.fwd * 1e3, gf, cgf, row.bwd * 1e3, gb, cgb, ceiling ? 100 * gf / cgf : 0.0,
                 ceiling ? 100 * gb / cgb : 0.0);
+    if (row.nchw_fwd < 1e30) {
+      std::printf("%-6s   NCHW reference forward %.2f ms (%.1f GFLOP/s): NHWC is %.2fx faster\n",
+                  "", row.nchw_fwd * 1e3, flop / row.nchw_fwd / 1e9, row.nchw_fwd / row.fwd);
+    }
     if (row.layer != last) {  // totals: the first row of each layer
       last = row.layer;
       tf += row.fwd;

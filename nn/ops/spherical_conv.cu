@@ -1,8 +1,10 @@
 // CUDA kernels of SphericalConv. One thread per output element (row, channel); the
 // arithmetic is the shared body in spherical_conv_kernels.h called for that single
 // channel, so the CPU tests cover it. Adjacent threads take adjacent channels of one
-// row: loads and stores of a row are coalesced. GEMMs go through cuBLAS (deterministic:
-// no atomics mode). Every launch is checked.
+// row: loads and stores of a row are coalesced. Compiled with -fmad=false: the bodies
+// then round exactly like the CPU loops (gcc does not contract a*b + c on x86-64), and
+// the gathers are memory-bound, so FMAs would buy nothing. GEMMs go through cuBLAS
+// (deterministic: atomics mode off, its default). Every launch is checked.
 #include "nn/cuda/check.h"
 #include "nn/ops/spherical_conv_kernels.h"
 

@@ -8,8 +8,9 @@
 //     against the double reference), so the two devices differ by at most twice that.
 //   - db: both devices add the same rows in the same two-stage order with plain adds
 //     (kernels::AccumulateRow, nothing to contract): bit-identical.
-//   - nearest-table gathers are copies (weight 1): a column matrix built on either
-//     device is identical, checked through the one-kernel-position weights.
+//   - the gathers alone (checked through one-kernel-position weights): the same bodies,
+//     compiled without FMA contraction (-fmad=false): bit-identical.
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -63,19 +64,24 @@ TEST(SphericalConvCuda, ForwardAndBackwardParity) {
   }
 }
 
-TEST(SphericalConvCuda, NearestGatherIsExact) {
+// With a weight selecting one kernel position (identity over channels, zero bias) the
+// GEMMs only add exact zeros, so y is the gathered sample itself on both devices; the
+// gathers run the same bodies without FMA contraction (-fmad=false): bit-identical.
+TEST(SphericalConvCuda, GatherIsBitExact) {
   SAL_SKIP_WITHOUT_CUDA();
-  const TableSpec spec = Spec(6, 12, TableMode::kNearest);
-  const ConvTable cpu_table = ConvTable::Create(spec, Device::kCpu);
-  const ConvTable cuda_table = ConvTable::Create(spec, Device::kCuda);
-  Problem pr = MakeProblem(sphere::CachedGatherTable(spec), 2, 3, 3, 227);
-  std::fill(pr.b.begin(), pr.b.end(), 0.0f);
-  for (int k = 0; k < 9; ++k) {
-    std::fill(pr.w_oihw.begin(), pr.w_oihw.end(), 0.0f);
-    for (int ch = 0; ch < 3; ++ch) pr.w_oihw[(ch * 3 + ch) * 9 + k] = 1.0f;
-    for (const auto& [name, opt] : AllOptions()) {
-      EXPECT_EQ(RunConv(cuda_table, pr, {}, opt).y, RunConv(cpu_table, pr, {}, opt).y)
-          << name << " k=" << k;
+  for (TableMode mode : {TableMode::kNearest, TableMode::kBilinear}) {
+    const TableSpec spec = Spec(6, 12, mode);
+    const ConvTable cpu_table = ConvTable::Create(spec, Device::kCpu);
+    const ConvTable cuda_table = ConvTable::Create(spec, Device::kCuda);
+    Problem pr = MakeProblem(sphere::CachedGatherTable(spec), 2, 3, 3, 227);
+    std::fill(pr.b.begin(), pr.b.end(), 0.0f);
+    for (int k = 0; k < 9; ++k) {
+      std::fill(pr.w_oihw.begin(), pr.w_oihw.end(), 0.0f);
+      for (int ch = 0; ch < 3; ++ch) pr.w_oihw[(ch * 3 + ch) * 9 + k] = 1.0f;
+      for (const auto& [name, opt] : AllOptions()) {
+        EXPECT_EQ(RunConv(cuda_table, pr, {}, opt).y, RunConv(cpu_table, pr, {}, opt).y)
+            << name << " k=" << k;
+      }
     }
   }
 }
