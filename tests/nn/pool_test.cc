@@ -152,6 +152,36 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MaxPoolGrad,
                          ::testing::Values(Shape{1, 4, 6, 3}, Shape{3, 5, 7, 2}, Shape{1, 2, 2, 1},
                                            Shape{3, 3, 9, 1}));
 
+// Windows whose two largest values are closer than the step are kinks of the max: the
+// check must recognise and skip them (and only them), and still pass everywhere else.
+TEST(MaxPoolGradNearTies, KinksAreSkipped) {
+  const Shape s{1, 4, 4, 1};
+  std::vector<float> xv = RandomFloats(s.numel(), 33, -1, 0);
+  xv[0] = 0.5f, xv[1] = 0.5004f;  // window (0,0): top two within the step
+  xv[10] = 0.7f, xv[15] = 0.7003f;  // window (1,1)
+  const Shape p{1, 2, 2, 1};
+  const std::vector<float> r = {1.0f, -2.0f, 0.5f, 3.0f};
+  auto f = [&](const std::vector<float>& v) {
+    Tensor y(p, Device::kCpu);
+    Buffer arg = ArgmaxFor(p);
+    MaxPool2x2Forward(Cpu(s, v), y, arg);
+    return Dot(y.ToVector(), r);
+  };
+  Tensor y(p, Device::kCpu), dx(s, Device::kCpu);
+  Buffer arg = ArgmaxFor(p);
+  MaxPool2x2Forward(Cpu(s, xv), y, arg);
+  MaxPool2x2Backward(Cpu(p, r), arg, dx);
+  GradCheckOptions opt;
+  opt.step = 1e-3;
+  opt.skip_kinks = true;
+  opt.max_skipped_fraction = 0.3;
+  const auto result = CheckGradient(f, xv, ToDoubles(dx.ToVector()), opt);
+  EXPECT_EQ(result.skipped, 4);  // both candidates of both near-tied windows
+  EXPECT_TRUE(GradientMatches(result, opt, 12));
+  opt.skip_kinks = false;  // without skipping, the kinks do not match a one-sided gradient
+  EXPECT_GT(CheckGradient(f, xv, ToDoubles(dx.ToVector()), opt).failed, 0);
+}
+
 TEST(Upsample, ForwardCopiesEachValueToFourChildren) {
   const Shape s{3, 2, 3, 2};
   const std::vector<float> xv = RandomFloats(s.numel(), 41);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -60,6 +62,11 @@ GradCheckResult CheckGradient(const std::function<double(const std::vector<float
     }
   }
   r.failures = failures.str();
+  if (std::getenv("SAL360_GRADCHECK_VERBOSE") != nullptr) {
+    std::fprintf(stderr, "gradcheck: %lld checked, %lld skipped, %lld failed, max |err| %.3g\n",
+                 static_cast<long long>(r.checked), static_cast<long long>(r.skipped),
+                 static_cast<long long>(r.failed), r.max_abs_err);
+  }
   return r;
 }
 

@@ -13,6 +13,9 @@
 // (f(x) − f(x⁻))/(x − x⁻) differ by more than kink_tol · (1 + |numeric|) is not
 // differentiable inside the stencil and is skipped; the check fails when more than
 // max_skipped_fraction of the points are skipped, so skipping cannot hide a broken op.
+//
+// Set SAL360_GRADCHECK_VERBOSE=1 to print each check's counts and max error (to size
+// tolerances from measurements).
 #ifndef SAL360_TESTS_TESTING_GRADCHECK_H_
 #define SAL360_TESTS_TESTING_GRADCHECK_H_
 
