@@ -22,21 +22,6 @@ void CheckConcatShapes(const Tensor& a, const Tensor& b, const Tensor& y, const 
                "%s: tensors on different devices", op);
 }
 
-void Split(const Tensor& dy, int first, Tensor& part) {
-  const int64_t m = int64_t{dy.shape().n} * dy.shape().h * dy.shape().w;
-  const int cy = dy.shape().c, cpart = part.shape().c;
-  if (dy.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::SplitChannels(dy.data(), m, cy, first, cpart, part.data(),
-                               Context::Get(Device::kCuda).stream());
-#endif
-  }
-  const float* pdy = dy.data();
-  float* pp = part.data();  // (M, cpart)
-  const int64_t n = m * cpart;
-  for (int64_t i = 0; i < n; ++i) pp[i] = kernels::SplitAt(pdy, cy, first, cpart, i);
-}
-
 }  // namespace
 
 void ConcatChannelsForward(const Tensor& a, const Tensor& b, Tensor& y) {
@@ -49,17 +34,39 @@ void ConcatChannelsForward(const Tensor& a, const Tensor& b, Tensor& y) {
                                 Context::Get(Device::kCuda).stream());
 #endif
   }
-  const float* pa = a.data();
-  const float* pb = b.data();
-  float* py = y.data();  // (M, Ca+Cb)
-  const int64_t n = y.numel();
-  for (int64_t i = 0; i < n; ++i) py[i] = kernels::ConcatAt(pa, pb, ca, cb, i);
+  const float* __restrict pa = a.data();  // (M, Ca)
+  const float* __restrict pb = b.data();  // (M, Cb)
+  float* __restrict py = y.data();        // (M, Ca+Cb)
+  const int64_t m = int64_t{y.shape().n} * y.shape().h * y.shape().w;
+  const int cy = ca + cb;
+  for (int64_t i = 0; i < m; ++i) {
+    // Two loops so that each is a branch-free copy.
+    for (int k = 0; k < ca; ++k) py[i * cy + k] = kernels::ConcatAt(pa, pb, ca, cb, i, k);
+    for (int k = ca; k < cy; ++k) py[i * cy + k] = kernels::ConcatAt(pa, pb, ca, cb, i, k);
+  }
 }
 
 void ConcatChannelsBackward(const Tensor& dy, Tensor& da, Tensor& db) {
   CheckConcatShapes(da, db, dy, "ConcatChannelsBackward");
-  Split(dy, 0, da);
-  Split(dy, da.shape().c, db);
+  const int64_t m = int64_t{dy.shape().n} * dy.shape().h * dy.shape().w;
+  const int cy = dy.shape().c, ca = da.shape().c, cb = db.shape().c;
+  if (dy.device() == Device::kCuda) {
+#ifdef SAL360_WITH_CUDA
+    void* stream = Context::Get(Device::kCuda).stream();
+    cuda::SplitChannels(dy.data(), m, cy, 0, ca, da.data(), stream);
+    cuda::SplitChannels(dy.data(), m, cy, ca, cb, db.data(), stream);
+    return;
+#endif
+  }
+  // One pass over dy (two passes, one per part, would stream dy from memory twice: the
+  // prefetcher pulls whole rows).
+  const float* __restrict pdy = dy.data();  // (M, Ca+Cb)
+  float* __restrict pa = da.data();         // (M, Ca)
+  float* __restrict pb = db.data();         // (M, Cb)
+  for (int64_t i = 0; i < m; ++i) {
+    for (int k = 0; k < ca; ++k) pa[i * ca + k] = kernels::SplitAt(pdy, cy, 0, i, k);
+    for (int k = 0; k < cb; ++k) pb[i * cb + k] = kernels::SplitAt(pdy, cy, ca, i, k);
+  }
 }
 
 }  // namespace sal360::nn

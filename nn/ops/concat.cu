@@ -12,12 +12,17 @@ inline cudaStream_t S(void* s) { return static_cast<cudaStream_t>(s); }
 __global__ void ConcatKernel(const float* a, const float* b, int ca, int cb, int64_t total,
                              float* y) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i < total) y[i] = kernels::ConcatAt(a, b, ca, cb, i);
+  if (i >= total) return;
+  const int cy = ca + cb;
+  const int64_t m = i / cy;
+  y[i] = kernels::ConcatAt(a, b, ca, cb, m, static_cast<int>(i - m * cy));
 }
 __global__ void SplitKernel(const float* dy, int cy, int first, int cpart, int64_t total,
                             float* part) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i < total) part[i] = kernels::SplitAt(dy, cy, first, cpart, i);
+  if (i >= total) return;
+  const int64_t m = i / cpart;
+  part[i] = kernels::SplitAt(dy, cy, first, m, static_cast<int>(i - m * cpart));
 }
 
 }  // namespace

@@ -8,17 +8,13 @@
 
 namespace sal360::nn::kernels {
 
-// y is (M, Ca+Cb) row-major; element i of y reads a (M, Ca) or b (M, Cb).
-SAL_HD float ConcatAt(const float* a, const float* b, int ca, int cb, int64_t i) {
-  const int cy = ca + cb;
-  const int64_t m = i / cy;
-  const int k = static_cast<int>(i - m * cy);
+// y is (M, Ca+Cb) row-major; element (m, k) of y reads a (M, Ca) or b (M, Cb).
+SAL_HD float ConcatAt(const float* a, const float* b, int ca, int cb, int64_t m, int k) {
   return k < ca ? a[m * ca + k] : b[m * cb + (k - ca)];
 }
-// Split: element (m, k) of a part with `cpart` channels starting at channel `first` of dy.
-SAL_HD float SplitAt(const float* dy, int cy, int first, int cpart, int64_t i) {
-  const int64_t m = i / cpart;
-  const int k = static_cast<int>(i - m * cpart);
+// Split: element (m, k) of a part with `cpart` channels starting at channel `first` of
+// dy (M, cy).
+SAL_HD float SplitAt(const float* dy, int cy, int first, int64_t m, int k) {
   return dy[m * cy + first + k];
 }
 

@@ -35,12 +35,19 @@ void MaxPool2x2Forward(const Tensor& x, Tensor& y, Buffer& argmax) {
   }
   const float* px = x.data();
   float* py = y.data();  // (N, H/2, W/2, C)
+  const int64_t row = int64_t{s.w} * s.c;
   int64_t o = 0;
   for (int n = 0; n < s.n; ++n) {
     for (int ho = 0; ho < pooled.h; ++ho) {
-      for (int wo = 0; wo < pooled.w; ++wo) {
-        for (int c = 0; c < s.c; ++c, ++o) {
-          py[o] = kernels::MaxPool2x2At(px, s.h, s.w, s.c, n, ho, wo, c, &arg[o]);
+      for (int wo = 0; wo < pooled.w; ++wo, o += s.c) {
+        const float* p00 = px + kernels::NhwcIndex(n, 2 * ho, 2 * wo, 0, s.h, s.w, s.c);
+        const float* p01 = p00 + s.c;
+        const float* p10 = p00 + row;
+        const float* p11 = p10 + s.c;
+        const int32_t index00 = 2 * ho * s.w + 2 * wo;
+        for (int c = 0; c < s.c; ++c) {
+          py[o + c] = kernels::MaxPool2x2Window(p00[c], p01[c], p10[c], p11[c], index00, s.w,
+                                                &arg[o + c]);
         }
       }
     }

@@ -14,23 +14,27 @@ SAL_HD int64_t NhwcIndex(int n, int h, int w, int c, int H, int W, int C) {
   return ((int64_t{n} * H + h) * W + w) * C + c;
 }
 
-// Output element (n, ho, wo, c) of the 2x2/stride-2 max pool over x (N,H,W,C). Returns
-// the maximum and stores the winner's flat in-plane index h*W + w in *argmax.
-SAL_HD float MaxPool2x2At(const float* x, int H, int W, int C, int n, int ho, int wo, int c,
-                          int32_t* argmax) {
-  const int h0 = 2 * ho, w0 = 2 * wo;
-  float best = x[NhwcIndex(n, h0, w0, c, H, W, C)];
-  int32_t best_index = h0 * W + w0;
-  for (int k = 1; k < 4; ++k) {
-    const int h = h0 + (k >> 1), w = w0 + (k & 1);
-    const float v = x[NhwcIndex(n, h, w, c, H, W, C)];
-    if (v > best || v != v) {  // strictly greater, or NaN: first maximum wins, NaN propagates
-      best = v;
-      best_index = h * W + w;
-    }
-  }
+// One 2x2 window: the candidates v00, v01, v10, v11 in scan order, the in-plane index
+// h0*W + w0 of the first. Returns the maximum and stores the winner's in-plane index.
+SAL_HD float MaxPool2x2Window(float v00, float v01, float v10, float v11, int32_t index00, int W,
+                              int32_t* argmax) {
+  float best = v00;
+  int32_t best_index = index00;
+  // Strictly greater, or NaN: the first maximum in scan order wins, NaN propagates.
+  if (v01 > best || v01 != v01) best = v01, best_index = index00 + 1;
+  if (v10 > best || v10 != v10) best = v10, best_index = index00 + W;
+  if (v11 > best || v11 != v11) best = v11, best_index = index00 + W + 1;
   *argmax = best_index;
   return best;
+}
+
+// Output element (n, ho, wo, c) of the 2x2/stride-2 max pool over x (N,H,W,C).
+SAL_HD float MaxPool2x2At(const float* x, int H, int W, int C, int n, int ho, int wo, int c,
+                          int32_t* argmax) {
+  const int64_t i00 = NhwcIndex(n, 2 * ho, 2 * wo, c, H, W, C);
+  const int64_t row = int64_t{W} * C;
+  return MaxPool2x2Window(x[i00], x[i00 + C], x[i00 + row], x[i00 + row + C], 2 * ho * W + 2 * wo,
+                          W, argmax);
 }
 
 // Input-gradient element (n, h, w, c) of the max pool: dy of its window when the
