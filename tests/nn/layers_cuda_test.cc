@@ -28,6 +28,7 @@
 #include "nn/ops/pool.h"
 #include "nn/optim.h"
 #include "nn/params.h"
+#include "tests/nn/guarded_ops.h"
 #include "tests/testing/gpu.h"
 #include "tests/testing/gradcheck.h"
 
@@ -235,6 +236,11 @@ TEST(InitCuda, SameSeedSameValuesOnEveryDevice) {
   InitConvKaimingUniform(c, 36, a);
   InitConvKaimingUniform(g, 36, b);
   ExpectBitwiseEqual(c.ToVector(), g.ToVector(), "kaiming");
+}
+
+TEST(LayersCuda, OpsWriteOnlyTheirOutputs) {
+  SAL_SKIP_WITHOUT_CUDA();
+  CheckOpsWriteOnlyTheirOutputs(Device::kCuda);
 }
 
 // After one warm-up step, a training step's worth of these ops allocates no device memory.
