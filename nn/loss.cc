@@ -21,6 +21,8 @@ void CheckLossArgs(const Tensor& pred, const Tensor& target, const Tensor& row_w
                op, row_weights.shape().ToString().c_str(), s.h);
   SAL_NN_CHECK(row_weights.device() == pred.device(), "%s: row_weights on a different device", op);
   if (dpred != nullptr) CheckSameShapeAndDevice(pred, *dpred, op);
+  // The CUDA reduction puts the samples on the grid's y dimension.
+  SAL_NN_CHECK(pred.device() != Device::kCuda || s.n <= 65535, "%s: batch %d > 65535", op, s.n);
 }
 
 // L = (Σ_n sample_loss[n]) / N, summed in order (the same on both devices).
