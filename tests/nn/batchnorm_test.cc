@@ -3,6 +3,7 @@
 #include "nn/ops/batchnorm.h"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -173,7 +174,12 @@ TEST_P(BatchNormGrad, MatchesFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormGrad,
                          ::testing::Values(BnCase{{1, 3, 5, 2}}, BnCase{{3, 2, 3, 3}},
                                            BnCase{{1, 1, 7, 4}}, BnCase{{3, 1, 1, 1}},
-                                           BnCase{{3, 5, 3, 1}}, BnCase{{1, 2, 1, 5}}));
+                                           BnCase{{3, 5, 3, 1}}, BnCase{{1, 2, 1, 5}}),
+                         [](const ::testing::TestParamInfo<BnCase>& info) {
+                           const Shape& s = info.param.shape;
+                           return "N" + std::to_string(s.n) + "H" + std::to_string(s.h) + "W" +
+                                  std::to_string(s.w) + "C" + std::to_string(s.c);
+                         });
 
 TEST(BatchNorm, BackwardOverwritesDxAndAccumulatesParamGrads) {
   const Shape s{2, 3, 3, 2};

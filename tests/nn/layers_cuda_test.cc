@@ -16,6 +16,7 @@
 //                 gradient): a 1-ulp difference in a statistic is amplified by |x̂| <= ~5.
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -129,7 +130,12 @@ TEST_P(BatchNormCuda, TrainEvalAndBackwardMatchCpu) {
 // Small; one row group; odd C; many row groups and two channel columns (C = 40 > 32).
 INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormCuda,
                          ::testing::Values(Shape{1, 2, 3, 1}, Shape{3, 5, 7, 3},
-                                           Shape{3, 37, 53, 40}, Shape{2, 120, 240, 8}));
+                                           Shape{3, 37, 53, 40}, Shape{2, 120, 240, 8}),
+                         [](const ::testing::TestParamInfo<Shape>& info) {
+                           const Shape& s = info.param;
+                           return "N" + std::to_string(s.n) + "H" + std::to_string(s.h) + "W" +
+                                  std::to_string(s.w) + "C" + std::to_string(s.c);
+                         });
 
 TEST(PoolCuda, MaxPoolUpsampleConcatAreExact) {
   SAL_SKIP_WITHOUT_CUDA();

@@ -4,6 +4,7 @@
 #include "nn/loss.h"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -131,7 +132,12 @@ TEST_P(LossGrad, KldMatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LossGrad,
                          ::testing::Values(Shape{1, 5, 7, 1}, Shape{3, 4, 9, 1}, Shape{3, 1, 3, 1},
-                                           Shape{1, 6, 11, 1}));
+                                           Shape{1, 6, 11, 1}),
+                         [](const ::testing::TestParamInfo<Shape>& info) {
+                           const Shape& s = info.param;
+                           return "N" + std::to_string(s.n) + "H" + std::to_string(s.h) + "W" +
+                                  std::to_string(s.w) + "C" + std::to_string(s.c);
+                         });
 
 // H = 2: both rows have the weight w = π·(π/2)·(0 + 1)/2 = π²/4, so the sphere-weighted KL
 // is the discrete KL of the normalised maps: with a = {1,2,3,4}, b = {4,3,2,1} (sums 10),

@@ -3,6 +3,7 @@
 // and finite-difference gradient checks (max-pool with kink skipping).
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -150,7 +151,12 @@ TEST_P(MaxPoolGrad, MatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MaxPoolGrad,
                          ::testing::Values(Shape{1, 4, 6, 3}, Shape{3, 5, 7, 2}, Shape{1, 2, 2, 1},
-                                           Shape{3, 3, 9, 1}));
+                                           Shape{3, 3, 9, 1}),
+                         [](const ::testing::TestParamInfo<Shape>& info) {
+                           const Shape& s = info.param;
+                           return "N" + std::to_string(s.n) + "H" + std::to_string(s.h) + "W" +
+                                  std::to_string(s.w) + "C" + std::to_string(s.c);
+                         });
 
 // Windows whose two largest values are closer than the step are kinks of the max: the
 // check must recognise and skip them (and only them), and still pass everywhere else.
