@@ -77,6 +77,17 @@ void ValidateTables(const sphere::GatherTable& g, const sphere::InverseTable& in
 
 }  // namespace
 
+InverseRows FlattenInverse(const sphere::GatherTable& gather, const sphere::InverseTable& inverse) {
+  InverseRows r;
+  r.rows.reserve(inverse.entries.size());
+  r.weights.reserve(inverse.entries.size());
+  for (const int32_t e : inverse.entries) {
+    r.rows.push_back(e / gather.taps);
+    r.weights.push_back(gather.weight[e]);
+  }
+  return r;
+}
+
 ConvTable ConvTable::Create(const sphere::TableSpec& spec, Device device) {
   return FromTables(sphere::CachedGatherTable(spec), sphere::CachedInverseTable(spec), device);
 }
@@ -92,8 +103,10 @@ ConvTable ConvTable::FromTables(const sphere::GatherTable& gather,
   t.device_ = device;
   t.src_ = Upload(gather.src, device);
   t.weight_ = Upload(gather.weight, device);
+  const InverseRows flat = FlattenInverse(gather, inverse);
   t.inv_offsets_ = Upload(inverse.offsets, device);
-  t.inv_entries_ = Upload(inverse.entries, device);
+  t.inv_rows_ = Upload(flat.rows, device);
+  t.inv_weights_ = Upload(flat.weights, device);
   t.num_inverse_entries_ = static_cast<int64_t>(inverse.entries.size());
   return t;
 }
@@ -141,7 +154,8 @@ namespace {
 
 #ifdef SAL360_WITH_CUDA
 cuda::ConvTableView View(const ConvTable& t) {
-  return {t.src(), t.weight(), t.inverse_offsets(), t.inverse_entries(), t.taps(), t.pixels()};
+  return {t.src(),           t.weight(),          t.inverse_offsets(),
+          t.inverse_rows(),  t.inverse_weights(), t.taps(), t.pixels()};
 }
 void* Stream() { return Context::Get(Device::kCuda).stream(); }
 #endif
@@ -194,8 +208,8 @@ void InverseGather(const ConvTable& t, const float* dcol_img, int channels, int6
 #endif
   }
   for (int64_t q = q0; q < q1; ++q) {
-    kernels::InverseGatherRow(dcol_img, channels, t.inverse_offsets(), t.inverse_entries(),
-                              t.weight(), t.taps(), q, dx_rows + (q - q0) * channels, 0, channels,
+    kernels::InverseGatherRow(dcol_img, channels, t.inverse_offsets(), t.inverse_rows(),
+                              t.inverse_weights(), q, dx_rows + (q - q0) * channels, 0, channels,
                               1);
   }
 }
@@ -227,8 +241,8 @@ void InverseGatherTaps(const ConvTable& t, const float* dy_img, int channels, in
 #endif
   }
   for (int64_t q = q0; q < q1; ++q) {
-    kernels::InverseGatherTapsRow(dy_img, channels, t.inverse_offsets(), t.inverse_entries(),
-                                  t.weight(), t.taps(), q, g_rows + (q - q0) * kConvTaps * channels,
+    kernels::InverseGatherTapsRow(dy_img, channels, t.inverse_offsets(), t.inverse_rows(),
+                                  t.inverse_weights(), q, g_rows + (q - q0) * kConvTaps * channels,
                                   0, channels, 1);
   }
 }

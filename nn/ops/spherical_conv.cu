@@ -39,8 +39,8 @@ __global__ void InverseGatherKernel(ConvTableView t, const float* dcol_img, int 
   SAL_GRID_STRIDE_LOOP(i, n) {
     const int64_t r = i / channels;
     const int c = static_cast<int>(i % channels);
-    kernels::InverseGatherRow(dcol_img, channels, t.inv_offsets, t.inv_entries, t.weight,
-                              t.taps, q0 + r, dx_rows + r * channels, c, c + 1, 1);
+    kernels::InverseGatherRow(dcol_img, channels, t.inv_offsets, t.inv_rows, t.inv_weights,
+                              q0 + r, dx_rows + r * channels, c, c + 1, 1);
   }
 }
 
@@ -59,8 +59,8 @@ __global__ void InverseGatherTapsKernel(ConvTableView t, const float* dy_img, in
   SAL_GRID_STRIDE_LOOP(i, n) {
     const int64_t r = i / channels;
     const int c = static_cast<int>(i % channels);
-    kernels::InverseGatherTapsRow(dy_img, channels, t.inv_offsets, t.inv_entries, t.weight,
-                                  t.taps, q0 + r, g_rows + r * kernels::kConvTaps * channels, c,
+    kernels::InverseGatherTapsRow(dy_img, channels, t.inv_offsets, t.inv_rows, t.inv_weights,
+                                  q0 + r, g_rows + r * kernels::kConvTaps * channels, c,
                                   c + 1, 1);
   }
 }

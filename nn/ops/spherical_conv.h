@@ -20,6 +20,7 @@
 #define SAL360_NN_OPS_SPHERICAL_CONV_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "nn/buffer.h"
 #include "nn/device.h"
@@ -54,21 +55,33 @@ class ConvTable {
   const sphere::TableSpec& spec() const { return spec_; }
   int64_t pixels() const { return int64_t{height_} * width_; }
 
-  // Raw table memory on device(): src/weight (H*W, 9, taps); inverse offsets (H*W + 1)
-  // and entries (inverse_entries()).
+  // Raw table memory on device(): src/weight (H*W, 9, taps); the inverse as CSR offsets
+  // (H*W + 1) and, per CSR slot k (table entry e = inverse.entries[k]), the column row
+  // e / taps and the weight[e] (see FlattenInverse).
   const int32_t* src() const { return static_cast<const int32_t*>(src_.data()); }
   const float* weight() const { return static_cast<const float*>(weight_.data()); }
   const int32_t* inverse_offsets() const { return static_cast<const int32_t*>(inv_offsets_.data()); }
-  const int32_t* inverse_entries() const { return static_cast<const int32_t*>(inv_entries_.data()); }
+  const int32_t* inverse_rows() const { return static_cast<const int32_t*>(inv_rows_.data()); }
+  const float* inverse_weights() const { return static_cast<const float*>(inv_weights_.data()); }
   int64_t num_inverse_entries() const { return num_inverse_entries_; }
 
  private:
   sphere::TableSpec spec_;
   int height_ = 0, width_ = 0, taps_ = 0;
   Device device_ = Device::kCpu;
-  Buffer src_, weight_, inv_offsets_, inv_entries_;
+  Buffer src_, weight_, inv_offsets_, inv_rows_, inv_weights_;
   int64_t num_inverse_entries_ = 0;
 };
+
+// The inverse table as the kernels read it: for CSR slot k with table entry
+// e = inverse.entries[k], rows[k] = e / taps (the column row p*9 + tap that read the
+// pixel) and weights[k] = gather.weight[e]. Precomputed so that the backward's inner
+// loop has no integer division and reads the weights contiguously.
+struct InverseRows {
+  std::vector<int32_t> rows;
+  std::vector<float> weights;
+};
+InverseRows FlattenInverse(const sphere::GatherTable& gather, const sphere::InverseTable& inverse);
 
 // Weight layout internal: Tensor Shape{9, 1, Cin, Cout}: w[tap][ci][co] =
 // W_pytorch[co][ci][r][c], tap = r*3 + c. Bias: Shape{1, 1, 1, Cout}.

@@ -39,16 +39,16 @@ SAL_HD void GatherColumnRow(const float* x_img, int channels, const int32_t* src
 }
 
 // The adjoint of GatherColumnRow, as a gather over the inverse table (deterministic):
-// dx[q][c] = sum over entries e that read q, ascending, of weight[e] * dcol[e / taps][c].
-// dcol_img: (H*W*9, C); out: the C floats of dx row q.
+// dx[q][c] = sum over the entries e that read q, ascending, of weight[e] * dcol[e / taps][c],
+// with the inverse in its flattened form (ConvTable / FlattenInverse: inv_rows[k] =
+// e / taps, inv_weights[k] = weight[e]). dcol_img: (H*W*9, C); out: dx row q.
 SAL_HD void InverseGatherRow(const float* dcol_img, int channels, const int32_t* inv_offsets,
-                             const int32_t* inv_entries, const float* weight, int taps, int64_t q,
+                             const int32_t* inv_rows, const float* inv_weights, int64_t q,
                              float* out, int c0, int c1, int cstep) {
   for (int c = c0; c < c1; c += cstep) out[c] = 0.0f;
   for (int32_t k = inv_offsets[q]; k < inv_offsets[q + 1]; ++k) {
-    const int32_t e = inv_entries[k];
-    const float w = weight[e];
-    const float* d = dcol_img + int64_t{e / taps} * channels;
+    const float w = inv_weights[k];
+    const float* d = dcol_img + int64_t{inv_rows[k]} * channels;
     for (int c = c0; c < c1; c += cstep) out[c] += w * d[c];
   }
 }
@@ -71,18 +71,18 @@ SAL_HD void GatherSumRow(const float* z_img, int channels, const int32_t* src,
 }
 
 // The adjoint of GatherSumRow's gather (without the bias): for source pixel q,
-// g[q][tap][c] = sum over entries e of tap that read q, ascending, of weight[e] *
-// dy[e / taps / 9][c]. dy_img: (H*W, Cout); out: the 9*Cout floats of g row q.
+// g[q][tap][c] = sum over the entries e of that tap that read q, ascending, of
+// weight[e] * dy[e / taps / 9][c]. Flattened inverse as in InverseGatherRow.
+// dy_img: (H*W, Cout); out: the 9*Cout floats of g row q.
 SAL_HD void InverseGatherTapsRow(const float* dy_img, int channels, const int32_t* inv_offsets,
-                                 const int32_t* inv_entries, const float* weight, int taps,
-                                 int64_t q, float* out, int c0, int c1, int cstep) {
+                                 const int32_t* inv_rows, const float* inv_weights, int64_t q,
+                                 float* out, int c0, int c1, int cstep) {
   for (int tap = 0; tap < kConvTaps; ++tap) {
     for (int c = c0; c < c1; c += cstep) out[tap * channels + c] = 0.0f;
   }
   for (int32_t k = inv_offsets[q]; k < inv_offsets[q + 1]; ++k) {
-    const int32_t e = inv_entries[k];
-    const int32_t pt = e / taps;
-    const float w = weight[e];
+    const int32_t pt = inv_rows[k];
+    const float w = inv_weights[k];
     const float* d = dy_img + int64_t{pt / kConvTaps} * channels;
     float* o = out + (pt % kConvTaps) * channels;
     for (int c = c0; c < c1; c += cstep) o[c] += w * d[c];
@@ -116,7 +116,8 @@ struct ConvTableView {
   const int32_t* src;
   const float* weight;
   const int32_t* inv_offsets;
-  const int32_t* inv_entries;
+  const int32_t* inv_rows;
+  const float* inv_weights;
   int taps;
   int64_t pixels;  // H*W
 };

@@ -251,6 +251,7 @@ TEST(SphericalConv, InverseGatherEqualsNaiveScatter) {
                                                                                ? TableMode::kNearest
                                                                                : TableMode::kBilinear))}) {
       const InverseTable inv = sphere::BuildInverseTable(g);
+      const InverseRows flat = FlattenInverse(g, inv);
       ASSERT_EQ(g.taps, taps);
       const int64_t pixels = int64_t{g.spec.height} * g.spec.width;
       const int c = 3;
@@ -261,8 +262,8 @@ TEST(SphericalConv, InverseGatherEqualsNaiveScatter) {
           want[g.src[e] * c + ch] += double{g.weight[e]} * dcol[(e / taps) * c + ch];
       std::vector<float> got(pixels * c);
       for (int64_t q = 0; q < pixels; ++q)
-        kernels::InverseGatherRow(dcol.data(), c, inv.offsets.data(), inv.entries.data(),
-                                  g.weight.data(), taps, q, got.data() + q * c, 0, c, 1);
+        kernels::InverseGatherRow(dcol.data(), c, inv.offsets.data(), flat.rows.data(),
+                                  flat.weights.data(), q, got.data() + q * c, 0, c, 1);
       for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5) << i;
       // The taps variant: g[q][tap][c] collects only the entries of that kernel position.
       const auto dy = RandomVector(pixels * c, 79);
@@ -273,8 +274,8 @@ TEST(SphericalConv, InverseGatherEqualsNaiveScatter) {
               double{g.weight[e]} * dy[(e / taps / 9) * c + ch];
       std::vector<float> got_z(pixels * 9 * c);
       for (int64_t q = 0; q < pixels; ++q)
-        kernels::InverseGatherTapsRow(dy.data(), c, inv.offsets.data(), inv.entries.data(),
-                                      g.weight.data(), taps, q, got_z.data() + q * 9 * c, 0, c, 1);
+        kernels::InverseGatherTapsRow(dy.data(), c, inv.offsets.data(), flat.rows.data(),
+                                      flat.weights.data(), q, got_z.data() + q * 9 * c, 0, c, 1);
       for (size_t i = 0; i < got_z.size(); ++i) ASSERT_NEAR(got_z[i], want_z[i], 1e-5) << i;
     }
   }
@@ -285,24 +286,31 @@ TEST(SphericalConv, InverseGatherEqualsNaiveScatter) {
 TEST(SphericalConv, BodiesAgreeChannelByChannel) {
   const GatherTable g = RandomTable(4, 6, 4, 83);
   const InverseTable inv = sphere::BuildInverseTable(g);
+  const InverseRows flat = FlattenInverse(g, inv);
   const int c = 5;
   const int64_t pixels = 24;
   const auto x = RandomVector(pixels * 9 * c, 89);
   const auto bias = RandomVector(c, 97);
   std::vector<float> whole(9 * c), single(9 * c);
+  // Runs `body(c0, c1, out)` once over all channels and once per channel.
+  auto agree = [&](int floats, const auto& body) {
+    body(0, c, whole.data());
+    for (int ch = 0; ch < c; ++ch) body(ch, ch + 1, single.data());
+    return std::memcmp(whole.data(), single.data(), floats * 4) == 0;
+  };
   for (int64_t r = 0; r < pixels; ++r) {
-    kernels::GatherColumnRow(x.data(), c, g.src.data(), g.weight.data(), 4, r * 9 + 2, whole.data(), 0, c, 1);
-    for (int ch = 0; ch < c; ++ch)
-      kernels::GatherColumnRow(x.data(), c, g.src.data(), g.weight.data(), 4, r * 9 + 2, single.data(), ch, ch + 1, 1);
-    ASSERT_EQ(0, std::memcmp(whole.data(), single.data(), c * 4));
-    kernels::GatherSumRow(x.data(), c, g.src.data(), g.weight.data(), 4, r, bias.data(), whole.data(), 0, c, 1);
-    for (int ch = 0; ch < c; ++ch)
-      kernels::GatherSumRow(x.data(), c, g.src.data(), g.weight.data(), 4, r, bias.data(), single.data(), ch, ch + 1, 1);
-    ASSERT_EQ(0, std::memcmp(whole.data(), single.data(), c * 4));
-    kernels::InverseGatherTapsRow(x.data(), c, inv.offsets.data(), inv.entries.data(), g.weight.data(), 4, r, whole.data(), 0, c, 1);
-    for (int ch = 0; ch < c; ++ch)
-      kernels::InverseGatherTapsRow(x.data(), c, inv.offsets.data(), inv.entries.data(), g.weight.data(), 4, r, single.data(), ch, ch + 1, 1);
-    ASSERT_EQ(0, std::memcmp(whole.data(), single.data(), 9 * c * 4));
+    ASSERT_TRUE(agree(c, [&](int c0, int c1, float* out) {
+      kernels::GatherColumnRow(x.data(), c, g.src.data(), g.weight.data(), 4, r * 9 + 2, out, c0, c1, 1);
+    }));
+    ASSERT_TRUE(agree(c, [&](int c0, int c1, float* out) {
+      kernels::GatherSumRow(x.data(), c, g.src.data(), g.weight.data(), 4, r, bias.data(), out, c0, c1, 1);
+    }));
+    ASSERT_TRUE(agree(c, [&](int c0, int c1, float* out) {
+      kernels::InverseGatherRow(x.data(), c, inv.offsets.data(), flat.rows.data(), flat.weights.data(), r, out, c0, c1, 1);
+    }));
+    ASSERT_TRUE(agree(9 * c, [&](int c0, int c1, float* out) {
+      kernels::InverseGatherTapsRow(x.data(), c, inv.offsets.data(), flat.rows.data(), flat.weights.data(), r, out, c0, c1, 1);
+    }));
   }
 }
 
