@@ -58,11 +58,13 @@ void ValidateTables(const sphere::GatherTable& g, const sphere::InverseTable& in
                    static_cast<int64_t>(inv.entries.size()) == n_entries,
                "ConvTable: inverse table has %zu entries (offsets end %d), want %lld",
                inv.entries.size(), inv.offsets[pixels], static_cast<long long>(n_entries));
-  // Each entry lists a table entry reading q, strictly ascending; with the total count
-  // equal to the table size this makes the inverse a permutation of all entries.
   for (int64_t q = 0; q < pixels; ++q) {
     SAL_NN_CHECK(inv.offsets[q] <= inv.offsets[q + 1], "ConvTable: inverse offsets decrease at %lld",
                  static_cast<long long>(q));
+  }
+  // Each entry lists a table entry reading q, strictly ascending; with the total count
+  // equal to the table size this makes the inverse a permutation of all entries.
+  for (int64_t q = 0; q < pixels; ++q) {
     for (int32_t k = inv.offsets[q]; k < inv.offsets[q + 1]; ++k) {
       const int32_t e = inv.entries[k];
       SAL_NN_CHECK(e >= 0 && e < n_entries && g.src[e] == q,

@@ -401,6 +401,11 @@ TEST(SphericalConvDeathTest, RejectsOutOfRangeTables) {
   }
   {
     InverseTable bad = inv;
+    bad.offsets[1] = 1 << 20;  // would make pixel 0's list run past the entries
+    EXPECT_DEATH(ConvTable::FromTables(g, bad, Device::kCpu), "inverse offsets");
+  }
+  {
+    InverseTable bad = inv;
     bad.entries.back() = 1 << 20;
     EXPECT_DEATH(ConvTable::FromTables(g, bad, Device::kCpu), "inverse");
   }
