@@ -1,0 +1,57 @@
+// Heatmaps of saliency maps for people: a perceptual colour map (inferno or viridis,
+// matplotlib's tables, which are perceptually uniform and monotonic in lightness, so
+// they read correctly in greyscale and for colour-blind viewers), overlays on RGB
+// frames, and PNG encoding through stb_image_write.
+//
+// Images are row-major interleaved 8-bit: RGB (H, W, 3); maps are (H, W) floats.
+#ifndef SAL360_DATA_HEATMAP_H_
+#define SAL360_DATA_HEATMAP_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace sal360::data {
+
+enum class ColourMap { kInferno, kViridis };
+
+// Colour of t in [0, 1] (clamped; NaN -> 0): linear interpolation between the colour
+// map's definition points (every 8th entry of matplotlib's 256-entry table, plus the last).
+std::array<uint8_t, 3> MapColour(ColourMap cmap, double t);
+
+// The map scaled to [0, 1] by its min and max (a constant or empty map -> all 0;
+// non-finite values -> 0).
+std::vector<float> NormaliseForDisplay(const float* map, int height, int width);
+
+// The map drawn in colour: (height, width, 3).
+std::vector<uint8_t> HeatmapRgb(const float* map, int height, int width,
+                                ColourMap cmap = ColourMap::kInferno);
+
+// The map blended over an RGB frame of the same size:
+//   out = (1 − a)·frame + a·colour(t),  a = max_alpha · t   (t = NormaliseForDisplay)
+// so that non-salient regions show the frame untouched. (height, width, 3).
+std::vector<uint8_t> OverlayHeatmap(const uint8_t* rgb, const float* map, int height, int width,
+                                    ColourMap cmap = ColourMap::kInferno,
+                                    double max_alpha = 0.75);
+
+// Resizes an 8-bit RGB image (bilinear/tent filter, longitude wraps) or a float map to
+// (out_h, out_w). Used to bring maps to the frame size and to shrink gallery images.
+std::vector<uint8_t> ResizeRgb(const uint8_t* rgb, int height, int width, int out_h, int out_w);
+std::vector<float> ResizeMap(const float* map, int height, int width, int out_h, int out_w);
+
+// PNG bytes of an 8-bit image with 1, 3 or 4 channels.
+absl::StatusOr<std::string> EncodePng(const uint8_t* pixels, int height, int width,
+                                      int channels);
+// EncodePng + util::WriteFileAtomically.
+absl::Status WritePng(const std::string& path, const uint8_t* pixels, int height, int width,
+                      int channels);
+// "data:image/png;base64,..." for embedding in HTML.
+std::string PngDataUri(const std::string& png_bytes);
+
+}  // namespace sal360::data
+
+#endif  // SAL360_DATA_HEATMAP_H_
