@@ -80,7 +80,8 @@ inline std::map<std::string, MetricSet> ScoreFrame(const SyntheticFrame& f,
 inline ReportWriter MakeReport(int videos, int frames, int gallery, int h = 60, int w = 120) {
   ReportConfig cfg;
   cfg.title = "sal360 test report <synthetic> & co";
-  cfg.info = {{"checkpoint", "runs/test/best.safetensors"}, {"resolution", "60x120"}};
+  cfg.info = {{"checkpoint", "runs/test/best.safetensors"},
+              {"resolution", std::to_string(h) + "x" + std::to_string(w)}};
   ReportWriter report(cfg);
   MeanMapAccumulator mean(h, w);
   for (int v = 0; v < videos; ++v) {
