@@ -35,8 +35,7 @@ std::vector<uint8_t> HeatmapRgb(const float* map, int height, int width,
 //   out = (1 − a)·frame + a·colour(t),  a = max_alpha · t   (t = NormaliseForDisplay)
 // so that non-salient regions show the frame untouched. (height, width, 3).
 std::vector<uint8_t> OverlayHeatmap(const uint8_t* rgb, const float* map, int height, int width,
-                                    ColourMap cmap = ColourMap::kInferno,
-                                    double max_alpha = 0.75);
+                                    ColourMap cmap = ColourMap::kInferno, double max_alpha = 0.75);
 
 // Resizes an 8-bit RGB image (bilinear/tent filter, longitude wraps) or a float map to
 // (out_h, out_w). Used to bring maps to the frame size and to shrink gallery images.
@@ -44,8 +43,7 @@ std::vector<uint8_t> ResizeRgb(const uint8_t* rgb, int height, int width, int ou
 std::vector<float> ResizeMap(const float* map, int height, int width, int out_h, int out_w);
 
 // PNG bytes of an 8-bit image with 1, 3 or 4 channels.
-absl::StatusOr<std::string> EncodePng(const uint8_t* pixels, int height, int width,
-                                      int channels);
+absl::StatusOr<std::string> EncodePng(const uint8_t* pixels, int height, int width, int channels);
 // EncodePng + util::WriteFileAtomically.
 absl::Status WritePng(const std::string& path, const uint8_t* pixels, int height, int width,
                       int channels);

@@ -16,12 +16,12 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Misuse of the API (not bad data): abort loudly, naming the problem.
-#define SAL_METRICS_CHECK(cond, msg)                                                   \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
+#define SAL_METRICS_CHECK(cond, msg)                                                     \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
       std::fprintf(stderr, "%s:%d: metrics: %s (%s)\n", __FILE__, __LINE__, msg, #cond); \
-      std::abort();                                                                    \
-    }                                                                                  \
+      std::abort();                                                                      \
+    }                                                                                    \
   } while (0)
 
 void Warn(uint32_t* warnings, uint32_t bit) {
@@ -53,31 +53,36 @@ class RowWeights {
   const std::vector<double>& w_;
 };
 
-// One pass over a map: finiteness, range, sign.
-struct MapStats {
+// A map with the facts of one pass over it: finiteness, range, sign, non-zero count.
+// ComputeMetrics scans each map once and hands the result to every metric.
+struct Scanned {
+  MapRef map;
   bool finite = true;
   bool negative = false;
   double min = 0, max = 0;
+  int64_t nonzero = 0;
   bool constant() const { return min == max; }
 };
 
-MapStats Scan(MapRef m) {
-  MapStats s;
+Scanned Scan(MapRef m) {
+  Scanned s{m};
   const int64_t n = int64_t{m.height} * m.width;
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  double poison = 0;  // stays 0 unless some value is NaN or ±Inf (then v − v is NaN)
+  int64_t nonzero = 0;
   for (int64_t k = 0; k < n; ++k) {
     const double v = m.data[k];
-    if (!std::isfinite(v)) {
-      s.finite = false;
-      continue;
-    }
-    lo = std::min(lo, v);
+    poison += v - v;
+    lo = std::min(lo, v);  // a NaN never wins a comparison, so it never lands here
     hi = std::max(hi, v);
+    nonzero += v != 0;
   }
+  s.finite = poison == 0;
   if (!s.finite) return s;
   s.min = lo;
   s.max = hi;
   s.negative = lo < 0;
+  s.nonzero = nonzero;
   return s;
 }
 
@@ -106,14 +111,22 @@ double TotalWeight(const RowWeights& w, int height, int width) {
 
 const char* MetricWarningName(uint32_t bit) {
   switch (bit) {
-    case kWarnNonFinite: return "non_finite";
-    case kWarnNonFiniteFixations: return "non_finite_fixations";
-    case kWarnNoFixations: return "no_fixations";
-    case kWarnAllFixated: return "all_fixated";
-    case kWarnConstantPred: return "constant_pred";
-    case kWarnConstantGt: return "constant_gt";
-    case kWarnNegativeValues: return "negative_values";
-    default: return "";
+    case kWarnNonFinite:
+      return "non_finite";
+    case kWarnNonFiniteFixations:
+      return "non_finite_fixations";
+    case kWarnNoFixations:
+      return "no_fixations";
+    case kWarnAllFixated:
+      return "all_fixated";
+    case kWarnConstantPred:
+      return "constant_pred";
+    case kWarnConstantGt:
+      return "constant_gt";
+    case kWarnNegativeValues:
+      return "negative_values";
+    default:
+      return "";
   }
 }
 
@@ -165,10 +178,10 @@ std::vector<double> SphereRowWeights(int height) {
   return w;
 }
 
-double Cc(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint32_t* warnings) {
-  CheckSameSize(pred, gt);
-  const RowWeights w(row_weights, pred.height);
-  const MapStats sp = Scan(pred), sg = Scan(gt);
+namespace {
+
+double CcImpl(const Scanned& sp, const Scanned& sg, const RowWeights& w, uint32_t* warnings) {
+  const MapRef pred = sp.map, gt = sg.map;
   if (!sp.finite || !sg.finite) {
     Warn(warnings, kWarnNonFinite);
     return kNaN;
@@ -201,10 +214,8 @@ double Cc(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint32
   return cov / std::sqrt(vx * vy);
 }
 
-double Kld(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint32_t* warnings) {
-  CheckSameSize(pred, gt);
-  const RowWeights w(row_weights, pred.height);
-  const MapStats sp = Scan(pred), sg = Scan(gt);
+double KldImpl(const Scanned& sp, const Scanned& sg, const RowWeights& w, uint32_t* warnings) {
+  const MapRef pred = sp.map, gt = sg.map;
   if (!sp.finite || !sg.finite) {
     Warn(warnings, kWarnNonFinite);
     return kNaN;
@@ -246,10 +257,8 @@ double Kld(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint3
   return kld;
 }
 
-double Sim(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint32_t* warnings) {
-  CheckSameSize(pred, gt);
-  const RowWeights w(row_weights, pred.height);
-  const MapStats sp = Scan(pred), sg = Scan(gt);
+double SimImpl(const Scanned& sp, const Scanned& sg, const RowWeights& w, uint32_t* warnings) {
+  const MapRef pred = sp.map, gt = sg.map;
   if (!sp.finite || !sg.finite) {
     Warn(warnings, kWarnNonFinite);
     return kNaN;
@@ -257,7 +266,7 @@ double Sim(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint3
   if (sp.constant()) Warn(warnings, kWarnConstantPred);
   if (sg.constant()) Warn(warnings, kWarnConstantGt);
   // Min-max to [0,1]; a constant map becomes all ones (the uniform distribution).
-  auto minmax = [](double v, const MapStats& s) {
+  auto minmax = [](double v, const Scanned& s) {
     return s.constant() ? 1.0 : (v - s.min) / (s.max - s.min);
   };
   double sa = 0, sb = 0;  // Σ w·P', Σ w·G'
@@ -278,23 +287,20 @@ double Sim(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint3
     const double* y = gt.data + int64_t{i} * gt.width;      // (W)
     const double fp = w[i] / sa, fg = w[i] / sb;
     double row = 0;
-    for (int j = 0; j < pred.width; ++j) row += std::min(fp * minmax(x[j], sp), fg * minmax(y[j], sg));
+    for (int j = 0; j < pred.width; ++j)
+      row += std::min(fp * minmax(x[j], sp), fg * minmax(y[j], sg));
     sim += row;
   }
   return sim;
 }
 
-double Nss(MapRef pred, MapRef fixations, const std::vector<double>& row_weights,
-           uint32_t* warnings) {
-  CheckSameSize(pred, fixations);
-  const RowWeights w(row_weights, pred.height);
-  const MapStats sp = Scan(pred), sf = Scan(fixations);
+double NssImpl(const Scanned& sp, const Scanned& sf, const RowWeights& w, uint32_t* warnings) {
+  const MapRef pred = sp.map, fixations = sf.map;
   if (!sp.finite) Warn(warnings, kWarnNonFinite);
   if (!sf.finite) Warn(warnings, kWarnNonFiniteFixations);
   if (!sp.finite || !sf.finite) return kNaN;
   const int64_t n = int64_t{pred.height} * pred.width;
-  int64_t nfix = 0;
-  for (int64_t k = 0; k < n; ++k) nfix += fixations.data[k] != 0;
+  const int64_t nfix = sf.nonzero;
   if (nfix == 0) {
     Warn(warnings, kWarnNoFixations);
     return kNaN;
@@ -325,14 +331,37 @@ double Nss(MapRef pred, MapRef fixations, const std::vector<double>& row_weights
   return z / static_cast<double>(nfix);
 }
 
-double AucJudd(MapRef pred, MapRef fixations, uint32_t* warnings) {
-  CheckSameSize(pred, fixations);
-  const MapStats sp = Scan(pred), sf = Scan(fixations);
+// Counts of sorted values below v (< v) and at most v (≤ v) by a branch-free binary
+// search: the pixels come in no particular order, so a branching search would mispredict
+// at almost every level.
+int64_t CountBelow(const double* sorted, int64_t n, double v) {
+  const double* base = sorted;
+  while (n > 1) {
+    const int64_t half = n / 2;
+    base = (base[half] < v) ? base + half : base;
+    n -= half;
+  }
+  return (base - sorted) + (*base < v);
+}
+
+int64_t CountAtMost(const double* sorted, int64_t n, double v) {
+  const double* base = sorted;
+  while (n > 1) {
+    const int64_t half = n / 2;
+    base = (base[half] <= v) ? base + half : base;
+    n -= half;
+  }
+  return (base - sorted) + (*base <= v);
+}
+
+double AucJuddImpl(const Scanned& sp, const Scanned& sf, uint32_t* warnings) {
+  const MapRef pred = sp.map, fixations = sf.map;
   if (!sp.finite) Warn(warnings, kWarnNonFinite);
   if (!sf.finite) Warn(warnings, kWarnNonFiniteFixations);
   if (!sp.finite || !sf.finite) return kNaN;
   const int64_t n = int64_t{pred.height} * pred.width;
   std::vector<double> fix;  // values of P at the fixated pixels, sorted ascending (Nf)
+  fix.reserve(sf.nonzero);
   for (int64_t k = 0; k < n; ++k) {
     if (fixations.data[k] != 0) fix.push_back(pred.data[k]);
   }
@@ -358,8 +387,8 @@ double AucJudd(MapRef pred, MapRef fixations, uint32_t* warnings) {
       total += static_cast<double>(nf);
       continue;
     }
-    const int64_t lo = std::lower_bound(fix.begin(), fix.end(), v) - fix.begin();  // # < v
-    const int64_t hi = std::upper_bound(fix.begin(), fix.end(), v) - fix.begin();  // # ≤ v
+    const int64_t hi = CountAtMost(fix.data(), nf, v);                           // # ≤ v
+    const int64_t lo = (fix[hi - 1] == v) ? CountBelow(fix.data(), nf, v) : hi;  // # < v
     const int64_t above = nf - hi, tied = hi - lo;
     double c = above + 0.5 * tied + 0.5;
     if (lo == 0) c -= 0.5 / static_cast<double>(tied + 1);  // A + T = Nf
@@ -368,26 +397,25 @@ double AucJudd(MapRef pred, MapRef fixations, uint32_t* warnings) {
   return total / (static_cast<double>(nf) * static_cast<double>(nn));
 }
 
-namespace {
-
 MetricSet ComputeOnDoubles(const double* pred, const double* gt, const double* fix, int height,
                            int width) {
-  const MapRef p{pred, height, width}, g{gt, height, width};
-  const std::vector<double> flat, sphere = SphereRowWeights(height);
+  const Scanned p = Scan(MapRef{pred, height, width}), g = Scan(MapRef{gt, height, width});
+  const std::vector<double> flat_w, sphere_w = SphereRowWeights(height);
+  const RowWeights flat(flat_w, height), sphere(sphere_w, height);
   MetricSet m;
   uint32_t warn = 0;
-  m.cc = Cc(p, g, flat, &warn);
-  m.kld = Kld(p, g, flat, &warn);
-  m.sim = Sim(p, g, flat, &warn);
-  m.cc_sphere = Cc(p, g, sphere, &warn);
-  m.kld_sphere = Kld(p, g, sphere, &warn);
-  m.sim_sphere = Sim(p, g, sphere, &warn);
+  m.cc = CcImpl(p, g, flat, &warn);
+  m.kld = KldImpl(p, g, flat, &warn);
+  m.sim = SimImpl(p, g, flat, &warn);
+  m.cc_sphere = CcImpl(p, g, sphere, &warn);
+  m.kld_sphere = KldImpl(p, g, sphere, &warn);
+  m.sim_sphere = SimImpl(p, g, sphere, &warn);
   if (fix != nullptr) {
-    const MapRef f{fix, height, width};
+    const Scanned f = Scan(MapRef{fix, height, width});
     m.has_fixations = true;
-    m.nss = Nss(p, f, flat, &warn);
-    m.auc_judd = AucJudd(p, f, &warn);
-    m.nss_sphere = Nss(p, f, sphere, &warn);
+    m.nss = NssImpl(p, f, flat, &warn);
+    m.auc_judd = AucJuddImpl(p, f, &warn);
+    m.nss_sphere = NssImpl(p, f, sphere, &warn);
   }
   m.warnings = warn;
   return m;
@@ -397,8 +425,34 @@ std::vector<double> ToDoubles(const float* x, int64_t n) { return std::vector<do
 
 }  // namespace
 
-MetricSet ComputeMetrics(const double* pred, const double* gt, const double* fixations,
-                         int height, int width) {
+double Cc(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint32_t* warnings) {
+  CheckSameSize(pred, gt);
+  return CcImpl(Scan(pred), Scan(gt), RowWeights(row_weights, pred.height), warnings);
+}
+
+double Kld(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint32_t* warnings) {
+  CheckSameSize(pred, gt);
+  return KldImpl(Scan(pred), Scan(gt), RowWeights(row_weights, pred.height), warnings);
+}
+
+double Sim(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint32_t* warnings) {
+  CheckSameSize(pred, gt);
+  return SimImpl(Scan(pred), Scan(gt), RowWeights(row_weights, pred.height), warnings);
+}
+
+double Nss(MapRef pred, MapRef fixations, const std::vector<double>& row_weights,
+           uint32_t* warnings) {
+  CheckSameSize(pred, fixations);
+  return NssImpl(Scan(pred), Scan(fixations), RowWeights(row_weights, pred.height), warnings);
+}
+
+double AucJudd(MapRef pred, MapRef fixations, uint32_t* warnings) {
+  CheckSameSize(pred, fixations);
+  return AucJuddImpl(Scan(pred), Scan(fixations), warnings);
+}
+
+MetricSet ComputeMetrics(const double* pred, const double* gt, const double* fixations, int height,
+                         int width) {
   SAL_METRICS_CHECK(height > 0 && width > 0, "map size must be positive");
   SAL_METRICS_CHECK(pred != nullptr && gt != nullptr, "null map");
   return ComputeOnDoubles(pred, gt, fixations, height, width);

@@ -87,9 +87,8 @@ const char* MetricWarningName(uint32_t bit);
 // The metric keys, in the order every table/CSV/JSON uses (the keys of tools:eval).
 // Fixation-based keys (nss, auc_judd, nss_sphere) exist only when a fixation map is
 // given. Higher is better except for kld and kld_sphere.
-inline constexpr const char* kMetricKeys[] = {"cc",        "kld",        "nss",
-                                              "auc_judd",  "sim",        "cc_sphere",
-                                              "kld_sphere", "nss_sphere", "sim_sphere"};
+inline constexpr const char* kMetricKeys[] = {
+    "cc", "kld", "nss", "auc_judd", "sim", "cc_sphere", "kld_sphere", "nss_sphere", "sim_sphere"};
 inline constexpr int kNumMetrics = 9;
 bool IsFixationMetric(const std::string& key);
 bool LowerIsBetter(const std::string& key);
@@ -116,8 +115,8 @@ std::vector<double> SphereRowWeights(int height);
 // Sizes must be positive; arrays hold height·width values.
 MetricSet ComputeMetrics(const float* pred, const float* gt, const float* fixations, int height,
                          int width);
-MetricSet ComputeMetrics(const double* pred, const double* gt, const double* fixations,
-                         int height, int width);
+MetricSet ComputeMetrics(const double* pred, const double* gt, const double* fixations, int height,
+                         int width);
 
 // The single-metric functions behind ComputeMetrics. `row_weights` has `height` entries
 // (positive, finite) for the weighted variant, or is empty for the flat metric.

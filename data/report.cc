@@ -6,9 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -38,12 +37,23 @@ std::string HtmlEscape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -81,8 +91,8 @@ struct Agg {
 // Aggregates of one group of rows: [system][key index], plus warning counts.
 struct GroupStats {
   int64_t frames = 0;
-  std::vector<std::vector<Agg>> agg;              // (systems, kNumMetrics)
-  std::vector<std::vector<int64_t>> warnings;     // (systems, kNumMetricWarnings)
+  std::vector<std::vector<Agg>> agg;           // (systems, kNumMetrics)
+  std::vector<std::vector<int64_t>> warnings;  // (systems, kNumMetricWarnings)
 };
 
 }  // namespace
@@ -133,8 +143,8 @@ absl::Status ReportWriter::AddFrame(const std::string& video, int64_t frame,
 
 absl::Status ReportWriter::AddGalleryEntry(const std::string& video, int64_t frame,
                                            const uint8_t* rgb, int frame_h, int frame_w,
-                                           const float* gt, const float* pred, int map_h,
-                                           int map_w, const MetricSet* caption_scores) {
+                                           const float* gt, const float* pred, int map_h, int map_w,
+                                           const MetricSet* caption_scores) {
   const std::string where =
       absl::StrCat("report gallery: frame ", frame, " of video '", video, "'");
   if (rgb == nullptr || gt == nullptr || pred == nullptr) {
@@ -142,8 +152,8 @@ absl::Status ReportWriter::AddGalleryEntry(const std::string& video, int64_t fra
   }
   for (int side : {frame_h, frame_w, map_h, map_w}) {
     if (side <= 0 || side > kMaxImageSide) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: bad size (frame %dx%d, maps %dx%d)", where, frame_h, frame_w, map_h, map_w));
+      return absl::InvalidArgumentError(absl::StrFormat("%s: bad size (frame %dx%d, maps %dx%d)",
+                                                        where, frame_h, frame_w, map_h, map_w));
     }
   }
   // Display size: at most gallery_width wide, aspect kept.
@@ -157,10 +167,10 @@ absl::Status ReportWriter::AddGalleryEntry(const std::string& video, int64_t fra
     return ResizeMap(m, map_h, map_w, out_h, out_w);
   };
   const std::vector<float> g = map_at_display(gt), p = map_at_display(pred);
-  const std::vector<uint8_t> g_over = OverlayHeatmap(shown.data(), g.data(), out_h, out_w,
-                                                     config_.colour_map);
-  const std::vector<uint8_t> p_over = OverlayHeatmap(shown.data(), p.data(), out_h, out_w,
-                                                     config_.colour_map);
+  const std::vector<uint8_t> g_over =
+      OverlayHeatmap(shown.data(), g.data(), out_h, out_w, config_.colour_map);
+  const std::vector<uint8_t> p_over =
+      OverlayHeatmap(shown.data(), p.data(), out_h, out_w, config_.colour_map);
   GalleryEntry e{video, frame, "", "", "", out_w, out_h, caption_scores != nullptr, MetricSet{}};
   if (caption_scores != nullptr) e.caption = *caption_scores;
   const std::pair<std::string*, const std::vector<uint8_t>*> images[] = {
@@ -246,10 +256,12 @@ namespace {
 
 // Videos in order of first appearance, with their rows.
 std::vector<std::pair<std::string, std::vector<const std::vector<MetricSet>*>>> GroupByVideo(
-    const std::vector<std::string>& videos, const std::vector<const std::vector<MetricSet>*>& rows) {
+    const std::vector<std::string>& videos,
+    const std::vector<const std::vector<MetricSet>*>& rows) {
   std::vector<std::pair<std::string, std::vector<const std::vector<MetricSet>*>>> out;
   for (size_t i = 0; i < rows.size(); ++i) {
-    auto it = std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == videos[i]; });
+    auto it =
+        std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == videos[i]; });
     if (it == out.end()) {
       out.push_back({videos[i], {}});
       it = out.end() - 1;
@@ -329,11 +341,13 @@ constexpr const char* kDefinitions[][2] = {
     {"cc", "Pearson correlation of prediction and ground truth over all pixels."},
     {"kld", "KL(G&#8214;P) of the maps normalised to sum 1, eps = 2<sup>&minus;52</sup>."},
     {"nss", "Mean of the standardised prediction (std with N&minus;1) at fixated pixels."},
-    {"auc_judd", "Area under the ROC curve with thresholds at fixated values (ties: expected "
-                 "value over tie orders)."},
+    {"auc_judd",
+     "Area under the ROC curve with thresholds at fixated values (ties: expected "
+     "value over tie orders)."},
     {"sim", "Histogram intersection of the min-max then sum normalised maps."},
-    {"*_sphere", "The same with every row weighted by its solid angle, "
-                 "&prop; sin((i+&frac12;)&pi;/H): poles count as little as they cover."},
+    {"*_sphere",
+     "The same with every row weighted by its solid angle, "
+     "&prop; sin((i+&frac12;)&pi;/H): poles count as little as they cover."},
 };
 
 std::string SystemColour(size_t si, size_t num_models) {
@@ -405,8 +419,8 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
   // Overall table.
   h += "<h2>Overall (mean over frames)</h2>\n<table>\n<tr><th class=\"l\">system</th>";
   for (int k : keys) {
-    absl::StrAppend(&h, "<th>", kMetricKeys[k], LowerIsBetter(kMetricKeys[k]) ? " &darr;" : " &uarr;",
-                    "</th>");
+    absl::StrAppend(&h, "<th>", kMetricKeys[k],
+                    LowerIsBetter(kMetricKeys[k]) ? " &darr;" : " &uarr;", "</th>");
   }
   h += "</tr>\n";
   std::vector<size_t> best(kNumMetrics, SIZE_MAX);
@@ -446,14 +460,14 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
     if (hi - lo <= 0) hi = lo + 1;
     const double scale = bar_w / (hi - lo);
     const double zero_x = label_w + (0 - lo) * scale;
-    absl::StrAppendFormat(&h,
-                          "<svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
-                          panel_w, panel_h, panel_w, panel_h);
-    absl::StrAppendFormat(&h,
-                          "<text x=\"8\" y=\"17\" font-size=\"13\" font-weight=\"600\" "
-                          "fill=\"#1f2328\">%s %s</text>\n",
-                          kMetricKeys[k], LowerIsBetter(kMetricKeys[k]) ? "(lower is better)"
-                                                                        : "(higher is better)");
+    absl::StrAppendFormat(
+        &h, "<svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
+        panel_w, panel_h, panel_w, panel_h);
+    absl::StrAppendFormat(
+        &h,
+        "<text x=\"8\" y=\"17\" font-size=\"13\" font-weight=\"600\" "
+        "fill=\"#1f2328\">%s %s</text>\n",
+        kMetricKeys[k], LowerIsBetter(kMetricKeys[k]) ? "(lower is better)" : "(higher is better)");
     for (size_t si = 0; si < systems_.size(); ++si) {
       const double v = s.agg[si][k].mean();
       const int y = top + row_h * static_cast<int>(si);
@@ -487,8 +501,7 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
   h += "</tr>\n";
   for (const auto& [video, group] : GroupByVideo(names, rows)) {
     const GroupStats vs = Aggregate(group, systems_.size());
-    absl::StrAppend(&h, "<tr><td class=\"l\">", HtmlEscape(video), "</td><td>", vs.frames,
-                    "</td>");
+    absl::StrAppend(&h, "<tr><td class=\"l\">", HtmlEscape(video), "</td><td>", vs.frames, "</td>");
     for (int k : keys) absl::StrAppend(&h, "<td>", Fixed(vs.agg[0][k].mean()), "</td>");
     h += "</tr>\n";
   }
@@ -508,7 +521,8 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
     for (const GalleryEntry& e : gallery_) {
       absl::StrAppend(&h, "<div class=\"card\"><h3>", HtmlEscape(e.video), " &middot; frame ",
                       e.frame, "</h3><div class=\"imgs\">\n");
-      for (auto [png, label] : {std::pair{&e.frame_png, "frame"}, {&e.gt_png, "ground truth"},
+      for (auto [png, label] : {std::pair{&e.frame_png, "frame"},
+                                {&e.gt_png, "ground truth"},
                                 {&e.pred_png, "prediction"}}) {
         absl::StrAppendFormat(&h,
                               "<figure><img width=\"%d\" height=\"%d\" alt=\"%s\" src=\"%s\">"
@@ -547,7 +561,8 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
          warn_rows + "</table>\n";
   }
   h += "<h2>Metrics</h2>\n<dl>\n";
-  for (const auto& d : kDefinitions) absl::StrAppend(&h, "<dt>", d[0], "</dt><dd>", d[1], "</dd>\n");
+  for (const auto& d : kDefinitions)
+    absl::StrAppend(&h, "<dt>", d[0], "</dt><dd>", d[1], "</dd>\n");
   h += "</dl>\n</main></body>\n</html>\n";
   return h;
 }

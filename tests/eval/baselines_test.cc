@@ -20,7 +20,7 @@ TEST(Baselines, LatitudePriorPeaksAtTheEquatorAndIsSymmetric) {
   const auto p = LatitudePrior(h, w, 0.3);
   for (int i = 0; i < h; ++i) {
     for (int j = 0; j < w; ++j) EXPECT_EQ(p[i * w + j], p[i * w]);  // constant along rows
-    EXPECT_NEAR(p[i * w], p[(h - 1 - i) * w], 1e-6);                 // north-south mirror
+    EXPECT_NEAR(p[i * w], p[(h - 1 - i) * w], 1e-6);                // north-south mirror
   }
   for (int i = 0; i + 1 < h / 2; ++i) EXPECT_LT(p[i * w], p[(i + 1) * w]);
   // Row 4 centre at latitude π/2 − 4.5π/10 = π/20.
@@ -30,8 +30,8 @@ TEST(Baselines, LatitudePriorPeaksAtTheEquatorAndIsSymmetric) {
 TEST(Baselines, MeanMapWeighsEveryFrameEquallyAndSkipsBadMaps) {
   MeanMapAccumulator acc(1, 2);
   EXPECT_EQ(acc.Mean(), (std::vector<float>{0.5f, 0.5f}));  // nothing added: uniform
-  const float a[] = {3, 1};       // -> (3/4, 1/4)
-  const double b[] = {0, 100};    // -> (0, 1)
+  const float a[] = {3, 1};                                 // -> (3/4, 1/4)
+  const double b[] = {0, 100};                              // -> (0, 1)
   const float zero[] = {0, 0};
   const float nan[] = {NAN, 1};
   acc.Add(a);

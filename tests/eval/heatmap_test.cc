@@ -70,7 +70,7 @@ TEST(Heatmap, NormaliseForDisplayHandlesConstantsAndNaN) {
 
 TEST(Heatmap, OverlayLeavesNonSalientPixelsUntouched) {
   const int h = 2, w = 3;
-  const std::vector<uint8_t> rgb{10, 20, 30, 40, 50, 60, 70, 80, 90,
+  const std::vector<uint8_t> rgb{10,  20,  30,  40,  50,  60,  70,  80,  90,
                                  100, 110, 120, 130, 140, 150, 160, 170, 180};
   const std::vector<float> map{0, 0, 0, 0, 0, 1};
   const auto out = OverlayHeatmap(rgb.data(), map.data(), h, w, ColourMap::kInferno, 0.5);

@@ -171,10 +171,14 @@ TEST(AucJudd, EqualsTheReferenceWhenValuesAreDistinct) {
 // The tie rule is the mean of the reference over every order of the tied values: break
 // ties by each permutation of the 8 pixels in turn (all 8! orders, each equally likely).
 TEST(AucJudd, TieRuleIsTheMeanOverAllTieOrders) {
-  const std::vector<Map> maps = {{2, 2, 1, 2, 1, 2, 3, 2}, {1, 1, 1, 1, 1, 1, 1, 1},
-                                 {0, 5, 5, 0, 5, 0, 5, 5}, {3, 1, 2, 2, 1, 3, 2, 1}};
-  const std::vector<Map> fixes = {{1, 0, 0, 1, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0, 0, 0},
-                                  {1, 1, 0, 0, 1, 0, 0, 0}, {0, 0, 1, 0, 1, 0, 1, 0},
+  const std::vector<Map> maps = {{2, 2, 1, 2, 1, 2, 3, 2},
+                                 {1, 1, 1, 1, 1, 1, 1, 1},
+                                 {0, 5, 5, 0, 5, 0, 5, 5},
+                                 {3, 1, 2, 2, 1, 3, 2, 1}};
+  const std::vector<Map> fixes = {{1, 0, 0, 1, 0, 0, 0, 0},
+                                  {0, 1, 0, 0, 0, 0, 0, 0},
+                                  {1, 1, 0, 0, 1, 0, 0, 0},
+                                  {0, 0, 1, 0, 1, 0, 1, 0},
                                   {1, 1, 1, 1, 1, 1, 1, 0}};
   for (const Map& p : maps) {
     for (const Map& f : fixes) {
@@ -197,8 +201,7 @@ TEST(AucJudd, ConstantMapGivesTheTieRuleValue) {
   for (int nf : {1, 3, 10}) {
     const Map p(60, 0.5), f = RandomFixations(60, nf, nf);
     uint32_t warn = 0;
-    EXPECT_NEAR(AucJudd(Ref(p, 6, 10), Ref(f, 6, 10), &warn), (nf + 2.0) / (2.0 * nf + 2.0),
-                1e-14);
+    EXPECT_NEAR(AucJudd(Ref(p, 6, 10), Ref(f, 6, 10), &warn), (nf + 2.0) / (2.0 * nf + 2.0), 1e-14);
     EXPECT_TRUE(warn & kWarnConstantPred);
   }
 }
@@ -308,8 +311,8 @@ TEST(SphereWeighting, ErrorsNearThePolesCountLess) {
   for (int i = 0; i < h; ++i) {
     for (int j = 0; j < w; ++j) {
       const double lat = (i + 0.5) / h - 0.5, lon = (j + 0.5) / w - 0.5;
-      g[i * w + j] = std::exp(-(lat * lat + lon * lon) / 0.02);          // equator blob
-      const double pole = (i < 3 || i >= h - 3) ? 1.5 : 0.0;              // polar rows
+      g[i * w + j] = std::exp(-(lat * lat + lon * lon) / 0.02);  // equator blob
+      const double pole = (i < 3 || i >= h - 3) ? 1.5 : 0.0;     // polar rows
       p[i * w + j] = g[i * w + j] + pole * (0.5 + 0.5 * std::cos(j * 0.7));
     }
   }
@@ -473,8 +476,7 @@ TEST(MetricSet, FloatAndDoubleInputsAgree) {
 
 TEST(MetricWarnings, Text) {
   EXPECT_EQ(MetricWarningText(0), "");
-  EXPECT_EQ(MetricWarningText(kWarnConstantPred | kWarnNoFixations),
-            "no_fixations, constant_pred");
+  EXPECT_EQ(MetricWarningText(kWarnConstantPred | kWarnNoFixations), "no_fixations, constant_pred");
   for (int b = 0; b < kNumMetricWarnings; ++b) EXPECT_STRNE(MetricWarningName(1u << b), "");
 }
 

@@ -29,8 +29,12 @@ struct SyntheticFrame {
 // Frame `t` of video `v`: discs move eastwards; the prediction is a blurrier blob
 // slightly off the truth.
 inline SyntheticFrame MakeFrame(int v, int t, int h = 60, int w = 120) {
-  SyntheticFrame f{h, w, std::vector<uint8_t>(size_t(h) * w * 3), std::vector<float>(size_t(h) * w),
-                   std::vector<float>(size_t(h) * w), std::vector<float>(size_t(h) * w, 0.0f)};
+  SyntheticFrame f{h,
+                   w,
+                   std::vector<uint8_t>(size_t(h) * w * 3),
+                   std::vector<float>(size_t(h) * w),
+                   std::vector<float>(size_t(h) * w),
+                   std::vector<float>(size_t(h) * w, 0.0f)};
   const double cx[2] = {0.25 + 0.05 * t + 0.1 * v, 0.7 - 0.03 * t};
   const double cy[2] = {0.45, 0.55 - 0.04 * v};
   const uint8_t colours[2][3] = {{220, 60, 40}, {40, 160, 220}};
@@ -97,8 +101,9 @@ inline ReportWriter MakeReport(int videos, int frames, int gallery, int h = 60, 
       if (!report.AddFrame("video_" + std::to_string(v), t + 1, scores).ok()) std::abort();
       if (shown < gallery) {
         const MetricSet& m = scores.at("model");
-        if (!report.AddGalleryEntry("video_" + std::to_string(v), t + 1, f.rgb.data(), h, w,
-                                    f.gt.data(), f.pred.data(), h, w, &m)
+        if (!report
+                 .AddGalleryEntry("video_" + std::to_string(v), t + 1, f.rgb.data(), h, w,
+                                  f.gt.data(), f.pred.data(), h, w, &m)
                  .ok()) {
           std::abort();
         }

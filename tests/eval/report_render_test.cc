@@ -30,7 +30,8 @@ std::string Env(const char* name) {
 
 std::string FindChromium() {
   if (!Env("SAL360_CHROMIUM").empty()) return Env("SAL360_CHROMIUM");
-  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
+  for (const char* p :
+       {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
     if (access(p, X_OK) == 0) return p;
   }
   return "";
@@ -63,8 +64,8 @@ Screenshot Render(const std::string& chromium, const std::string& html_path,
   auto png = util::ReadFile(png_path, int64_t{1} << 28);
   if (rc != 0 || !png.ok()) {
     auto log = util::ReadFile(work + "/chromium.log", 1 << 20);
-    ADD_FAILURE() << "chromium failed (status " << rc << "): "
-                  << (png.ok() ? "" : std::string(png.status().message())) << "\n"
+    ADD_FAILURE() << "chromium failed (status " << rc
+                  << "): " << (png.ok() ? "" : std::string(png.status().message())) << "\n"
                   << (log.ok() ? *log : "");
     return s;
   }
@@ -119,7 +120,8 @@ TEST(ReportRender, HeadlessChromiumShowsThePage) {
 
   // The page background (#f6f7f9) and the white tables/cards dominate but do not fill it.
   const double total = double(s.w) * s.h;
-  const double background = (CountNear(s, 0xf6, 0xf7, 0xf9, 1) + CountNear(s, 255, 255, 255, 0)) / total;
+  const double background =
+      (CountNear(s, 0xf6, 0xf7, 0xf9, 1) + CountNear(s, 255, 255, 255, 0)) / total;
   EXPECT_GT(background, 0.3);
   EXPECT_LT(background, 0.95);
   // The SVG bar charts drew the model's bars (#c2410c): 9 panels, bars >= 1 px x 14 px.

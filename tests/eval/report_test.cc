@@ -101,7 +101,7 @@ TEST(ReportWriter, JsonMeansEqualTheMeansOfTheAddedScores) {
   ReportWriter r = testing::MakeReport(/*videos=*/2, /*frames=*/3, /*gallery=*/0);
   // Recompute from the same inputs.
   std::map<std::string, std::map<std::string, std::vector<double>>> values;  // video->key
-  std::map<std::string, std::vector<double>> all;                             // key
+  std::map<std::string, std::vector<double>> all;                            // key
   MeanMapAccumulator mean(60, 120);
   for (int v = 0; v < 2; ++v) {
     for (int t = 0; t < 3; ++t) mean.Add(testing::MakeFrame(v, t).gt.data());
@@ -215,14 +215,13 @@ TEST(ReportWriter, GalleryShrinksWideFrames) {
   cfg.gallery_width = 100;
   ReportWriter r(cfg);
   const auto f = testing::MakeFrame(0, 0, 60, 120);
-  ASSERT_TRUE(r.AddGalleryEntry("v", 1, f.rgb.data(), 60, 120, f.gt.data(), f.pred.data(), 60,
-                                120)
-                  .ok());
+  ASSERT_TRUE(
+      r.AddGalleryEntry("v", 1, f.rgb.data(), 60, 120, f.gt.data(), f.pred.data(), 60, 120).ok());
   // Maps of another size are resized to the frame.
   const auto small = testing::MakeFrame(0, 0, 30, 60);
-  ASSERT_TRUE(r.AddGalleryEntry("v", 2, f.rgb.data(), 60, 120, small.gt.data(),
-                                small.pred.data(), 30, 60)
-                  .ok());
+  ASSERT_TRUE(
+      r.AddGalleryEntry("v", 2, f.rgb.data(), 60, 120, small.gt.data(), small.pred.data(), 30, 60)
+          .ok());
   const std::string html = r.Html();
   EXPECT_NE(html.find("width=\"100\" height=\"50\""), std::string::npos);
 }
