@@ -1,0 +1,389 @@
+// tools:eval: map files (.npy f32/f64 (H,W) or (1,H,W), 8/16-bit PNG), pairing of
+// directories, resizing, JSON equal to data::ComputeMetrics on the same values, and
+// clear errors (naming the file) with a non-zero exit status for bad input. The last
+// tests run the real binary.
+#include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "data/heatmap.h"
+#include "data/map_file.h"
+#include "data/metrics.h"
+#include "tools/eval_lib.h"
+#include "util/file.h"
+#include "util/npy.h"
+
+namespace sal360::tools {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+std::string TempDir() {
+  const char* t = std::getenv("TEST_TMPDIR");
+  return t ? t : "/tmp";
+}
+
+std::string Fresh(const std::string& name) {
+  const std::string dir = TempDir() + "/" + name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::vector<double> Blob(int h, int w, double cx, double cy, double noise, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0, noise);
+  std::vector<double> m(size_t(h) * w);
+  for (int i = 0; i < h; ++i) {
+    for (int j = 0; j < w; ++j) {
+      const double dx = (j + 0.5) / w - cx, dy = (i + 0.5) / h - cy;
+      m[size_t(i) * w + j] = std::exp(-(dx * dx + dy * dy) / 0.01) + u(rng);
+    }
+  }
+  return m;
+}
+
+void WriteF32(const std::string& path, std::vector<int64_t> shape, const std::vector<double>& v) {
+  const std::vector<float> f(v.begin(), v.end());
+  ASSERT_TRUE(util::WriteNpy(path, util::NpyArray::FromFloat32(shape, f)).ok()) << path;
+}
+
+void WriteF64(const std::string& path, std::vector<int64_t> shape, const std::vector<double>& v) {
+  ASSERT_TRUE(util::WriteNpy(path, util::NpyArray::FromFloat64(shape, v)).ok()) << path;
+}
+
+// 8-bit greyscale PNG of 0/1 fixations (stored as 0/255) or levels.
+void WritePng8(const std::string& path, int h, int w, const std::vector<uint8_t>& v,
+               int channels = 1) {
+  ASSERT_EQ(stbi_write_png(path.c_str(), w, h, channels, v.data(), w * channels), 1) << path;
+}
+
+// 16-bit greyscale PNG written by hand (stb_image_write only writes 8 bits): signature,
+// IHDR, one stored (uncompressed) zlib IDAT, IEND.
+std::string Png16(int h, int w, const std::vector<uint16_t>& v) {
+  auto crc = [](const std::string& s) {
+    uint32_t c = 0xffffffffu;
+    for (unsigned char b : s) {
+      c ^= b;
+      for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+  };
+  auto be32 = [](uint32_t x) {
+    return std::string{char(x >> 24), char(x >> 16), char(x >> 8), char(x)};
+  };
+  auto chunk = [&](const std::string& type, const std::string& data) {
+    return be32(uint32_t(data.size())) + type + data + be32(crc(type + data));
+  };
+  std::string raw;
+  for (int i = 0; i < h; ++i) {
+    raw += '\0';  // filter: none
+    for (int j = 0; j < w; ++j) raw += char(v[i * w + j] >> 8), raw += char(v[i * w + j] & 255);
+  }
+  uint32_t a = 1, b = 0;  // adler32
+  for (unsigned char c : raw) a = (a + c) % 65521, b = (b + a) % 65521;
+  std::string z = "\x78\x01";
+  z += '\x01';  // final stored block (raw < 65536 bytes here)
+  z += char(raw.size() & 255), z += char(raw.size() >> 8);
+  z += char(~raw.size() & 255), z += char((~raw.size() >> 8) & 255);
+  z += raw + be32((b << 16) | a);
+  std::string ihdr = be32(w) + be32(h);
+  ihdr += std::string{16, 0, 0, 0, 0};  // bit depth 16, greyscale, deflate, filter, no interlace
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", z) +
+         chunk("IEND", "");
+}
+
+void ExpectJsonEqualsMetrics(const Json& j, const data::MetricSet& m) {
+  const auto items = m.Items();
+  ASSERT_EQ(j.size(), items.size()) << j.dump();
+  size_t k = 0;
+  for (const auto& [key, value] : j.items()) {
+    EXPECT_EQ(key, items[k].first);
+    if (std::isfinite(items[k].second)) {
+      EXPECT_DOUBLE_EQ(value.get<double>(), items[k].second) << key;
+    } else {
+      EXPECT_TRUE(value.is_null()) << key;
+    }
+    ++k;
+  }
+}
+
+const auto kQuiet = [](const std::string&) {};
+
+TEST(ReadSaliencyMap, NpyShapesAndDtypes) {
+  const std::string dir = Fresh("read_npy");
+  const auto v = Blob(4, 6, 0.5, 0.5, 0.1, 1);
+  WriteF32(dir + "/a.npy", {4, 6}, v);
+  WriteF64(dir + "/b.NPY", {1, 4, 6}, v);
+  auto a = data::ReadSaliencyMap(dir + "/a.npy");
+  auto b = data::ReadSaliencyMap(dir + "/b.NPY");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->height, 4);
+  EXPECT_EQ(a->width, 6);
+  EXPECT_EQ(b->values, v);
+  for (size_t k = 0; k < v.size(); ++k) EXPECT_EQ(a->values[k], double(float(v[k])));
+  // Not a single map: (2, 4, 3), (24,), (1, 1, 4, 6).
+  WriteF32(dir + "/c.npy", {2, 4, 3}, v);
+  WriteF32(dir + "/d.npy", {24}, v);
+  WriteF32(dir + "/e.npy", {1, 1, 4, 6}, v);
+  for (const char* name : {"c.npy", "d.npy", "e.npy"}) {
+    auto r = data::ReadSaliencyMap(dir + "/" + name);
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_NE(std::string(r.status().message()).find(name), std::string::npos) << r.status();
+  }
+}
+
+TEST(ReadSaliencyMap, Png8And16BitAndColour) {
+  const std::string dir = Fresh("read_png");
+  std::vector<uint8_t> grey{0, 10, 20, 30, 40, 250};
+  WritePng8(dir + "/g.png", 2, 3, grey);
+  auto g = data::ReadSaliencyMap(dir + "/g.png");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->values, (std::vector<double>{0, 10, 20, 30, 40, 250}));
+  // RGB with equal channels is a greyscale map; unequal channels are an error.
+  std::vector<uint8_t> rgb;
+  for (uint8_t x : grey) rgb.insert(rgb.end(), {x, x, x});
+  WritePng8(dir + "/rgb.png", 2, 3, rgb, 3);
+  auto r = data::ReadSaliencyMap(dir + "/rgb.png");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->values, g->values);
+  rgb[3 * 4 + 1] = 99;
+  WritePng8(dir + "/colour.png", 2, 3, rgb, 3);
+  auto c = data::ReadSaliencyMap(dir + "/colour.png");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("row 1, column 1"), std::string::npos)
+      << c.status();
+  // 16 bits keep their levels.
+  const std::vector<uint16_t> deep{0, 1, 256, 40000, 65535, 7};
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/d16.png", Png16(2, 3, deep)).ok());
+  auto d = data::ReadSaliencyMap(dir + "/d16.png");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->values, (std::vector<double>{0, 1, 256, 40000, 65535, 7}));
+}
+
+TEST(ReadSaliencyMap, HostileFilesGiveErrorsNamingTheFile) {
+  const std::string dir = Fresh("read_bad");
+  std::vector<uint8_t> grey(64 * 64, 7);
+  WritePng8(dir + "/ok.png", 64, 64, grey);
+  auto full = util::ReadFile(dir + "/ok.png", 1 << 20);
+  ASSERT_TRUE(full.ok());
+  // Every truncation of a PNG and of an npy file fails cleanly.
+  for (size_t n = 0; n < full->size(); n += 7) {
+    ASSERT_TRUE(util::WriteFileAtomically(dir + "/t.png", full->substr(0, n)).ok());
+    auto r = data::ReadSaliencyMap(dir + "/t.png");
+    ASSERT_FALSE(r.ok()) << n;
+    EXPECT_NE(std::string(r.status().message()).find("t.png"), std::string::npos) << r.status();
+  }
+  WriteF32(dir + "/ok.npy", {3, 5}, std::vector<double>(15, 1.0));
+  auto npy = util::ReadFile(dir + "/ok.npy", 1 << 20);
+  for (size_t n = 0; n < npy->size(); ++n) {
+    ASSERT_TRUE(util::WriteFileAtomically(dir + "/t.npy", npy->substr(0, n)).ok());
+    EXPECT_FALSE(data::ReadSaliencyMap(dir + "/t.npy").ok()) << n;
+  }
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/fake.png", "GIF89a not a png at all").ok());
+  EXPECT_FALSE(data::ReadSaliencyMap(dir + "/fake.png").ok());
+  EXPECT_FALSE(data::ReadSaliencyMap(dir + "/map.jpg").ok());
+  EXPECT_FALSE(data::ReadSaliencyMap(dir + "/missing.npy").ok());
+  EXPECT_FALSE(data::ReadSaliencyMap(dir + "/ok.npy", /*max_bytes=*/10).ok());
+}
+
+TEST(EvalLib, SinglePairEqualsComputeMetrics) {
+  const std::string dir = Fresh("single");
+  const int h = 20, w = 40;
+  const auto pred = Blob(h, w, 0.45, 0.5, 0.2, 2), gt = Blob(h, w, 0.5, 0.5, 0.0, 3);
+  std::vector<uint8_t> fix8(h * w, 0);
+  std::vector<double> fix(h * w, 0.0);
+  for (int k : {205, 222, 410, 419, 601}) fix8[k] = 255, fix[k] = 1;
+  WriteF32(dir + "/p.npy", {h, w}, pred);
+  WriteF64(dir + "/g.npy", {1, h, w}, gt);
+  WritePng8(dir + "/f.png", h, w, fix8);
+  EvalOptions o{dir + "/p.npy", dir + "/g.npy", dir + "/f.png"};
+  auto j = RunEval(o, kQuiet);
+  ASSERT_TRUE(j.ok()) << j.status();
+  std::vector<double> rounded(pred.size());
+  for (size_t k = 0; k < pred.size(); ++k) rounded[k] = float(pred[k]);
+  ExpectJsonEqualsMetrics(*j, data::ComputeMetrics(rounded.data(), gt.data(), fix.data(), h, w));
+  // Without fixations: only the six map metrics.
+  o.fix.clear();
+  auto k = RunEval(o, kQuiet);
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->size(), 6u);
+  EXPECT_FALSE(k->contains("nss"));
+}
+
+TEST(EvalLib, DirectoriesPairByKeyAndAverage) {
+  const std::string root = Fresh("dirs");
+  const int h = 10, w = 20;
+  for (const char* sub : {"pred/v1", "gt/v1", "fix/v1"}) fs::create_directories(root + "/" + sub);
+  std::vector<data::MetricSet> expected;
+  for (int t = 1; t <= 3; ++t) {
+    const std::string id = "v1/000" + std::to_string(t);
+    const auto pred = Blob(h, w, 0.3 + 0.1 * t, 0.5, 0.1, 10 + t);
+    const auto gt = Blob(h, w, 0.35 + 0.1 * t, 0.5, 0.0, 20 + t);
+    WriteF64(root + "/pred/" + id + ".npy", {h, w}, pred);
+    WriteF64(root + "/gt/" + id + "_gt.npy", {1, h, w}, gt);  // dataset-style name
+    std::vector<uint8_t> f8(h * w, 0);
+    std::vector<double> f(h * w, 0.0);
+    f8[55 + t] = 1, f[55 + t] = 1;
+    WritePng8(root + "/fix/" + id + "_fix.png", h, w, f8);
+    expected.push_back(data::ComputeMetrics(pred.data(), gt.data(), f.data(), h, w));
+  }
+  WriteF64(root + "/pred/v1/extra.npy", {h, w}, Blob(h, w, 0.5, 0.5, 0, 1));  // ignored
+  ASSERT_TRUE(util::WriteFileAtomically(root + "/gt/README.txt", "not a map").ok());
+  std::vector<std::string> warnings;
+  auto j = RunEval({root + "/pred", root + "/gt", root + "/fix"},
+                   [&](const std::string& m) { warnings.push_back(m); });
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)["count"], 3);
+  ASSERT_EQ((*j)["pairs"].size(), 3u);
+  for (int t = 0; t < 3; ++t) {
+    Json row = (*j)["pairs"][t];
+    EXPECT_EQ(row["name"], "v1/000" + std::to_string(t + 1));
+    EXPECT_EQ(row["fix"], root + "/fix/v1/000" + std::to_string(t + 1) + "_fix.png");
+    for (const char* key : data::kMetricKeys) {
+      EXPECT_DOUBLE_EQ(row[key].get<double>(), expected[t].Get(key)) << key;
+    }
+  }
+  for (const char* key : data::kMetricKeys) {
+    double mean = 0;
+    for (const auto& m : expected) mean += m.Get(key) / 3;
+    EXPECT_NEAR((*j)["mean"][key].get<double>(), mean, 1e-14) << key;
+  }
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("v1/extra"), std::string::npos) << warnings[0];
+}
+
+TEST(EvalLib, PairingErrors) {
+  const std::string root = Fresh("pairing");
+  for (const char* sub : {"pred", "gt", "gt2", "fix", "empty"}) fs::create_directories(root + "/" + sub);
+  const auto m = Blob(4, 8, 0.5, 0.5, 0, 1);
+  WriteF32(root + "/gt/a.npy", {4, 8}, m);
+  WriteF32(root + "/gt/b.npy", {4, 8}, m);
+  WriteF32(root + "/pred/a.npy", {4, 8}, m);
+  auto missing = RunEval({root + "/pred", root + "/gt"}, kQuiet);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(std::string(missing.status().message()).find("have no prediction"), std::string::npos)
+      << missing.status();
+  EXPECT_NE(std::string(missing.status().message()).find(": b"), std::string::npos);
+  // Duplicate keys in one directory.
+  WriteF32(root + "/gt2/a.npy", {4, 8}, m);
+  WriteF32(root + "/gt2/a_gt.npy", {4, 8}, m);
+  auto dup = RunEval({root + "/pred", root + "/gt2"}, kQuiet);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(std::string(dup.status().message()).find("both have the key 'a'"), std::string::npos)
+      << dup.status();
+  // File vs directory, missing paths, empty directories, missing fixation maps.
+  EXPECT_FALSE(RunEval({root + "/pred/a.npy", root + "/gt"}, kQuiet).ok());
+  EXPECT_FALSE(RunEval({root + "/pred", root + "/nope"}, kQuiet).ok());
+  EXPECT_FALSE(RunEval({root + "/pred", root + "/empty"}, kQuiet).ok());
+  WriteF32(root + "/pred/b.npy", {4, 8}, m);
+  EXPECT_FALSE(RunEval({root + "/pred", root + "/gt", root + "/fix"}, kQuiet).ok());
+  EXPECT_TRUE(RunEval({root + "/pred", root + "/gt"}, kQuiet).ok());
+}
+
+TEST(EvalLib, ResizeOnlyWhenAsked) {
+  const std::string dir = Fresh("resize");
+  const auto pred = Blob(10, 20, 0.5, 0.5, 0.05, 5), gt = Blob(20, 40, 0.5, 0.5, 0, 6);
+  WriteF32(dir + "/p.npy", {10, 20}, pred);
+  WriteF32(dir + "/g.npy", {20, 40}, gt);
+  EvalOptions o{dir + "/p.npy", dir + "/g.npy", ""};
+  auto no = RunEval(o, kQuiet);
+  ASSERT_FALSE(no.ok());
+  EXPECT_NE(std::string(no.status().message()).find("--resize"), std::string::npos) << no.status();
+  o.resize = true;
+  auto yes = RunEval(o, kQuiet);
+  ASSERT_TRUE(yes.ok()) << yes.status();
+  const std::vector<float> pf(pred.begin(), pred.end());
+  const std::vector<float> up = data::ResizeMap(pf.data(), 10, 20, 20, 40);
+  const std::vector<double> upd(up.begin(), up.end());
+  std::vector<double> gtf(gt.size());
+  for (size_t k = 0; k < gt.size(); ++k) gtf[k] = float(gt[k]);
+  ExpectJsonEqualsMetrics(*yes, data::ComputeMetrics(upd.data(), gtf.data(), nullptr, 20, 40));
+  EXPECT_GT((*yes)["cc"].get<double>(), 0.95);
+  // Fixation maps are never resized.
+  std::vector<uint8_t> f8(10 * 20, 0);
+  f8[3] = 1;
+  WritePng8(dir + "/f.png", 10, 20, f8);
+  o.fix = dir + "/f.png";
+  auto bad_fix = RunEval(o, kQuiet);
+  ASSERT_FALSE(bad_fix.ok());
+  EXPECT_NE(std::string(bad_fix.status().message()).find("f.png"), std::string::npos);
+}
+
+TEST(EvalLib, DegenerateInputsWarnAndGiveNull) {
+  const std::string dir = Fresh("degenerate");
+  std::vector<double> p(12, 1.0);
+  p[4] = std::nan("");
+  WriteF64(dir + "/p.npy", {3, 4}, p);
+  WriteF64(dir + "/g.npy", {3, 4}, Blob(3, 4, 0.5, 0.5, 0, 1));
+  std::vector<std::string> warnings;
+  auto j = RunEval({dir + "/p.npy", dir + "/g.npy"},
+                   [&](const std::string& m) { warnings.push_back(m); });
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_TRUE((*j)["cc"].is_null());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("non_finite"), std::string::npos);
+}
+
+// ---- the binary ----
+
+std::string EvalBinary() {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  return std::string(srcdir ? srcdir : ".") + "/sal360/tools/eval";
+}
+
+struct BinaryRun {
+  int status;
+  std::string out, err;
+};
+
+BinaryRun RunBinary(const std::string& args) {
+  const std::string err_path = TempDir() + "/eval_stderr.txt";
+  const std::string cmd = EvalBinary() + " " + args + " 2>" + err_path;
+  BinaryRun r{-1, "", ""};
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+  const int st = pclose(pipe);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  auto err = util::ReadFile(err_path, 1 << 20);
+  if (err.ok()) r.err = *err;
+  return r;
+}
+
+TEST(EvalBinary, PrintsJsonAndExitsNonZeroOnBadInput) {
+  const std::string dir = Fresh("binary");
+  const auto pred = Blob(8, 16, 0.4, 0.5, 0.1, 7), gt = Blob(8, 16, 0.5, 0.5, 0, 8);
+  WriteF64(dir + "/p.npy", {8, 16}, pred);
+  WriteF64(dir + "/g.npy", {8, 16}, gt);
+  const BinaryRun ok = RunBinary("--pred=" + dir + "/p.npy --gt=" + dir + "/g.npy");
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  const Json j = Json::parse(ok.out);
+  ExpectJsonEqualsMetrics(j, data::ComputeMetrics(pred.data(), gt.data(), nullptr, 8, 16));
+
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/bad.npy", "\x93NUMPY garbage").ok());
+  const BinaryRun bad = RunBinary("--pred=" + dir + "/bad.npy --gt=" + dir + "/g.npy");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_TRUE(bad.out.empty());
+  EXPECT_NE(bad.err.find("bad.npy"), std::string::npos) << bad.err;
+
+  const BinaryRun usage = RunBinary("--gt=" + dir + "/g.npy");
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_NE(usage.err.find("--pred"), std::string::npos) << usage.err;
+}
+
+}  // namespace
+}  // namespace sal360::tools

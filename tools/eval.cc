@@ -1,0 +1,60 @@
+// Scores saliency maps against ground truth with every metric of data/metrics.h and
+// prints JSON to stdout (format: tools/eval_lib.h, docs/eval.md).
+//
+//   bazel run //tools:eval -- --pred=P.npy --gt=G.npy [--fix=F.png]
+//   bazel run //tools:eval -- --pred=preds/ --gt=gts/ --fix=fixations/ --resize
+//
+// Exit status: 0 on success, 1 on bad input (the message on stderr names the file and
+// the problem), 2 on bad usage.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "tools/eval_lib.h"
+#include "util/progress.h"
+
+ABSL_FLAG(std::string, pred, "", "Predicted map: .npy ((H,W) or (1,H,W)) or 8/16-bit PNG, or a "
+                                 "directory of them");
+ABSL_FLAG(std::string, gt, "", "Ground-truth density map(s), same formats (file or directory)");
+ABSL_FLAG(std::string, fix, "",
+          "Optional fixation map(s): non-zero pixels are fixated (enables nss, auc_judd, "
+          "nss_sphere)");
+ABSL_FLAG(bool, resize, false,
+          "Resize predictions to the ground truth's size (bilinear/tent filter, longitude "
+          "wraps) instead of failing on a size mismatch");
+ABSL_FLAG(int64_t, max_file_mb, 1024, "Largest map file read, in MiB");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Scores saliency maps: --pred=PATH --gt=PATH [--fix=PATH] [--resize]; JSON to stdout.");
+  absl::ParseCommandLine(argc, argv);
+  sal360::tools::EvalOptions o;
+  o.pred = absl::GetFlag(FLAGS_pred);
+  o.gt = absl::GetFlag(FLAGS_gt);
+  o.fix = absl::GetFlag(FLAGS_fix);
+  o.resize = absl::GetFlag(FLAGS_resize);
+  const int64_t mb = absl::GetFlag(FLAGS_max_file_mb);
+  if (o.pred.empty() || o.gt.empty() || mb <= 0) {
+    std::fprintf(stderr, "eval: --pred and --gt are required (and --max_file_mb > 0); see --help\n");
+    return 2;
+  }
+  o.max_file_bytes = mb << 20;
+  std::unique_ptr<sal360::util::ProgressLine> bar;
+  auto warn = [](const std::string& msg) { std::fprintf(stderr, "eval: warning: %s\n", msg.c_str()); };
+  auto progress = [&bar](int64_t done, int64_t total) {
+    if (total < 2) return;
+    if (!bar) bar = std::make_unique<sal360::util::ProgressLine>("eval", total, "maps");
+    bar->Update(done);
+    if (done == total) bar->Finish();
+  };
+  absl::StatusOr<nlohmann::ordered_json> out = sal360::tools::RunEval(o, warn, progress);
+  if (!out.ok()) {
+    std::fprintf(stderr, "eval: error: %s\n", std::string(out.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s\n", out->dump(2).c_str());
+  return 0;
+}

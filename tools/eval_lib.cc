@@ -1,0 +1,256 @@
+// tools:eval's pairing and scoring; see eval_lib.h.
+#include "tools/eval_lib.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "data/heatmap.h"
+#include "data/map_file.h"
+
+namespace sal360::tools {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+enum class Kind { kMissing, kFile, kDirectory, kOther };
+
+Kind KindOf(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) return Kind::kMissing;
+  if (fs::is_directory(st)) return Kind::kDirectory;
+  if (fs::is_regular_file(st)) return Kind::kFile;
+  return Kind::kOther;
+}
+
+// The pairing key of a file relative to its directory (see eval_lib.h).
+std::string KeyOf(const fs::path& relative) {
+  std::string stem = relative.stem().string();
+  for (const char* suffix : {"_fixations", "_pred", "_sal", "_fix", "_gt"}) {
+    const std::string s = suffix;
+    if (stem.size() > s.size() && stem.compare(stem.size() - s.size(), s.size(), s) == 0) {
+      stem.resize(stem.size() - s.size());
+      break;
+    }
+  }
+  const fs::path parent = relative.parent_path();
+  return parent.empty() ? stem : (parent / stem).string();
+}
+
+// key -> path of every map file under `dir`.
+absl::StatusOr<std::map<std::string, std::string>> ListMaps(const std::string& dir,
+                                                            const std::string& what,
+                                                            int64_t max_files) {
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  int64_t seen = 0;
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (++seen > max_files) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(what, " directory ", dir, ": more than ", max_files, " entries"));
+    }
+    if (!it->is_regular_file(ec) || !data::IsSaliencyMapFile(it->path().string())) continue;
+    const std::string key = KeyOf(fs::relative(it->path(), dir, ec));
+    auto [pos, inserted] = out.emplace(key, it->path().string());
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " directory ", dir, ": ", pos->second,
+                                                     " and ", it->path().string(),
+                                                     " both have the key '", key, "'"));
+    }
+  }
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " directory ", dir, ": cannot list (", ec.message(), ")"));
+  }
+  return out;
+}
+
+std::string Preview(const std::vector<std::string>& names) {
+  std::vector<std::string> first(names.begin(), names.begin() + std::min<size_t>(names.size(), 5));
+  return absl::StrCat(absl::StrJoin(first, ", "), names.size() > 5 ? ", ..." : "");
+}
+
+}  // namespace
+
+Json MetricsToJson(const data::MetricSet& m) {
+  Json out = Json::object();
+  for (const auto& [key, value] : m.Items()) {
+    out[key] = std::isfinite(value) ? Json(value) : Json(nullptr);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<EvalPair>> MatchEvalPairs(
+    const EvalOptions& o, const std::function<void(const std::string&)>& warn) {
+  if (o.pred.empty() || o.gt.empty()) {
+    return absl::InvalidArgumentError("both --pred and --gt are required");
+  }
+  const Kind pk = KindOf(o.pred), gk = KindOf(o.gt);
+  const Kind fk = o.fix.empty() ? Kind::kMissing : KindOf(o.fix);
+  for (auto [path, kind, flag] : {std::tuple{&o.pred, pk, "--pred"}, {&o.gt, gk, "--gt"},
+                                  {&o.fix, fk, "--fix"}}) {
+    if (path->empty()) continue;
+    if (kind == Kind::kMissing) {
+      return absl::NotFoundError(absl::StrCat(flag, "=", *path, ": no such file or directory"));
+    }
+    if (kind == Kind::kOther) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, "=", *path, ": neither a regular file nor a directory"));
+    }
+  }
+  if (pk != gk || (!o.fix.empty() && fk != gk)) {
+    return absl::InvalidArgumentError(
+        "--pred, --gt (and --fix) must all be files or all be directories");
+  }
+  if (gk == Kind::kFile) {
+    return std::vector<EvalPair>{
+        {fs::path(o.gt).filename().string(), o.pred, o.gt, o.fix}};
+  }
+  absl::StatusOr<std::map<std::string, std::string>> preds =
+      ListMaps(o.pred, "--pred", o.max_files);
+  if (!preds.ok()) return preds.status();
+  absl::StatusOr<std::map<std::string, std::string>> gts = ListMaps(o.gt, "--gt", o.max_files);
+  if (!gts.ok()) return gts.status();
+  std::map<std::string, std::string> fixes;
+  if (!o.fix.empty()) {
+    absl::StatusOr<std::map<std::string, std::string>> f = ListMaps(o.fix, "--fix", o.max_files);
+    if (!f.ok()) return f.status();
+    fixes = std::move(*f);
+  }
+  if (gts->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--gt=", o.gt, ": no .npy or .png files found"));
+  }
+  std::vector<EvalPair> pairs;
+  std::vector<std::string> no_pred, no_fix, no_gt;
+  for (const auto& [key, gt_path] : *gts) {
+    auto p = preds->find(key);
+    if (p == preds->end()) {
+      no_pred.push_back(key);
+      continue;
+    }
+    EvalPair pair{key, p->second, gt_path, ""};
+    if (!o.fix.empty()) {
+      auto f = fixes.find(key);
+      if (f == fixes.end()) {
+        no_fix.push_back(key);
+        continue;
+      }
+      pair.fix = f->second;
+    }
+    pairs.push_back(std::move(pair));
+  }
+  if (!no_pred.empty()) {
+    return absl::NotFoundError(absl::StrCat(no_pred.size(), " ground-truth map(s) in ", o.gt,
+                                            " have no prediction in ", o.pred, ": ",
+                                            Preview(no_pred)));
+  }
+  if (!no_fix.empty()) {
+    return absl::NotFoundError(absl::StrCat(no_fix.size(), " ground-truth map(s) in ", o.gt,
+                                            " have no fixation map in ", o.fix, ": ",
+                                            Preview(no_fix)));
+  }
+  for (const auto& [key, path] : *preds) {
+    if (gts->count(key) == 0) no_gt.push_back(key);
+  }
+  if (!no_gt.empty() && warn) {
+    warn(absl::StrCat(no_gt.size(), " prediction(s) without ground truth ignored: ",
+                      Preview(no_gt)));
+  }
+  return pairs;
+}
+
+absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOptions& o) {
+  absl::StatusOr<data::SaliencyMap> gt = data::ReadSaliencyMap(pair.gt, o.max_file_bytes);
+  if (!gt.ok()) return gt.status();
+  absl::StatusOr<data::SaliencyMap> pred = data::ReadSaliencyMap(pair.pred, o.max_file_bytes);
+  if (!pred.ok()) return pred.status();
+  if (pred->height != gt->height || pred->width != gt->width) {
+    if (!o.resize) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          pair.pred, ": prediction is ", pred->height, "x", pred->width, " but ", pair.gt, " is ",
+          gt->height, "x", gt->width, "; pass --resize to resize predictions to the ground truth"));
+    }
+    const std::vector<float> src(pred->values.begin(), pred->values.end());
+    const std::vector<float> dst =
+        data::ResizeMap(src.data(), pred->height, pred->width, gt->height, gt->width);
+    pred->values.assign(dst.begin(), dst.end());
+    pred->height = gt->height;
+    pred->width = gt->width;
+  }
+  data::SaliencyMap fix;
+  if (!pair.fix.empty()) {
+    absl::StatusOr<data::SaliencyMap> f = data::ReadSaliencyMap(pair.fix, o.max_file_bytes);
+    if (!f.ok()) return f.status();
+    if (f->height != gt->height || f->width != gt->width) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          pair.fix, ": fixation map is ", f->height, "x", f->width, " but ", pair.gt, " is ",
+          gt->height, "x", gt->width, " (fixation maps are never resized)"));
+    }
+    fix = std::move(*f);
+  }
+  return data::ComputeMetrics(pred->values.data(), gt->values.data(),
+                              pair.fix.empty() ? nullptr : fix.values.data(), gt->height,
+                              gt->width);
+}
+
+absl::StatusOr<Json> RunEval(const EvalOptions& o,
+                             const std::function<void(const std::string&)>& warn,
+                             const std::function<void(int64_t, int64_t)>& progress) {
+  absl::StatusOr<std::vector<EvalPair>> pairs = MatchEvalPairs(o, warn);
+  if (!pairs.ok()) return pairs.status();
+  const bool single = KindOf(o.gt) == Kind::kFile;
+  Json list = Json::array();
+  std::vector<double> sum(data::kNumMetrics, 0.0);
+  std::vector<int64_t> defined(data::kNumMetrics, 0), undefined(data::kNumMetrics, 0);
+  for (size_t i = 0; i < pairs->size(); ++i) {
+    const EvalPair& pair = (*pairs)[i];
+    absl::StatusOr<data::MetricSet> m = ScoreEvalPair(pair, o);
+    if (!m.ok()) return m.status();
+    if (m->warnings != 0 && warn) {
+      warn(absl::StrCat(pair.name, ": ", data::MetricWarningText(m->warnings),
+                        " (see docs/eval.md for the values used)"));
+    }
+    if (single) return MetricsToJson(*m);
+    Json row;
+    row["name"] = pair.name;
+    row["pred"] = pair.pred;
+    row["gt"] = pair.gt;
+    if (!pair.fix.empty()) row["fix"] = pair.fix;
+    const Json metrics = MetricsToJson(*m);
+    for (const auto& [key, value] : metrics.items()) row[key] = value;
+    list.push_back(std::move(row));
+    for (int k = 0; k < data::kNumMetrics; ++k) {
+      if (data::IsFixationMetric(data::kMetricKeys[k]) && !m->has_fixations) continue;
+      const double v = m->Get(data::kMetricKeys[k]);
+      if (std::isfinite(v)) {
+        sum[k] += v;
+        ++defined[k];
+      } else {
+        ++undefined[k];
+      }
+    }
+    if (progress) progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(pairs->size()));
+  }
+  Json mean = Json::object(), undef = Json::object();
+  for (int k = 0; k < data::kNumMetrics; ++k) {
+    if (defined[k] + undefined[k] == 0) continue;
+    mean[data::kMetricKeys[k]] = defined[k] > 0 ? Json(sum[k] / defined[k]) : Json(nullptr);
+    if (undefined[k] > 0) undef[data::kMetricKeys[k]] = undefined[k];
+  }
+  Json out;
+  out["pairs"] = std::move(list);
+  out["mean"] = std::move(mean);
+  out["count"] = static_cast<int64_t>(pairs->size());
+  out["undefined"] = std::move(undef);
+  return out;
+}
+
+}  // namespace sal360::tools
