@@ -4,7 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "data/baselines.h"
+#include "nlohmann/json.hpp"
 #include "nn/checkpoint.h"
+#include "util/progress.h"
 
 namespace sal360::tools {
 
@@ -58,6 +61,82 @@ absl::StatusOr<LoadedModel> LoadModelForInference(const std::string& path, nn::D
   out.model = std::make_unique<nn::SphericalUNet>(device, *config);
   if (absl::Status s = nn::ImportModel(out.file, path, *out.model); !s.ok()) return s;
   return out;
+}
+
+data::SyntheticOptions DefaultSyntheticOptions() {
+  data::SyntheticOptions o;  // the data library's defaults (issue #5)
+  return o;
+}
+
+absl::StatusOr<OpenedData> OpenData(const DataConfig& config, int height, int width) {
+  OpenedData out;
+  if (config.data.empty()) {
+    std::unique_ptr<util::ProgressLine> line;
+    absl::StatusOr<std::string> root = data::EnsureSyntheticDataset(
+        DefaultSyntheticOptions(), "", [&](int64_t done, int64_t total) {
+          if (line == nullptr) line = std::make_unique<util::ProgressLine>("synthetic dataset", total, "frame");
+          line->Update(done);
+          if (done == total) line->Finish();
+        });
+    if (!root.ok()) return root.status();
+    out.root = *root;
+  } else {
+    out.root = UserPath(config.data);
+  }
+  absl::StatusOr<data::Dataset> dataset = data::Dataset::Open(out.root);
+  if (!dataset.ok()) return dataset.status();
+  out.dataset = std::make_shared<const data::Dataset>(*std::move(dataset));
+  if (config.split == "seed") {
+    data::SeedSplitOptions so;
+    so.val_videos = config.val_videos;
+    absl::StatusOr<data::Split> split = data::SeedSplit(out.dataset->videos(), so);
+    if (!split.ok()) return absl::InvalidArgumentError(absl::StrCat("--split=seed: ", split.status().message()));
+    out.split = *std::move(split);
+  } else if (config.split == "file") {
+    if (config.split_file.empty()) return absl::InvalidArgumentError("--split=file needs --split_file=PATH");
+    absl::StatusOr<data::Split> split = data::ReadSplitFile(UserPath(config.split_file), out.dataset->videos());
+    if (!split.ok()) return split.status();
+    out.split = *std::move(split);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--split must be seed or file, not '", config.split, "'"));
+  }
+  absl::StatusOr<data::GtSource> gt = data::ParseGtSource(config.gt);
+  if (!gt.ok()) return absl::InvalidArgumentError(absl::StrCat("--gt: ", gt.status().message()));
+  absl::StatusOr<data::FirstFramesPolicy> first = data::ParseFirstFramesPolicy(config.first_frames);
+  if (!first.ok()) return absl::InvalidArgumentError(absl::StrCat("--first_frames: ", first.status().message()));
+  if (config.prev_interval < 1) return absl::InvalidArgumentError("--prev_interval must be at least 1");
+  out.sample.height = height;
+  out.sample.width = width;
+  out.sample.gt = *gt;
+  out.sample.first_frames = *first;
+  out.sample.prev_interval = config.prev_interval;
+  return out;
+}
+
+absl::StatusOr<std::vector<float>> EquatorPrior(const OpenedData& d, int max_frames) {
+  absl::StatusOr<std::vector<data::FrameRef>> frames = d.dataset->FramesOf(d.split.train);
+  if (!frames.ok()) return frames.status();
+  const int h = d.sample.height, w = d.sample.width;
+  data::MeanMapAccumulator mean(h, w);
+  const int64_t n = static_cast<int64_t>(frames->size());
+  const int64_t take = std::min<int64_t>(n, max_frames);
+  for (int64_t i = 0; i < take; ++i) {
+    const data::FrameRef& ref = (*frames)[static_cast<size_t>(i * n / take)];
+    absl::StatusOr<std::vector<float>> gt = data::FrameGroundTruth(*d.dataset, ref, h, w, d.sample);
+    if (!gt.ok()) return gt.status();
+    mean.Add(gt->data());
+  }
+  return mean.Mean();
+}
+
+std::optional<int> TrainingHeight(const util::Safetensors& checkpoint) {
+  const auto it = checkpoint.metadata.find("sal360.train.config");
+  if (it == checkpoint.metadata.end()) return std::nullopt;
+  const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("height") || !j["height"].is_number_integer()) {
+    return std::nullopt;
+  }
+  return j["height"].get<int>();
 }
 
 void PackInput(const float* rgb_hwc, const float* prev_hw, int h, int w, float* dst) {

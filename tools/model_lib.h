@@ -11,6 +11,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/split.h"
+#include "data/synthetic.h"
 #include "nn/device.h"
 #include "nn/model.h"
 #include "util/safetensors.h"
@@ -41,6 +45,41 @@ struct LoadedModel {
 absl::StatusOr<LoadedModel> LoadModelForInference(const std::string& path, nn::Device device,
                                                   const std::string& table_mode_override,
                                                   const std::string& convention_override);
+
+// The training height stored in a checkpoint's training config, if any.
+std::optional<int> TrainingHeight(const util::Safetensors& checkpoint);
+
+// ---- Data (train and test read the dataset the same way) ----
+
+// The embedded synthetic dataset `train` and `test` use when no --data is given.
+data::SyntheticOptions DefaultSyntheticOptions();
+
+// How a tool finds its frames; the flags of the same names.
+struct DataConfig {
+  std::string data;            // dataset root; "" = the default synthetic dataset
+  std::string split = "seed";  // "seed": the published selection; "file": split_file
+  std::string split_file;
+  int val_videos = 1;          // held-out validation videos taken from the training set
+  std::string gt = "cache";    // cache | generate
+  int prev_interval = 5;
+  std::string first_frames = "centre";  // centre | zeros
+};
+
+struct OpenedData {
+  std::string root;  // the dataset directory actually used
+  std::shared_ptr<const data::Dataset> dataset;
+  data::Split split;
+  data::SampleOptions sample;  // for (height, width) and the flags above
+};
+// Generates the synthetic dataset into the cache when needed (with a progress line),
+// opens the dataset, computes the split. Errors name the flag or the file.
+absl::StatusOr<OpenedData> OpenData(const DataConfig& config, int height, int width);
+
+// The equator-bias baseline: the mean training ground truth at (height, width)
+// (data::MeanMapAccumulator), from at most `max_frames` training frames spread evenly
+// over the set (the mean converges long before; the cap bounds the time on the real
+// dataset).
+absl::StatusOr<std::vector<float>> EquatorPrior(const OpenedData& data, int max_frames = 2000);
 
 // One image of network input, (H, W, 4) channels-last: rgb (H, W, 3) in [0,1] and the
 // previous map already in the network's scale (x10), or zeros when `prev` is null.

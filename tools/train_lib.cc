@@ -201,7 +201,7 @@ void RollColumns(std::vector<float>& v, int n, int h, int w, int c, int shift, s
 }
 
 std::set<std::string> ResumableFields() {
-  return {"epochs", "max_steps", "device", "checkpoint_every", "validate", "data", "out"};
+  return {"epochs", "max_steps", "device", "checkpoint_every", "validate", "data", "out", "loader_threads"};
 }
 
 }  // namespace
@@ -240,6 +240,13 @@ json TrainConfig::ToJson() const {
           {"checkpoint_every", checkpoint_every},
           {"validate", validate},
           {"roll_augment", roll_augment},
+          {"split", split},
+          {"split_file", split_file},
+          {"val_videos", val_videos},
+          {"gt", gt},
+          {"prev_interval", prev_interval},
+          {"first_frames", first_frames},
+          {"loader_threads", loader_threads},
           {"version", kVersion}};
 }
 
@@ -269,6 +276,13 @@ absl::StatusOr<TrainConfig> TrainConfig::FromJson(const json& j) {
       else if (k == "checkpoint_every") c.checkpoint_every = v.get<int64_t>();
       else if (k == "validate") c.validate = v.get<bool>();
       else if (k == "roll_augment") c.roll_augment = v.get<bool>();
+      else if (k == "split") c.split = v.get<std::string>();
+      else if (k == "split_file") c.split_file = v.get<std::string>();
+      else if (k == "val_videos") c.val_videos = v.get<int>();
+      else if (k == "gt") c.gt = v.get<std::string>();
+      else if (k == "prev_interval") c.prev_interval = v.get<int>();
+      else if (k == "first_frames") c.first_frames = v.get<std::string>();
+      else if (k == "loader_threads") c.loader_threads = v.get<int>();
       else if (k == "version") continue;
       else return absl::InvalidArgumentError(absl::StrCat("training config: unknown key '", k, "'"));
     }
@@ -313,6 +327,9 @@ absl::Status TrainConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("--device must be auto, cpu or cuda, not '", device, "'"));
   }
   if (out.empty()) return absl::InvalidArgumentError("--out must name a run directory");
+  if (val_videos < 0) return absl::InvalidArgumentError("--val_videos must be >= 0");
+  if (prev_interval < 1) return absl::InvalidArgumentError("--prev_interval must be at least 1");
+  if (loader_threads < 1 || loader_threads > 64) return absl::InvalidArgumentError("--loader_threads must be in 1..64");
   return absl::OkStatus();
 }
 

@@ -60,6 +60,14 @@ struct TrainConfig {
   // the same for input and target): an exact symmetry of the sphere and of the
   // pixel-centre tables, so free extra data. Drawn from the run's RNG.
   bool roll_augment = true;
+  // Dataset reading (tools/model_lib.h DataConfig; the flags of the same names).
+  std::string split = "seed";
+  std::string split_file;
+  int val_videos = 1;
+  std::string gt = "cache";
+  int prev_interval = 5;
+  std::string first_frames = "centre";
+  int loader_threads = 2;  // does not change results
 
   nlohmann::json ToJson() const;
   // Strict: unknown keys or wrong types are errors (a checkpoint's config must be ours).
@@ -116,7 +124,8 @@ void InstallStopHandlers();
 
 // Trains from scratch into config.out, or continues the run there when `resume` (the
 // configuration then comes from out/last.safetensors; `config` may only change
-// epochs, max_steps, device, checkpoint_every, validate and data — ResumeConfig checks).
+// epochs, max_steps, device, checkpoint_every, validate, data and loader_threads —
+// ResumeConfig checks).
 absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, TrainingData& data,
                                   const MapScorer& scorer, const Baselines& baselines,
                                   bool show_progress = true);

@@ -1,0 +1,262 @@
+// predict: saliency maps for your own panoramas with a trained checkpoint.
+//
+//   bazel run //tools:predict -- --input=pano.jpg --out=maps/
+//   bazel run //tools:predict -- --input=frames_dir/ --out=maps/      # a video, in order
+//   bazel run //tools:predict -- --input=X.npy [--prev=P.npy] --out=Y.npy
+//
+// Images and directories: each frame is decoded and resized to the network resolution
+// (--height x 2*--height); a directory's frames (.jpg/.jpeg/.png, sorted by name) are a
+// video: the previous-map input of frame k is the model's own prediction for frame
+// k - --interval (zeros for the first --interval frames, like the dataset's first
+// frames). Writes <name>.npy (the map, float32 (H, W), the network's output scale) and
+// <name>_overlay.png (the map over the frame, at the frame's size).
+//
+// .npy input: X of shape (N,3,H,W) or (3,H,W), RGB in [0,1], float32 or float64, any
+// H, W that are multiples of 8 (>= 16); --prev=P.npy of shape (N,1,H,W) (or (1,H,W))
+// in the network's input scale (x10), zeros when absent. --out=Y.npy receives the raw
+// network output, float32 (N,1,H,W), before any display normalisation.
+//
+// Table mode and convention come from the checkpoint's metadata (nearest, pixel_centre
+// when absent); --table_mode / --convention override them (e.g. --convention=seed for a
+// converted published checkpoint).
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "data/heatmap.h"
+#include "data/image.h"
+#include "nlohmann/json.hpp"
+#include "nn/model.h"
+#include "nn/tensor.h"
+#include "tools/model_lib.h"
+#include "util/file.h"
+#include "util/npy.h"
+#include "util/progress.h"
+
+ABSL_FLAG(std::string, checkpoint, "runs/train/best.safetensors", "Checkpoint (.safetensors) to run");
+ABSL_FLAG(std::string, input, "",
+          "An image (.jpg/.jpeg/.png), a directory of frames (a video, in name order), or a "
+          ".npy tensor (N,3,H,W) / (3,H,W) of RGB in [0,1]");
+ABSL_FLAG(std::string, prev, "",
+          ".npy input only: previous maps (N,1,H,W) in the network's input scale (x10); "
+          "default zeros");
+ABSL_FLAG(std::string, out, "",
+          "For .npy input: the output .npy (raw network output, float32 (N,1,H,W)). "
+          "Otherwise a directory for <name>.npy maps and <name>_overlay.png");
+ABSL_FLAG(std::string, device, "auto", "auto | cpu | cuda");
+ABSL_FLAG(std::string, table_mode, "", "nearest | bilinear (default: from the checkpoint)");
+ABSL_FLAG(std::string, convention, "", "pixel_centre | seed (default: from the checkpoint)");
+ABSL_FLAG(int, height, 0,
+          "Images: network height (width = 2 x height); 0 = the checkpoint's training "
+          "height, or 240 without one");
+ABSL_FLAG(int, interval, 5, "Directory input: frame k's previous map is the prediction of frame k - interval");
+ABSL_FLAG(int, batch, 4, ".npy input: images per forward pass");
+
+namespace sal360::tools {
+namespace {
+
+using nn::Shape;
+using nn::Tensor;
+
+constexpr int64_t kMaxNpyBytes = int64_t{8} << 30;
+constexpr int64_t kMaxSide = 16384;
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool IsImageFile(const std::string& name) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  return absl::EndsWith(lower, ".jpg") || absl::EndsWith(lower, ".jpeg") || absl::EndsWith(lower, ".png");
+}
+
+std::string Stem(const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  const size_t dot = base.find_last_of('.');
+  return dot == std::string::npos ? base : base.substr(0, dot);
+}
+
+// Runs the model on host images (n, h, w, 4) and returns (n, h, w) outputs.
+std::vector<float> Run(nn::SphericalUNet& model, const std::vector<float>& input, int n, int h, int w) {
+  const Tensor x = Tensor::FromVector(Shape{n, h, w, 4}, input, model.device());
+  return model.Forward(x, false).ToVector();
+}
+
+absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, const std::string& prev_path,
+                        const std::string& out_path, int batch) {
+  absl::StatusOr<util::NpyArray> x = util::ReadNpy(in_path, kMaxNpyBytes);
+  if (!x.ok()) return x.status();
+  std::vector<int64_t> shape = x->shape;
+  if (shape.size() == 3) shape.insert(shape.begin(), 1);
+  if (shape.size() != 4 || shape[1] != 3) {
+    return absl::InvalidArgumentError(absl::StrCat(in_path, ": expected shape (N,3,H,W) or (3,H,W), got ",
+                                                   util::ShapeString(x->shape)));
+  }
+  if (x->dtype != util::DType::kFloat32 && x->dtype != util::DType::kFloat64) {
+    return absl::InvalidArgumentError(absl::StrCat(in_path, ": expected float32 or float64 values"));
+  }
+  const int64_t n = shape[0];
+  if (n < 1 || shape[2] > kMaxSide || shape[3] > kMaxSide) {
+    return absl::InvalidArgumentError(absl::StrCat(in_path, ": unsupported shape ", util::ShapeString(x->shape)));
+  }
+  const int h = static_cast<int>(shape[2]), w = static_cast<int>(shape[3]);
+  if (const std::string bad = nn::SphericalUNet::CheckInputShape(Shape{1, h, w, 4}); !bad.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(in_path, ": ", bad));
+  }
+  const std::vector<float> rgb = x->ToFloats();  // (N,3,H,W)
+  std::vector<float> prev;                       // (N,1,H,W)
+  if (!prev_path.empty()) {
+    absl::StatusOr<util::NpyArray> p = util::ReadNpy(prev_path, kMaxNpyBytes);
+    if (!p.ok()) return p.status();
+    std::vector<int64_t> ps = p->shape;
+    if (ps.size() == 3) ps.insert(ps.begin(), 1);
+    if (ps != std::vector<int64_t>{n, 1, h, w}) {
+      return absl::InvalidArgumentError(absl::StrCat(prev_path, ": expected shape ",
+                                                     util::ShapeString({n, 1, h, w}), " to match --input, got ",
+                                                     util::ShapeString(p->shape)));
+    }
+    if (p->dtype != util::DType::kFloat32 && p->dtype != util::DType::kFloat64) {
+      return absl::InvalidArgumentError(absl::StrCat(prev_path, ": expected float32 or float64 values"));
+    }
+    prev = p->ToFloats();
+  }
+  const int64_t pixels = int64_t{h} * w;
+  std::vector<float> out(static_cast<size_t>(n * pixels));
+  util::ProgressLine line("predict", n, "img");
+  for (int64_t start = 0; start < n; start += batch) {
+    const int b = static_cast<int>(std::min<int64_t>(batch, n - start));
+    std::vector<float> input(static_cast<size_t>(b * pixels * 4));
+    for (int i = 0; i < b; ++i) {
+      const int64_t k = start + i;
+      for (int64_t p = 0; p < pixels; ++p) {
+        float* dst = input.data() + (i * pixels + p) * 4;
+        for (int c = 0; c < 3; ++c) dst[c] = rgb[(k * 3 + c) * pixels + p];  // CHW -> HWC
+        dst[3] = prev.empty() ? 0.0f : prev[k * pixels + p];
+      }
+    }
+    const std::vector<float> y = Run(model, input, b, h, w);
+    std::copy(y.begin(), y.end(), out.begin() + start * pixels);
+    line.Update(start + b);
+  }
+  line.Finish();
+  return util::WriteNpy(out_path, util::NpyArray::FromFloat32({n, 1, h, w}, out));
+}
+
+// Images and directories: decode, resize, predict (feeding back own predictions for a
+// directory), write maps and overlays.
+absl::Status PredictImages(nn::SphericalUNet& model, const std::vector<std::string>& frames, int h,
+                           int interval, const std::string& out_dir) {
+  const int w = 2 * h;
+  if (absl::Status s = util::MakeDirs(out_dir); !s.ok()) return s;
+  const int64_t pixels = int64_t{h} * w;
+  std::vector<std::vector<float>> history;  // predictions, for the feedback input
+  util::ProgressLine line("predict", static_cast<int64_t>(frames.size()), "frame");
+  for (size_t k = 0; k < frames.size(); ++k) {
+    absl::StatusOr<data::Image> image = data::ReadImage(frames[k], 3);
+    if (!image.ok()) return image.status();
+    const std::vector<float> rgb = data::ResizeToFloat(*image, h, w);  // (h, w, 3) in [0,1]
+    std::vector<float> input(static_cast<size_t>(pixels * 4));
+    const float* prev = k >= static_cast<size_t>(interval) ? history[k - interval].data() : nullptr;
+    PackInput(rgb.data(), prev, h, w, input.data());
+    std::vector<float> y = Run(model, input, 1, h, w);
+    const std::string stem = out_dir + "/" + Stem(frames[k]);
+    if (absl::Status s = util::WriteNpy(stem + ".npy", util::NpyArray::FromFloat32({h, w}, y)); !s.ok()) {
+      return s;
+    }
+    const std::vector<float> full = data::ResizeMap(y.data(), h, w, image->height, image->width);
+    const std::vector<uint8_t> overlay =
+        data::OverlayHeatmap(image->pixels.data(), full.data(), image->height, image->width);
+    if (absl::Status s = data::WritePng(stem + "_overlay.png", overlay.data(), image->height, image->width, 3);
+        !s.ok()) {
+      return s;
+    }
+    history.push_back(std::move(y));
+    if (k >= static_cast<size_t>(interval)) history[k - interval].clear();  // no longer needed
+    line.Update(static_cast<int64_t>(k + 1));
+  }
+  line.Finish();
+  return absl::OkStatus();
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Saliency maps for your own panoramas: --input=IMAGE|DIR|X.npy --out=DIR|Y.npy "
+      "[--checkpoint=...]. See docs/model.md.");
+  absl::ParseCommandLine(argc, argv);
+  auto fail = [](const absl::Status& s) {
+    std::fprintf(stderr, "predict: %s\n", std::string(s.message()).c_str());
+    return 1;
+  };
+  const std::string input = UserPath(absl::GetFlag(FLAGS_input));
+  const std::string out = UserPath(absl::GetFlag(FLAGS_out));
+  if (input.empty()) return fail(absl::InvalidArgumentError("--input is required (an image, a directory or a .npy)"));
+  if (out.empty()) return fail(absl::InvalidArgumentError("--out is required"));
+  const int batch = absl::GetFlag(FLAGS_batch), interval = absl::GetFlag(FLAGS_interval);
+  if (batch < 1 || batch > 1024) return fail(absl::InvalidArgumentError("--batch must be in 1..1024"));
+  if (interval < 1) return fail(absl::InvalidArgumentError("--interval must be at least 1"));
+  const bool npy = absl::EndsWith(absl::AsciiStrToLower(input), ".npy");
+  if (!npy && !absl::GetFlag(FLAGS_prev).empty()) {
+    return fail(absl::InvalidArgumentError("--prev applies to .npy input only"));
+  }
+  if (npy && !absl::EndsWith(absl::AsciiStrToLower(out), ".npy")) {
+    return fail(absl::InvalidArgumentError("for .npy input, --out must name a .npy file"));
+  }
+  std::vector<std::string> frames;
+  if (!npy) {
+    if (IsDirectory(input)) {
+      DIR* d = ::opendir(input.c_str());
+      if (d == nullptr) return fail(absl::NotFoundError(absl::StrCat(input, ": cannot open the directory")));
+      while (const dirent* e = ::readdir(d)) {
+        if (IsImageFile(e->d_name)) frames.push_back(input + "/" + e->d_name);
+      }
+      ::closedir(d);
+      std::sort(frames.begin(), frames.end());
+      if (frames.empty()) {
+        return fail(absl::NotFoundError(absl::StrCat(input, ": no .jpg/.jpeg/.png frames in the directory")));
+      }
+    } else if (IsImageFile(input)) {
+      frames.push_back(input);
+    } else {
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat(input, ": not a directory, an image (.jpg/.jpeg/.png) or a .npy file")));
+    }
+  }
+  absl::StatusOr<nn::Device> device = DeviceFromFlag(absl::GetFlag(FLAGS_device));
+  if (!device.ok()) return fail(device.status());
+  const std::string ckpt = UserPath(absl::GetFlag(FLAGS_checkpoint));
+  absl::StatusOr<LoadedModel> loaded =
+      LoadModelForInference(ckpt, *device, absl::GetFlag(FLAGS_table_mode), absl::GetFlag(FLAGS_convention));
+  if (!loaded.ok()) return fail(loaded.status());
+  absl::Status status;
+  if (npy) {
+    status = PredictNpy(*loaded->model, input, UserPath(absl::GetFlag(FLAGS_prev)), out, batch);
+  } else {
+    int h = absl::GetFlag(FLAGS_height);
+    if (h == 0) h = TrainingHeight(loaded->file).value_or(240);
+    if (const std::string bad = nn::SphericalUNet::CheckInputShape(Shape{1, h, 2 * h, 4}); !bad.empty()) {
+      return fail(absl::InvalidArgumentError(absl::StrCat("--height: ", bad)));
+    }
+    status = PredictImages(*loaded->model, frames, h, interval, out);
+  }
+  if (!status.ok()) return fail(status);
+  std::fprintf(stderr, "predict: wrote %s\n", out.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace sal360::tools
+
+int main(int argc, char** argv) { return sal360::tools::Main(argc, argv); }
