@@ -31,7 +31,8 @@ absl::Status CheckJpegComplete(const std::string& b, const std::string& name) {
   const size_t n = b.size();
   while (true) {
     // Skip fill bytes (FF FF ...) before a marker.
-    if (pos >= n || static_cast<uint8_t>(b[pos]) != 0xff) {
+    if (pos >= n) break;  // cut inside the headers
+    if (static_cast<uint8_t>(b[pos]) != 0xff) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": corrupt JPEG: bad marker structure at byte ", pos));
     }
@@ -48,6 +49,7 @@ absl::Status CheckJpegComplete(const std::string& b, const std::string& name) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": corrupt JPEG: segment length ", len, " at byte ", pos));
     }
+    if (pos + len > n) break;  // a segment cut short
     if (marker == 0xda) {  // SOS: entropy-coded data follows the header
       const size_t data_start = pos + len;
       for (size_t k = data_start; k + 1 < n; ++k) {

@@ -116,7 +116,24 @@ static void AppendRepr(const PyValue& v, std::string* out, size_t max_chars) {
     case K::kNone: *out += "None"; break;
     case K::kBool: *out += v.as_bool() ? "True" : "False"; break;
     case K::kInt: absl::StrAppend(out, v.as_int()); break;
-    case K::kFloat: absl::StrAppend(out, absl::StrFormat("%.17g", v.as_float())); break;
+    case K::kFloat: {
+      // Python's repr: the shortest form that reads back exactly, ".0" for integers.
+      const double d = v.as_float();
+      if (std::isnan(d)) {
+        *out += "nan";
+      } else if (std::isinf(d)) {
+        *out += d > 0 ? "inf" : "-inf";
+      } else {
+        std::string s;
+        for (int p = 1; p <= 17; ++p) {
+          s = absl::StrFormat("%.*g", p, d);
+          if (std::strtod(s.c_str(), nullptr) == d) break;
+        }
+        if (s.find_first_of(".eE") == std::string::npos) s += ".0";
+        *out += s;
+      }
+      break;
+    }
     case K::kStr: absl::StrAppend(out, "'", v.as_str(), "'"); break;
     case K::kBytes: absl::StrAppend(out, "b<", v.as_bytes().size(), " bytes>"); break;
     case K::kList:

@@ -71,6 +71,17 @@ struct SyntheticFrame {
 // All frames of video `index` (frame ids 1..frames), deterministic from (seed, index).
 std::vector<SyntheticFrame> RenderSyntheticVideo(const SyntheticOptions& options, int index);
 
+// The objects of video `index` at frame id `frame` (1-based), in drawing order
+// (distractors first): centre latitude/longitude (radians, longitude in [−π, π]),
+// angular radius, and for salient ones the attractiveness weight (∝ radius²) that
+// decides how many viewers follow them. For tests and for inspecting the data.
+struct SyntheticObject {
+  bool salient = false;
+  double lat = 0, lon = 0, radius = 0, weight = 0;
+};
+std::vector<SyntheticObject> SyntheticObjectsAt(const SyntheticOptions& options, int index,
+                                                int frame);
+
 struct SyntheticStats {
   int videos = 0;
   int64_t frames = 0;
