@@ -63,7 +63,8 @@ absl::StatusOr<GazeTable> GazeTableFromPickle(const PyValue& vinfo, const std::s
     if (table.count(video)) return bad(absl::StrCat("video '", video, "' appears twice"));
     auto& vt = table[video];
     if (!frames.is_dict()) {
-      return bad(absl::StrCat("video '", video, "': expected a dict {frame: [(x, y), ...]}, found a ",
+      return bad(absl::StrCat("video '", video,
+                              "': expected a dict {frame: [(x, y), ...]}, found a ",
                               PyValue::KindName(frames.kind())));
     }
     for (const auto& [fkey, points] : frames.dict_items()) {
@@ -83,8 +84,8 @@ absl::StatusOr<GazeTable> GazeTableFromPickle(const PyValue& vinfo, const std::s
       for (size_t k = 0; k < points.items().size(); ++k) {
         const PyValue& p = points.items()[k];
         double x, y;
-        if (!(p.is_list() || p.is_tuple()) || p.items().size() != 2 ||
-            !p.items()[0].AsNumber(&x) || !p.items()[1].AsNumber(&y)) {
+        if (!(p.is_list() || p.is_tuple()) || p.items().size() != 2 || !p.items()[0].AsNumber(&x) ||
+            !p.items()[1].AsNumber(&y)) {
           return bad(absl::StrCat(where, ": gaze entry ", k, " is ", p.DebugString(60),
                                   ", expected (x, y) with two numbers"));
         }
@@ -203,8 +204,8 @@ absl::StatusOr<Dataset> Dataset::Open(const std::string& root_in, const DatasetO
         d.issues_.push_back({DatasetIssue::Severity::kError, "no_gaze_points", vinfo_path,
                              absl::StrCat(where, ": the gaze list is empty")});
       } else if (auto s = ValidateGaze(points, where); !s.ok()) {
-        d.issues_.push_back(
-            {DatasetIssue::Severity::kError, "gaze_out_of_range", vinfo_path, std::string(s.message())});
+        d.issues_.push_back({DatasetIssue::Severity::kError, "gaze_out_of_range", vinfo_path,
+                             std::string(s.message())});
       }
     }
     if (gaze_only > 0) {

@@ -40,7 +40,7 @@ namespace sal360::data {
 // One frame of one video: the unit every sample, error and report refers to.
 struct FrameRef {
   std::string video;
-  int frame = 0;  // 1-based frame id (file NNNN.jpg)
+  int frame = 0;                 // 1-based frame id (file NNNN.jpg)
   std::string ToString() const;  // "video/0001"
   bool operator==(const FrameRef& o) const { return frame == o.frame && video == o.video; }
   bool operator<(const FrameRef& o) const {

@@ -230,8 +230,9 @@ absl::StatusOr<std::vector<float>> GtFromNpy(const util::NpyArray& a, const std:
     g[k] = static_cast<float>(std::max(0.0, v[k]) / kGtCacheScale);
   }
   if (max_v <= 0) {
-    return bad("the map is all zero (a loader without gaze data may have written it; delete it "
-               "or use --gt=generate)");
+    return bad(
+        "the map is all zero (a loader without gaze data may have written it; delete it "
+        "or use --gt=generate)");
   }
   if (h_out) *h_out = static_cast<int>(h);
   if (w_out) *w_out = static_cast<int>(w);
@@ -273,8 +274,8 @@ absl::StatusOr<std::vector<float>> ReadGtCache(const std::string& path, int out_
 absl::Status WriteGtCache(const std::string& path, const std::vector<float>& map, int h, int w) {
   if (auto s = CheckSize(h, w); !s.ok()) return s;
   if (map.size() != static_cast<size_t>(h) * w) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": map has ", map.size(),
-                                                   " values, not ", h, "x", w));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": map has ", map.size(), " values, not ", h, "x", w));
   }
   std::vector<double> v(map.size());
   for (size_t k = 0; k < map.size(); ++k) v[k] = static_cast<double>(map[k]) * kGtCacheScale;

@@ -63,8 +63,8 @@ absl::Status ValidateGaze(const std::vector<GazePoint>& gaze, const std::string&
 // h/w < 1, sigma ≤ 0. Fast path: per viewer, cos d = sinφ_i sinφ_v + cosφ_i cosφ_v cos(Δλ)
 // with cos(Δλ) per column, then exp(−acos(c)²/(2σ²)) from a table in c, interpolated
 // linearly (absolute error < 2e-7 of the peak; values beyond 8σ are 0, i.e. < 1.3e-14).
-absl::StatusOr<std::vector<float>> GroundTruthMap(const std::vector<GazePoint>& gaze, int h,
-                                                  int w, const GroundTruthOptions& options = {});
+absl::StatusOr<std::vector<float>> GroundTruthMap(const std::vector<GazePoint>& gaze, int h, int w,
+                                                  const GroundTruthOptions& options = {});
 // The same map by direct double-precision evaluation of the definition (slow; the
 // reference for tests).
 std::vector<double> GroundTruthMapDirect(const std::vector<GazePoint>& gaze, int h, int w,

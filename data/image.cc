@@ -14,8 +14,8 @@ namespace sal360::data {
 namespace {
 
 bool IsJpeg(const std::string& b) {
-  return b.size() >= 3 && static_cast<uint8_t>(b[0]) == 0xff && static_cast<uint8_t>(b[1]) == 0xd8 &&
-         static_cast<uint8_t>(b[2]) == 0xff;
+  return b.size() >= 3 && static_cast<uint8_t>(b[0]) == 0xff &&
+         static_cast<uint8_t>(b[1]) == 0xd8 && static_cast<uint8_t>(b[2]) == 0xff;
 }
 bool IsPng(const std::string& b) {
   static const char kSig[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
@@ -50,7 +50,7 @@ absl::Status CheckJpegComplete(const std::string& b, const std::string& name) {
           absl::StrCat(name, ": corrupt JPEG: segment length ", len, " at byte ", pos));
     }
     if (pos + len > n) break;  // a segment cut short
-    if (marker == 0xda) {  // SOS: entropy-coded data follows the header
+    if (marker == 0xda) {      // SOS: entropy-coded data follows the header
       const size_t data_start = pos + len;
       for (size_t k = data_start; k + 1 < n; ++k) {
         if (static_cast<uint8_t>(b[k]) == 0xff && static_cast<uint8_t>(b[k + 1]) == 0xd9) {
@@ -61,9 +61,9 @@ absl::Status CheckJpegComplete(const std::string& b, const std::string& name) {
     }
     pos += len;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      name, ": truncated JPEG: no end-of-image marker (the file was cut short; ", b.size(),
-      " bytes)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(name, ": truncated JPEG: no end-of-image marker (the file was cut short; ",
+                   b.size(), " bytes)"));
 }
 
 absl::Status CheckPngComplete(const std::string& b, const std::string& name) {
@@ -141,7 +141,8 @@ void ResizeRows(const T* in, int h, int w, int c, const Taps& tx, float scale, f
       const float* wt = &tx.weight[o * tx.max_taps];
       for (int ch = 0; ch < c; ++ch) {
         float acc = 0;
-        for (int k = 0; k < tx.max_taps; ++k) acc += wt[k] * static_cast<float>(row[idx[k] * c + ch]);
+        for (int k = 0; k < tx.max_taps; ++k)
+          acc += wt[k] * static_cast<float>(row[idx[k] * c + ch]);
         orow[o * c + ch] = acc * scale;
       }
     }
@@ -194,8 +195,7 @@ absl::Status CheckEncodable(const Image& image) {
 
 }  // namespace
 
-absl::Status ImageInfo(const std::string& bytes, const std::string& name, int* height,
-                       int* width) {
+absl::Status ImageInfo(const std::string& bytes, const std::string& name, int* height, int* width) {
   if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat(name, ": empty file"));
   if (!IsJpeg(bytes) && !IsPng(bytes)) {
     return absl::InvalidArgumentError(
@@ -219,8 +219,8 @@ absl::Status ImageInfo(const std::string& bytes, const std::string& name, int* h
 absl::StatusOr<Image> DecodeImage(const std::string& bytes, const std::string& name, int channels,
                                   const DecodeLimits& limits) {
   if (channels != 1 && channels != 3 && channels != 4) {
-    return absl::InvalidArgumentError(absl::StrCat(name, ": cannot decode to ", channels,
-                                                   " channels"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": cannot decode to ", channels, " channels"));
   }
   int h = 0, w = 0;
   if (auto s = ImageInfo(bytes, name, &h, &w); !s.ok()) return s;
@@ -266,8 +266,8 @@ std::vector<float> ResizeFloat(const float* in, int h, int w, int channels, int 
 }
 
 Image ResizeImage(const Image& image, int out_h, int out_w) {
-  std::vector<float> f = ResizeImpl(image.pixels.data(), image.height, image.width,
-                                    image.channels, out_h, out_w, 1.0f);
+  std::vector<float> f = ResizeImpl(image.pixels.data(), image.height, image.width, image.channels,
+                                    out_h, out_w, 1.0f);
   Image out;
   out.height = out_h;
   out.width = out_w;
@@ -322,7 +322,8 @@ absl::Status WriteImage(const std::string& path, const Image& image, int jpeg_qu
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": unknown image extension (use .jpg, .jpeg or .png)"));
   }
-  if (!bytes.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", bytes.status().message()));
+  if (!bytes.ok())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", bytes.status().message()));
   return util::WriteFileAtomically(path, *bytes);
 }
 

@@ -45,8 +45,7 @@ absl::StatusOr<Image> DecodeImage(const std::string& bytes, const std::string& n
 absl::StatusOr<Image> ReadImage(const std::string& path, int channels = 3,
                                 const DecodeLimits& limits = {});
 // Width and height from the header only (no decoding).
-absl::Status ImageInfo(const std::string& bytes, const std::string& name, int* height,
-                       int* width);
+absl::Status ImageInfo(const std::string& bytes, const std::string& name, int* height, int* width);
 
 // Resizes an 8-bit image to (out_h, out_w, channels) floats in [0, 1] (value / 255).
 std::vector<float> ResizeToFloat(const Image& image, int out_h, int out_w);

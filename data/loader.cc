@@ -24,16 +24,17 @@ absl::StatusOr<FirstFramesPolicy> ParseFirstFramesPolicy(const std::string& s) {
 namespace {
 
 absl::Status CheckSampleOptions(const SampleOptions& o) {
-  if (o.height < 1 || o.width < 1 || static_cast<int64_t>(o.height) * o.width > (int64_t{1} << 26)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid sample size ", o.height, "x", o.width));
+  if (o.height < 1 || o.width < 1 ||
+      static_cast<int64_t>(o.height) * o.width > (int64_t{1} << 26)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid sample size ", o.height, "x", o.width));
   }
   if (o.prev_interval < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("prev_interval must be >= 1, got ", o.prev_interval));
   }
   if (!(o.gt_options.sigma > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("gaze sigma must be > 0, got ", o.gt_options.sigma));
+    return absl::InvalidArgumentError(
+        absl::StrCat("gaze sigma must be > 0, got ", o.gt_options.sigma));
   }
   return absl::OkStatus();
 }
@@ -58,9 +59,9 @@ absl::StatusOr<std::vector<float>> FrameGroundTruth(const Dataset& dataset, cons
   }
   const std::vector<GazePoint>* gaze = dataset.gaze(ref.video, ref.frame);
   if (gaze == nullptr) {
-    return absl::NotFoundError(absl::StrCat(
-        ref.ToString(), ": no gaze entry in ", dataset.root(), "/", kVinfoFileName,
-        options.gt == GtSource::kCache ? " and no _gt.npy cache" : ""));
+    return absl::NotFoundError(
+        absl::StrCat(ref.ToString(), ": no gaze entry in ", dataset.root(), "/", kVinfoFileName,
+                     options.gt == GtSource::kCache ? " and no _gt.npy cache" : ""));
   }
   auto map = GroundTruthMap(*gaze, h, w, options.gt_options);
   if (!map.ok()) {
@@ -108,8 +109,8 @@ absl::StatusOr<Sample> LoadSample(const Dataset& dataset, const FrameRef& ref,
                  ? CentrePriorMap(h, w, options.gt_options)
                  : std::vector<float>(static_cast<size_t>(h) * w, 0.0f);
   } else {
-    auto prev = FrameGroundTruth(dataset, FrameRef{ref.video, prev_id}, h, w, options,
-                                 &s.prev_from_cache);
+    auto prev =
+        FrameGroundTruth(dataset, FrameRef{ref.video, prev_id}, h, w, options, &s.prev_from_cache);
     if (!prev.ok()) {
       return absl::Status(prev.status().code(),
                           absl::StrCat("previous map of ", ref.ToString(), " (frame ",
@@ -211,7 +212,8 @@ absl::Status Loader::Start(int64_t epoch, int64_t start_batch) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     epoch_ = epoch;
-    order_ = EpochOrder(static_cast<int64_t>(items_.size()), options_.seed, epoch, options_.shuffle);
+    order_ =
+        EpochOrder(static_cast<int64_t>(items_.size()), options_.seed, epoch, options_.shuffle);
     next_claim_ = next_deliver_ = start_batch;
     end_batch_ = end;
     ready_.clear();
@@ -240,8 +242,7 @@ void Loader::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     cv_.wait(lock, [&] {
-      return stop_ || next_claim_ >= end_batch_ ||
-             next_claim_ < next_deliver_ + options_.prefetch;
+      return stop_ || next_claim_ >= end_batch_ || next_claim_ < next_deliver_ + options_.prefetch;
     });
     if (stop_ || next_claim_ >= end_batch_) return;
     const int64_t index = next_claim_++;
@@ -298,7 +299,8 @@ absl::StatusOr<Batch> Loader::AssembleBatch(int64_t index, std::vector<std::stri
       in[4 * k + 3] = s->prev[k] * scale;
     }
     for (size_t k = 0; k < hw; ++k) b.target.push_back(s->target[k] * scale);
-    if (so.fixations) b.fixations.insert(b.fixations.end(), s->fixations.begin(), s->fixations.end());
+    if (so.fixations)
+      b.fixations.insert(b.fixations.end(), s->fixations.begin(), s->fixations.end());
     ++b.n;
   }
   return b;
@@ -307,7 +309,8 @@ absl::StatusOr<Batch> Loader::AssembleBatch(int64_t index, std::vector<std::stri
 absl::StatusOr<std::optional<Batch>> Loader::Next() {
   std::unique_lock<std::mutex> lock(mu_);
   if (failed_) {
-    return absl::FailedPreconditionError("loader: stopped after an error (call Start() to restart)");
+    return absl::FailedPreconditionError(
+        "loader: stopped after an error (call Start() to restart)");
   }
   while (true) {
     if (next_deliver_ >= end_batch_) return std::optional<Batch>();

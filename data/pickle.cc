@@ -96,15 +96,24 @@ bool PyValue::AsNumber(double* out) const {
 
 const char* PyValue::KindName(Kind k) {
   switch (k) {
-    case Kind::kNone: return "None";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kStr: return "str";
-    case Kind::kBytes: return "bytes";
-    case Kind::kList: return "list";
-    case Kind::kTuple: return "tuple";
-    case Kind::kDict: return "dict";
+    case Kind::kNone:
+      return "None";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kStr:
+      return "str";
+    case Kind::kBytes:
+      return "bytes";
+    case Kind::kList:
+      return "list";
+    case Kind::kTuple:
+      return "tuple";
+    case Kind::kDict:
+      return "dict";
   }
   return "?";
 }
@@ -113,9 +122,15 @@ static void AppendRepr(const PyValue& v, std::string* out, size_t max_chars) {
   if (out->size() > max_chars) return;
   using K = PyValue::Kind;
   switch (v.kind()) {
-    case K::kNone: *out += "None"; break;
-    case K::kBool: *out += v.as_bool() ? "True" : "False"; break;
-    case K::kInt: absl::StrAppend(out, v.as_int()); break;
+    case K::kNone:
+      *out += "None";
+      break;
+    case K::kBool:
+      *out += v.as_bool() ? "True" : "False";
+      break;
+    case K::kInt:
+      absl::StrAppend(out, v.as_int());
+      break;
     case K::kFloat: {
       // Python's repr: the shortest form that reads back exactly, ".0" for integers.
       const double d = v.as_float();
@@ -134,8 +149,12 @@ static void AppendRepr(const PyValue& v, std::string* out, size_t max_chars) {
       }
       break;
     }
-    case K::kStr: absl::StrAppend(out, "'", v.as_str(), "'"); break;
-    case K::kBytes: absl::StrAppend(out, "b<", v.as_bytes().size(), " bytes>"); break;
+    case K::kStr:
+      absl::StrAppend(out, "'", v.as_str(), "'");
+      break;
+    case K::kBytes:
+      absl::StrAppend(out, "b<", v.as_bytes().size(), " bytes>");
+      break;
     case K::kList:
     case K::kTuple: {
       const bool list = v.kind() == K::kList;
@@ -181,18 +200,25 @@ std::string PyValue::DebugString(size_t max_chars) const {
 bool PyValue::operator==(const PyValue& o) const {
   if (kind() != o.kind()) return false;
   switch (kind()) {
-    case Kind::kNone: return true;
-    case Kind::kBool: return as_bool() == o.as_bool();
-    case Kind::kInt: return as_int() == o.as_int();
+    case Kind::kNone:
+      return true;
+    case Kind::kBool:
+      return as_bool() == o.as_bool();
+    case Kind::kInt:
+      return as_int() == o.as_int();
     case Kind::kFloat: {
       const double a = as_float(), b = o.as_float();
       return a == b || (std::isnan(a) && std::isnan(b));  // NaN equal to itself here
     }
-    case Kind::kStr: return as_str() == o.as_str();
-    case Kind::kBytes: return as_bytes() == o.as_bytes();
+    case Kind::kStr:
+      return as_str() == o.as_str();
+    case Kind::kBytes:
+      return as_bytes() == o.as_bytes();
     case Kind::kList:
-    case Kind::kTuple: return items() == o.items();
-    case Kind::kDict: return dict_items() == o.dict_items();
+    case Kind::kTuple:
+      return items() == o.items();
+    case Kind::kDict:
+      return dict_items() == o.dict_items();
   }
   return false;
 }
@@ -203,99 +229,222 @@ bool PyValue::operator==(const PyValue& o) const {
 namespace {
 
 enum Op : uint8_t {
-  MARK = '(', STOP = '.', POP = '0', POP_MARK = '1', DUP = '2', FLOAT = 'F', INT = 'I',
-  BININT = 'J', BININT1 = 'K', LONG = 'L', BININT2 = 'M', NONE = 'N', PERSID = 'P',
-  BINPERSID = 'Q', REDUCE = 'R', STRING = 'S', BINSTRING = 'T', SHORT_BINSTRING = 'U',
-  UNICODE = 'V', BINUNICODE = 'X', APPEND = 'a', BUILD = 'b', GLOBAL = 'c', DICT = 'd',
-  EMPTY_DICT = '}', APPENDS = 'e', GET = 'g', BINGET = 'h', INST = 'i', LONG_BINGET = 'j',
-  LIST = 'l', EMPTY_LIST = ']', OBJ = 'o', PUT = 'p', BINPUT = 'q', LONG_BINPUT = 'r',
-  SETITEM = 's', TUPLE = 't', EMPTY_TUPLE = ')', SETITEMS = 'u', BINFLOAT = 'G',
+  MARK = '(',
+  STOP = '.',
+  POP = '0',
+  POP_MARK = '1',
+  DUP = '2',
+  FLOAT = 'F',
+  INT = 'I',
+  BININT = 'J',
+  BININT1 = 'K',
+  LONG = 'L',
+  BININT2 = 'M',
+  NONE = 'N',
+  PERSID = 'P',
+  BINPERSID = 'Q',
+  REDUCE = 'R',
+  STRING = 'S',
+  BINSTRING = 'T',
+  SHORT_BINSTRING = 'U',
+  UNICODE = 'V',
+  BINUNICODE = 'X',
+  APPEND = 'a',
+  BUILD = 'b',
+  GLOBAL = 'c',
+  DICT = 'd',
+  EMPTY_DICT = '}',
+  APPENDS = 'e',
+  GET = 'g',
+  BINGET = 'h',
+  INST = 'i',
+  LONG_BINGET = 'j',
+  LIST = 'l',
+  EMPTY_LIST = ']',
+  OBJ = 'o',
+  PUT = 'p',
+  BINPUT = 'q',
+  LONG_BINPUT = 'r',
+  SETITEM = 's',
+  TUPLE = 't',
+  EMPTY_TUPLE = ')',
+  SETITEMS = 'u',
+  BINFLOAT = 'G',
   // protocol 2
-  PROTO = 0x80, NEWOBJ = 0x81, EXT1 = 0x82, EXT2 = 0x83, EXT4 = 0x84, TUPLE1 = 0x85,
-  TUPLE2 = 0x86, TUPLE3 = 0x87, NEWTRUE = 0x88, NEWFALSE = 0x89, LONG1 = 0x8a, LONG4 = 0x8b,
+  PROTO = 0x80,
+  NEWOBJ = 0x81,
+  EXT1 = 0x82,
+  EXT2 = 0x83,
+  EXT4 = 0x84,
+  TUPLE1 = 0x85,
+  TUPLE2 = 0x86,
+  TUPLE3 = 0x87,
+  NEWTRUE = 0x88,
+  NEWFALSE = 0x89,
+  LONG1 = 0x8a,
+  LONG4 = 0x8b,
   // protocol 3
-  BINBYTES = 'B', SHORT_BINBYTES = 'C',
+  BINBYTES = 'B',
+  SHORT_BINBYTES = 'C',
   // protocol 4
-  SHORT_BINUNICODE = 0x8c, BINUNICODE8 = 0x8d, BINBYTES8 = 0x8e, EMPTY_SET = 0x8f,
-  ADDITEMS = 0x90, FROZENSET = 0x91, NEWOBJ_EX = 0x92, STACK_GLOBAL = 0x93, MEMOIZE = 0x94,
+  SHORT_BINUNICODE = 0x8c,
+  BINUNICODE8 = 0x8d,
+  BINBYTES8 = 0x8e,
+  EMPTY_SET = 0x8f,
+  ADDITEMS = 0x90,
+  FROZENSET = 0x91,
+  NEWOBJ_EX = 0x92,
+  STACK_GLOBAL = 0x93,
+  MEMOIZE = 0x94,
   FRAME = 0x95,
   // protocol 5
-  BYTEARRAY8 = 0x96, NEXT_BUFFER = 0x97, READONLY_BUFFER = 0x98,
+  BYTEARRAY8 = 0x96,
+  NEXT_BUFFER = 0x97,
+  READONLY_BUFFER = 0x98,
 };
 
 }  // namespace
 
 const char* PickleOpcodeName(uint8_t op) {
   switch (op) {
-    case MARK: return "MARK";
-    case STOP: return "STOP";
-    case POP: return "POP";
-    case POP_MARK: return "POP_MARK";
-    case DUP: return "DUP";
-    case FLOAT: return "FLOAT";
-    case INT: return "INT";
-    case BININT: return "BININT";
-    case BININT1: return "BININT1";
-    case LONG: return "LONG";
-    case BININT2: return "BININT2";
-    case NONE: return "NONE";
-    case PERSID: return "PERSID";
-    case BINPERSID: return "BINPERSID";
-    case REDUCE: return "REDUCE";
-    case STRING: return "STRING";
-    case BINSTRING: return "BINSTRING";
-    case SHORT_BINSTRING: return "SHORT_BINSTRING";
-    case UNICODE: return "UNICODE";
-    case BINUNICODE: return "BINUNICODE";
-    case APPEND: return "APPEND";
-    case BUILD: return "BUILD";
-    case GLOBAL: return "GLOBAL";
-    case DICT: return "DICT";
-    case EMPTY_DICT: return "EMPTY_DICT";
-    case APPENDS: return "APPENDS";
-    case GET: return "GET";
-    case BINGET: return "BINGET";
-    case INST: return "INST";
-    case LONG_BINGET: return "LONG_BINGET";
-    case LIST: return "LIST";
-    case EMPTY_LIST: return "EMPTY_LIST";
-    case OBJ: return "OBJ";
-    case PUT: return "PUT";
-    case BINPUT: return "BINPUT";
-    case LONG_BINPUT: return "LONG_BINPUT";
-    case SETITEM: return "SETITEM";
-    case TUPLE: return "TUPLE";
-    case EMPTY_TUPLE: return "EMPTY_TUPLE";
-    case SETITEMS: return "SETITEMS";
-    case BINFLOAT: return "BINFLOAT";
-    case PROTO: return "PROTO";
-    case NEWOBJ: return "NEWOBJ";
-    case EXT1: return "EXT1";
-    case EXT2: return "EXT2";
-    case EXT4: return "EXT4";
-    case TUPLE1: return "TUPLE1";
-    case TUPLE2: return "TUPLE2";
-    case TUPLE3: return "TUPLE3";
-    case NEWTRUE: return "NEWTRUE";
-    case NEWFALSE: return "NEWFALSE";
-    case LONG1: return "LONG1";
-    case LONG4: return "LONG4";
-    case BINBYTES: return "BINBYTES";
-    case SHORT_BINBYTES: return "SHORT_BINBYTES";
-    case SHORT_BINUNICODE: return "SHORT_BINUNICODE";
-    case BINUNICODE8: return "BINUNICODE8";
-    case BINBYTES8: return "BINBYTES8";
-    case EMPTY_SET: return "EMPTY_SET";
-    case ADDITEMS: return "ADDITEMS";
-    case FROZENSET: return "FROZENSET";
-    case NEWOBJ_EX: return "NEWOBJ_EX";
-    case STACK_GLOBAL: return "STACK_GLOBAL";
-    case MEMOIZE: return "MEMOIZE";
-    case FRAME: return "FRAME";
-    case BYTEARRAY8: return "BYTEARRAY8";
-    case NEXT_BUFFER: return "NEXT_BUFFER";
-    case READONLY_BUFFER: return "READONLY_BUFFER";
-    default: return "";
+    case MARK:
+      return "MARK";
+    case STOP:
+      return "STOP";
+    case POP:
+      return "POP";
+    case POP_MARK:
+      return "POP_MARK";
+    case DUP:
+      return "DUP";
+    case FLOAT:
+      return "FLOAT";
+    case INT:
+      return "INT";
+    case BININT:
+      return "BININT";
+    case BININT1:
+      return "BININT1";
+    case LONG:
+      return "LONG";
+    case BININT2:
+      return "BININT2";
+    case NONE:
+      return "NONE";
+    case PERSID:
+      return "PERSID";
+    case BINPERSID:
+      return "BINPERSID";
+    case REDUCE:
+      return "REDUCE";
+    case STRING:
+      return "STRING";
+    case BINSTRING:
+      return "BINSTRING";
+    case SHORT_BINSTRING:
+      return "SHORT_BINSTRING";
+    case UNICODE:
+      return "UNICODE";
+    case BINUNICODE:
+      return "BINUNICODE";
+    case APPEND:
+      return "APPEND";
+    case BUILD:
+      return "BUILD";
+    case GLOBAL:
+      return "GLOBAL";
+    case DICT:
+      return "DICT";
+    case EMPTY_DICT:
+      return "EMPTY_DICT";
+    case APPENDS:
+      return "APPENDS";
+    case GET:
+      return "GET";
+    case BINGET:
+      return "BINGET";
+    case INST:
+      return "INST";
+    case LONG_BINGET:
+      return "LONG_BINGET";
+    case LIST:
+      return "LIST";
+    case EMPTY_LIST:
+      return "EMPTY_LIST";
+    case OBJ:
+      return "OBJ";
+    case PUT:
+      return "PUT";
+    case BINPUT:
+      return "BINPUT";
+    case LONG_BINPUT:
+      return "LONG_BINPUT";
+    case SETITEM:
+      return "SETITEM";
+    case TUPLE:
+      return "TUPLE";
+    case EMPTY_TUPLE:
+      return "EMPTY_TUPLE";
+    case SETITEMS:
+      return "SETITEMS";
+    case BINFLOAT:
+      return "BINFLOAT";
+    case PROTO:
+      return "PROTO";
+    case NEWOBJ:
+      return "NEWOBJ";
+    case EXT1:
+      return "EXT1";
+    case EXT2:
+      return "EXT2";
+    case EXT4:
+      return "EXT4";
+    case TUPLE1:
+      return "TUPLE1";
+    case TUPLE2:
+      return "TUPLE2";
+    case TUPLE3:
+      return "TUPLE3";
+    case NEWTRUE:
+      return "NEWTRUE";
+    case NEWFALSE:
+      return "NEWFALSE";
+    case LONG1:
+      return "LONG1";
+    case LONG4:
+      return "LONG4";
+    case BINBYTES:
+      return "BINBYTES";
+    case SHORT_BINBYTES:
+      return "SHORT_BINBYTES";
+    case SHORT_BINUNICODE:
+      return "SHORT_BINUNICODE";
+    case BINUNICODE8:
+      return "BINUNICODE8";
+    case BINBYTES8:
+      return "BINBYTES8";
+    case EMPTY_SET:
+      return "EMPTY_SET";
+    case ADDITEMS:
+      return "ADDITEMS";
+    case FROZENSET:
+      return "FROZENSET";
+    case NEWOBJ_EX:
+      return "NEWOBJ_EX";
+    case STACK_GLOBAL:
+      return "STACK_GLOBAL";
+    case MEMOIZE:
+      return "MEMOIZE";
+    case FRAME:
+      return "FRAME";
+    case BYTEARRAY8:
+      return "BYTEARRAY8";
+    case NEXT_BUFFER:
+      return "NEXT_BUFFER";
+    case READONLY_BUFFER:
+      return "READONLY_BUFFER";
+    default:
+      return "";
   }
 }
 
@@ -327,16 +476,15 @@ class Unpickler {
  private:
   // --- errors
   absl::Status Err(const std::string& what) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name_, ": ", what, " at byte ", op_pos_, " (opcode ",
-                     absl::StrFormat("0x%02x", static_cast<unsigned>(op_)),
-                     PickleOpcodeName(op_)[0] ? absl::StrCat(" ", PickleOpcodeName(op_)) : "",
-                     ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        name_, ": ", what, " at byte ", op_pos_, " (opcode ",
+        absl::StrFormat("0x%02x", static_cast<unsigned>(op_)),
+        PickleOpcodeName(op_)[0] ? absl::StrCat(" ", PickleOpcodeName(op_)) : "", ")"));
   }
   absl::Status Truncated() const {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name_, ": truncated pickle: opcode ", PickleOpcodeName(op_), " at byte ", op_pos_,
-        " needs more data than the ", d_.size(), "-byte file holds"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name_, ": truncated pickle: opcode ", PickleOpcodeName(op_), " at byte ",
+                     op_pos_, " needs more data than the ", d_.size(), "-byte file holds"));
   }
 
   // --- input
@@ -456,8 +604,8 @@ class Unpickler {
   }
   absl::Status PushString(PyValue::Kind kind, uint64_t n) {
     if (n > static_cast<uint64_t>(limits_.max_string_bytes)) {
-      return Err(absl::StrCat("string of ", n, " bytes exceeds the limit of ",
-                              limits_.max_string_bytes));
+      return Err(
+          absl::StrCat("string of ", n, " bytes exceeds the limit of ", limits_.max_string_bytes));
     }
     const char* p;
     if (auto s = Read(n, &p); !s.ok()) return s;
@@ -627,16 +775,36 @@ absl::Status Unpickler::ParseQuotedString(const std::string& line, std::string* 
     if (++k >= body.size()) return Err("STRING ends in a backslash");
     const char e = body[k];
     switch (e) {
-      case '\\': out->push_back('\\'); break;
-      case '\'': out->push_back('\''); break;
-      case '"': out->push_back('"'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
-      case 'a': out->push_back('\a'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'v': out->push_back('\v'); break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '\'':
+        out->push_back('\'');
+        break;
+      case '"':
+        out->push_back('"');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'a':
+        out->push_back('\a');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'v':
+        out->push_back('\v');
+        break;
       case 'x': {
         if (k + 2 >= body.size()) return Err("STRING has a short \\x escape");
         const std::string hex = body.substr(k + 1, 2);
@@ -695,9 +863,9 @@ absl::Status Unpickler::ParseRawUnicodeEscape(const std::string& line, std::stri
 
 absl::Status Unpickler::CheckExpanded(int64_t id, int depth, int64_t* count) {
   if (++*count > limits_.max_values) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name_, ": more than ", limits_.max_values,
-        " values after expanding shared references (a hostile or cyclic pickle?)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name_, ": more than ", limits_.max_values,
+                     " values after expanding shared references (a hostile or cyclic pickle?)"));
   }
   const Node& n = nodes_[id];
   if (n.kids.empty()) return absl::OkStatus();
@@ -714,20 +882,27 @@ absl::Status Unpickler::CheckExpanded(int64_t id, int depth, int64_t* count) {
 
 absl::StatusOr<PyValue> Unpickler::Convert(int64_t id, int depth, int64_t* count) {
   if (++*count > limits_.max_values) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name_, ": more than ", limits_.max_values,
-        " values after expanding shared references (a hostile or cyclic pickle?)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name_, ": more than ", limits_.max_values,
+                     " values after expanding shared references (a hostile or cyclic pickle?)"));
   }
   const Node& n = nodes_[id];
   using K = PyValue::Kind;
   switch (n.kind) {
-    case K::kNone: return PyValue::FromNone();
-    case K::kBool: return PyValue::FromBool(n.b);
-    case K::kInt: return PyValue::FromInt(n.i);
-    case K::kFloat: return PyValue::FromFloat(n.f);
-    case K::kStr: return PyValue::FromStr(n.s);
-    case K::kBytes: return PyValue::FromBytes(n.s);
-    default: break;
+    case K::kNone:
+      return PyValue::FromNone();
+    case K::kBool:
+      return PyValue::FromBool(n.b);
+    case K::kInt:
+      return PyValue::FromInt(n.i);
+    case K::kFloat:
+      return PyValue::FromFloat(n.f);
+    case K::kStr:
+      return PyValue::FromStr(n.s);
+    case K::kBytes:
+      return PyValue::FromBytes(n.s);
+    default:
+      break;
   }
   if (depth >= limits_.max_depth) {
     return absl::InvalidArgumentError(
@@ -765,9 +940,9 @@ absl::StatusOr<PyValue> Unpickler::Run() {
     op_pos_ = pos_;
     op_ = 0;
     if (pos_ >= d_.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name_, ": truncated pickle: no STOP opcode before the end of the ", d_.size(),
-          "-byte file"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(name_, ": truncated pickle: no STOP opcode before the end of the ",
+                       d_.size(), "-byte file"));
     }
     {
       const char* p;
@@ -796,9 +971,9 @@ absl::StatusOr<PyValue> Unpickler::Run() {
         st = ReadLE(8, &len);
         if (!st.ok()) break;
         if (len > d_.size() - pos_) {
-          st = absl::InvalidArgumentError(absl::StrCat(
-              name_, ": truncated pickle: FRAME at byte ", op_pos_, " announces ", len,
-              " bytes but only ", d_.size() - pos_, " follow"));
+          st = absl::InvalidArgumentError(
+              absl::StrCat(name_, ": truncated pickle: FRAME at byte ", op_pos_, " announces ", len,
+                           " bytes but only ", d_.size() - pos_, " follow"));
           break;
         }
         frame_end_ = len == 0 ? 0 : pos_ + len;
@@ -1248,7 +1423,8 @@ class Pickler {
     const size_t n = out_.size() - frame_start_;
     if (n >= kFrameSizeMin) {
       std::string header(1, static_cast<char>(FRAME));
-      for (int k = 0; k < 8; ++k) header.push_back(static_cast<char>((uint64_t{n} >> (8 * k)) & 0xff));
+      for (int k = 0; k < 8; ++k)
+        header.push_back(static_cast<char>((uint64_t{n} >> (8 * k)) & 0xff));
       out_.insert(frame_start_, header);
     }
     frame_start_ = out_.size();
@@ -1282,7 +1458,9 @@ class Pickler {
       case K::kBool:
         Write(std::string(1, static_cast<char>(v.as_bool() ? NEWTRUE : NEWFALSE)));
         break;
-      case K::kInt: SaveInt(v.as_int()); break;
+      case K::kInt:
+        SaveInt(v.as_int());
+        break;
       case K::kFloat: {
         uint64_t bits;
         const double d = v.as_float();
@@ -1421,7 +1599,8 @@ absl::StatusOr<std::string> SerializePickle(const PyValue& value, int protocol) 
 
 absl::Status WritePickle(const std::string& path, const PyValue& value, int protocol) {
   auto bytes = SerializePickle(value, protocol);
-  if (!bytes.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", bytes.status().message()));
+  if (!bytes.ok())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", bytes.status().message()));
   return util::WriteFileAtomically(path, *bytes);
 }
 

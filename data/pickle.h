@@ -106,9 +106,9 @@ class PyValue {
   bool operator!=(const PyValue& o) const { return !(*this == o); }
 
  private:
-  using Variant = std::variant<None, bool, int64_t, double, std::string, Bytes,
-                               std::shared_ptr<const List>, std::shared_ptr<const Tuple>,
-                               std::shared_ptr<const Dict>>;
+  using Variant =
+      std::variant<None, bool, int64_t, double, std::string, Bytes, std::shared_ptr<const List>,
+                   std::shared_ptr<const Tuple>, std::shared_ptr<const Dict>>;
   explicit PyValue(Variant v) : v_(std::move(v)) {}
   Variant v_;
 };
@@ -124,8 +124,8 @@ struct PyValue::Dict {
 };
 
 struct PickleLimits {
-  int max_depth = 64;                      // nesting of containers
-  int64_t max_values = int64_t{1} << 25;   // values in the expanded tree (and on the stack)
+  int max_depth = 64;                     // nesting of containers
+  int64_t max_values = int64_t{1} << 25;  // values in the expanded tree (and on the stack)
   int64_t max_string_bytes = int64_t{1} << 28;
 };
 
@@ -133,8 +133,7 @@ struct PickleLimits {
 absl::StatusOr<PyValue> ParsePickle(const std::string& bytes, const std::string& name,
                                     const PickleLimits& limits = {});
 // Reads and parses a file of at most `max_bytes`.
-absl::StatusOr<PyValue> ReadPickle(const std::string& path,
-                                   int64_t max_bytes = int64_t{1} << 30,
+absl::StatusOr<PyValue> ReadPickle(const std::string& path, int64_t max_bytes = int64_t{1} << 30,
                                    const PickleLimits& limits = {});
 
 // Serialises at protocol 2, 3 or 4 (bytes need protocol >= 3, as in CPython, whose

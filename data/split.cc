@@ -196,14 +196,14 @@ absl::StatusOr<Split> SeedSplit(const std::vector<std::string>& videos,
   }
   int k = options.train_videos;
   if (k <= 0) {
-    k = static_cast<int>(std::lround(static_cast<double>(kPublishedTrainVideos) * n /
-                                     kPublishedTotalVideos));
+    k = static_cast<int>(
+        std::lround(static_cast<double>(kPublishedTrainVideos) * n / kPublishedTotalVideos));
     k = std::clamp(k, 1, n - 1);
   }
   if (k >= n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "split: ", k, " training videos requested but the dataset has only ", n,
-        " videos (at least one must remain for the test set)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("split: ", k, " training videos requested but the dataset has only ", n,
+                     " videos (at least one must remain for the test set)"));
   }
   if (options.val_videos < 0 || options.val_videos >= k) {
     return absl::InvalidArgumentError(absl::StrCat("split: ", options.val_videos,

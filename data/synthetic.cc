@@ -1,5 +1,7 @@
 #include "data/synthetic.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -10,7 +12,6 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
-#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -95,7 +96,7 @@ struct Wave {
 };
 
 struct Scene {
-  std::vector<Object> objects;  // distractors first, then salient ones
+  std::vector<Object> objects;    // distractors first, then salient ones
   std::vector<float> background;  // (H, W, 3), before panning
   double pan = 0;                 // columns per frame
 };
@@ -143,7 +144,8 @@ std::vector<float> MakeBackground(const SyntheticOptions& o, Rng& rng, double* p
   const int h = o.height, w = o.width;
   const double hue = rng.Uniform();
   const Rgb sky = Hsv(hue, rng.Uniform(0.05, 0.2), rng.Uniform(0.42, 0.55));
-  const Rgb ground = Hsv(hue + rng.Uniform(0.05, 0.2), rng.Uniform(0.1, 0.25), rng.Uniform(0.22, 0.34));
+  const Rgb ground =
+      Hsv(hue + rng.Uniform(0.05, 0.2), rng.Uniform(0.1, 0.25), rng.Uniform(0.22, 0.34));
   std::vector<Wave> waves;
   for (int k = 0; k < 9; ++k) {
     const double lat = std::asin(rng.Uniform(-1, 1)), lon = rng.Uniform(-kPi, kPi);
@@ -192,7 +194,8 @@ void RenderFrame(const SyntheticOptions& o, const Scene& sc, int t, Image* out) 
     float* orow = &img[static_cast<size_t>(i) * w * 3];
     for (int j = 0; j < w; ++j) {
       const int a = (j + s0) % w, b = (a + 1) % w;
-      for (int c = 0; c < 3; ++c) orow[j * 3 + c] = (1 - frac) * row[a * 3 + c] + frac * row[b * 3 + c];
+      for (int c = 0; c < 3; ++c)
+        orow[j * 3 + c] = (1 - frac) * row[a * 3 + c] + frac * row[b * 3 + c];
     }
   }
   const double aa = 0.5 * kPi / h;  // half a pixel of anti-aliasing
@@ -282,15 +285,20 @@ absl::Status WritePlainFile(const std::string& path, const std::string& data) {
 }  // namespace
 
 absl::Status SyntheticOptions::Validate() const {
-  auto bad = [](const std::string& m) { return absl::InvalidArgumentError("synthetic dataset: " + m); };
-  if (videos < 1 || videos > 100000) return bad(absl::StrCat("videos=", videos, " not in [1, 100000]"));
+  auto bad = [](const std::string& m) {
+    return absl::InvalidArgumentError("synthetic dataset: " + m);
+  };
+  if (videos < 1 || videos > 100000)
+    return bad(absl::StrCat("videos=", videos, " not in [1, 100000]"));
   if (frames < 1 || frames > 9999) return bad(absl::StrCat("frames=", frames, " not in [1, 9999]"));
   if (height < 8 || width < 16 || height > 8192 || width > 16384) {
     return bad(absl::StrCat("size ", height, "x", width, " out of range (8..8192 x 16..16384)"));
   }
-  if (viewers < 1 || viewers > 10000) return bad(absl::StrCat("viewers=", viewers, " not in [1, 10000]"));
+  if (viewers < 1 || viewers > 10000)
+    return bad(absl::StrCat("viewers=", viewers, " not in [1, 10000]"));
   if (objects < 1 || objects > 64) return bad(absl::StrCat("objects=", objects, " not in [1, 64]"));
-  if (distractors < 0 || distractors > 64) return bad(absl::StrCat("distractors=", distractors, " not in [0, 64]"));
+  if (distractors < 0 || distractors > 64)
+    return bad(absl::StrCat("distractors=", distractors, " not in [0, 64]"));
   if (!(gaze_noise >= 0 && gaze_noise < 1)) return bad("gaze_noise must be in [0, 1) rad");
   if (!(explore_prob >= 0 && explore_prob <= 1)) return bad("explore_prob must be in [0, 1]");
   if (jpeg_quality < 1 || jpeg_quality > 100) return bad("jpeg_quality must be in [1, 100]");
@@ -304,9 +312,9 @@ absl::Status SyntheticOptions::Validate() const {
 }
 
 std::string SyntheticOptions::Key() const {
-  return absl::StrFormat("v%d_s%d_%dx%d_%dx%d_u%d_o%d_d%d_n%g_e%g_q%d_p%d_g%s_sig%g", kSyntheticVersion,
-                         seed, videos, frames, height, width, viewers, objects, distractors,
-                         gaze_noise, explore_prob, jpeg_quality, pickle_protocol,
+  return absl::StrFormat("v%d_s%d_%dx%d_%dx%d_u%d_o%d_d%d_n%g_e%g_q%d_p%d_g%s_sig%g",
+                         kSyntheticVersion, seed, videos, frames, height, width, viewers, objects,
+                         distractors, gaze_noise, explore_prob, jpeg_quality, pickle_protocol,
                          gt_cache ? absl::StrCat(gt_cache_height, "x", gt_cache_width) : "0",
                          gt_options.sigma);
 }
@@ -444,8 +452,7 @@ absl::StatusOr<SyntheticStats> MakeSyntheticDataset(
   stats.frames = total;
   stats.gaze_points = total * options.viewers;
   stats.bytes = bytes + static_cast<int64_t>(pkl->size());
-  stats.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;
 }
 

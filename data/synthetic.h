@@ -46,11 +46,11 @@ struct SyntheticOptions {
   int viewers = 16;
   int objects = 3;
   int distractors = 2;
-  double gaze_noise = 0.04;    // rad
+  double gaze_noise = 0.04;  // rad
   double explore_prob = 0.1;
   int jpeg_quality = 90;
   int pickle_protocol = 2;
-  bool gt_cache = false;       // also write NNNN_gt.npy
+  bool gt_cache = false;  // also write NNNN_gt.npy
   int gt_cache_height = 128, gt_cache_width = 256;
   GroundTruthOptions gt_options;
 
@@ -65,8 +65,8 @@ std::string SyntheticVideoName(int index);
 
 // One rendered frame and its gaze, in memory (what MakeSyntheticDataset writes).
 struct SyntheticFrame {
-  Image image;                   // (height, width, 3)
-  std::vector<GazePoint> gaze;   // one per viewer
+  Image image;                  // (height, width, 3)
+  std::vector<GazePoint> gaze;  // one per viewer
 };
 // All frames of video `index` (frame ids 1..frames), deterministic from (seed, index).
 std::vector<SyntheticFrame> RenderSyntheticVideo(const SyntheticOptions& options, int index);

@@ -145,7 +145,8 @@ TEST(DatasetTest, VinfoStructureErrors) {
       {V::FromDict({{V::FromStr("syn000"), V::FromList({})}}), "video 'syn000': expected a dict"},
       {V::FromDict({{V::FromStr("syn000"), V::FromDict({{V::FromStr("1"), V::FromList({})}})}}),
        "frame key '1' is not a 4-digit frame id"},
-      {V::FromDict({{V::FromStr("syn000"), frames_of(V::FromList({V::FromTuple({V::FromFloat(0.5)})}))}}),
+      {V::FromDict(
+           {{V::FromStr("syn000"), frames_of(V::FromList({V::FromTuple({V::FromFloat(0.5)})}))}}),
        "video 'syn000' frame '0001': gaze entry 0 is (0.5,), expected (x, y)"},
       {V::FromDict({{V::FromStr("syn000"),
                      frames_of(V::FromList({V::FromList({V::FromStr("a"), V::FromFloat(0.5)})}))}}),
@@ -183,7 +184,8 @@ TEST(DatasetTest, BadGazePointsAreReportedNotFatal) {
   EXPECT_EQ(d->num_errors(), 2);
   std::vector<std::string> kinds;
   for (const auto& i : d->issues()) kinds.push_back(i.kind + ": " + i.message);
-  EXPECT_THAT(kinds, ::testing::Contains(HasSubstr("gaze_out_of_range: syn001/0002: gaze point 0 (1.25")));
+  EXPECT_THAT(kinds,
+              ::testing::Contains(HasSubstr("gaze_out_of_range: syn001/0002: gaze point 0 (1.25")));
   EXPECT_THAT(kinds, ::testing::Contains(HasSubstr("no_gaze_points: syn001/0003")));
 }
 
@@ -192,7 +194,8 @@ TEST(DatasetTest, GazeTablePickleRoundTrip) {
   t["b"][2] = {{0.25, 0.5}, {1.0, 0.0}};
   t["a"][1] = {{0.125, 0.75}};
   const PyValue v = GazeTableToPickle(t);
-  EXPECT_EQ(v.DebugString(), "{'a': {'0001': [(0.125, 0.75)]}, 'b': {'0002': [(0.25, 0.5), (1.0, 0.0)]}}");
+  EXPECT_EQ(v.DebugString(),
+            "{'a': {'0001': [(0.125, 0.75)]}, 'b': {'0002': [(0.25, 0.5), (1.0, 0.0)]}}");
   for (int proto = 2; proto <= 4; ++proto) {
     auto bytes = SerializePickle(v, proto);
     ASSERT_TRUE(bytes.ok());
@@ -205,8 +208,10 @@ TEST(DatasetTest, GazeTablePickleRoundTrip) {
   // Lists instead of tuples and ints instead of floats are accepted, as Python would.
   using V = PyValue;
   auto loose = GazeTableFromPickle(
-      V::FromDict({{V::FromStr("v"), V::FromDict({{V::FromStr("0003"),
-                                                   V::FromTuple({V::FromList({V::FromInt(1), V::FromFloat(0.5)})})}})}}),
+      V::FromDict(
+          {{V::FromStr("v"),
+            V::FromDict({{V::FromStr("0003"),
+                          V::FromTuple({V::FromList({V::FromInt(1), V::FromFloat(0.5)})})}})}}),
       "loose");
   ASSERT_TRUE(loose.ok()) << loose.status();
   EXPECT_EQ((*loose)["v"][3], (std::vector<GazePoint>{{1.0, 0.5}}));

@@ -44,11 +44,11 @@ double MaxAbsDiff(const std::vector<float>& a, const std::vector<double>& b) {
 // at odd sizes, with points at the seam and the poles, for the table and direct paths.
 TEST(GroundTruthTest, MatchesDirectEvaluation) {
   std::vector<GazePoint> gaze = RandomGaze(6, 7);
-  gaze.push_back({0.0, 0.5});      // on the seam
-  gaze.push_back({0.999, 0.3});    // just left of the seam
-  gaze.push_back({0.3, 0.0});      // north pole
-  gaze.push_back({0.7, 1.0});      // south pole
-  gaze.push_back({0.5, 0.02});     // near the pole
+  gaze.push_back({0.0, 0.5});    // on the seam
+  gaze.push_back({0.999, 0.3});  // just left of the seam
+  gaze.push_back({0.3, 0.0});    // north pole
+  gaze.push_back({0.7, 1.0});    // south pole
+  gaze.push_back({0.5, 0.02});   // near the pole
   for (double sigma : {kDefaultGazeSigma, 0.05, 0.3, 0.6 /* direct path: 8σ > 3 */}) {
     for (auto [h, w] : {std::pair{24, 48}, std::pair{31, 61}, std::pair{9, 100}}) {
       auto fast = GroundTruthMap(gaze, h, w, {sigma});
@@ -96,7 +96,8 @@ TEST(GroundTruthTest, LongitudeShiftRollsTheMap) {
     ASSERT_TRUE(m.ok());
     for (int i = 0; i < h; ++i) {
       for (int j = 0; j < w; ++j) {
-        ASSERT_NEAR((*m)[i * w + (j + k) % w], (*base)[i * w + j], 2e-6) << k << " " << i << " " << j;
+        ASSERT_NEAR((*m)[i * w + (j + k) % w], (*base)[i * w + j], 2e-6)
+            << k << " " << i << " " << j;
       }
     }
   }
@@ -253,11 +254,14 @@ TEST(GtCacheTest, MalformedCachesAreErrorsNamingTheFile) {
     ASSERT_TRUE(util::WriteNpy(path, c.array).ok());
     auto r = ReadGtCache(path, 4, 8);
     ASSERT_FALSE(r.ok()) << c.name;
-    EXPECT_THAT(std::string(r.status().message()), HasSubstr(path + ": malformed ground-truth cache"));
+    EXPECT_THAT(std::string(r.status().message()),
+                HasSubstr(path + ": malformed ground-truth cache"));
     EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.want));
   }
   // (H, W) without the leading 1 and float32 are accepted.
-  ASSERT_TRUE(util::WriteNpy(dir + "/hw.npy", util::NpyArray::FromFloat32({2, 4}, std::vector<float>(8, 5.f))).ok());
+  ASSERT_TRUE(util::WriteNpy(dir + "/hw.npy",
+                             util::NpyArray::FromFloat32({2, 4}, std::vector<float>(8, 5.f)))
+                  .ok());
   auto hw = ReadGtCache(dir + "/hw.npy", 2, 4);
   ASSERT_TRUE(hw.ok()) << hw.status();
   EXPECT_NEAR((*hw)[0], 0.5f, 1e-7);

@@ -148,7 +148,8 @@ TEST(SampleTest, CorruptInputsGiveFileNamingErrors) {
   so.prev_interval = 1;
   s = LoadSample(*d, {"syn001", 3}, so);
   ASSERT_FALSE(s.ok());
-  EXPECT_THAT(std::string(s.status().message()), HasSubstr("previous map of syn001/0003 (frame 0002)"));
+  EXPECT_THAT(std::string(s.status().message()),
+              HasSubstr("previous map of syn001/0003 (frame 0002)"));
   so.gt = GtSource::kGenerate;
   EXPECT_TRUE(LoadSample(*d, {"syn001", 3}, so).ok());
   // Not a frame of the dataset.

@@ -37,11 +37,11 @@ V Dict(std::vector<std::pair<V, V>> v) { return V::FromDict(std::move(v)); }
 // make_pickle_fixtures.py: kitchen_sink(with_bytes).
 V KitchenSink(bool with_bytes) {
   std::vector<V> ints;
-  for (int64_t i : {int64_t{0}, int64_t{1}, int64_t{255}, int64_t{256}, int64_t{65535},
-                    int64_t{65536}, int64_t{-1}, int64_t{-255}, int64_t{-256},
-                    int64_t{2147483647}, int64_t{-2147483648LL}, int64_t{2147483648LL},
-                    int64_t{-2147483649LL}, (int64_t{1} << 40) + 7,
-                    std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
+  for (int64_t i :
+       {int64_t{0}, int64_t{1}, int64_t{255}, int64_t{256}, int64_t{65535}, int64_t{65536},
+        int64_t{-1}, int64_t{-255}, int64_t{-256}, int64_t{2147483647}, int64_t{-2147483648LL},
+        int64_t{2147483648LL}, int64_t{-2147483649LL}, (int64_t{1} << 40) + 7,
+        std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
     ints.push_back(Int(i));
   }
   const double inf = std::numeric_limits<double>::infinity();
@@ -59,8 +59,8 @@ V KitchenSink(bool with_bytes) {
                            Tuple({Int(1), Int(2), Int(3)}),
                            Tuple({Int(1), Int(2), Int(3), Int(4)}),
                            Tuple({Tuple({Int(1)}), List({Int(2)})})};
-  V nested = Dict({{Str("a"), Dict({{Str("b"), Dict({{Str("c"),
-                                                       List({List({}), Dict({}), Tuple({})})}})}})}});
+  V nested = Dict(
+      {{Str("a"), Dict({{Str("b"), Dict({{Str("c"), List({List({}), Dict({}), Tuple({})})}})}})}});
   V shared = List({Int(1), Int(2), Int(3)});
   std::vector<V> long_list;
   for (int i = 0; i < 1500; ++i) long_list.push_back(Int(i));
@@ -164,8 +164,10 @@ struct Gen {
   V Value(int depth, bool bytes) {
     const int kinds = depth > 3 ? 6 : 9;
     switch (Next() % kinds) {
-      case 0: return V::FromNone();
-      case 1: return V::FromBool(Next() & 1);
+      case 0:
+        return V::FromNone();
+      case 1:
+        return V::FromBool(Next() & 1);
       case 2: {
         const int shift = Next() % 64;
         return Int(static_cast<int64_t>(Next()) >> shift);
@@ -252,18 +254,18 @@ std::string P2(const std::string& body) { return std::string("\x80\x02", 2) + bo
 
 TEST(PickleTest, ForbiddenOpcodesNamedWithOffset) {
   const std::vector<std::pair<uint8_t, const char*>> forbidden = {
-      {'c', "GLOBAL"},       {0x93, "STACK_GLOBAL"}, {'R', "REDUCE"},      {'b', "BUILD"},
-      {'i', "INST"},         {'o', "OBJ"},           {0x81, "NEWOBJ"},     {0x92, "NEWOBJ_EX"},
-      {'P', "PERSID"},       {'Q', "BINPERSID"},     {0x82, "EXT1"},       {0x83, "EXT2"},
-      {0x84, "EXT4"},        {0x8f, "EMPTY_SET"},    {0x90, "ADDITEMS"},   {0x91, "FROZENSET"},
-      {0x96, "BYTEARRAY8"},  {0x97, "NEXT_BUFFER"},  {0x98, "READONLY_BUFFER"}};
+      {'c', "GLOBAL"},      {0x93, "STACK_GLOBAL"}, {'R', "REDUCE"},          {'b', "BUILD"},
+      {'i', "INST"},        {'o', "OBJ"},           {0x81, "NEWOBJ"},         {0x92, "NEWOBJ_EX"},
+      {'P', "PERSID"},      {'Q', "BINPERSID"},     {0x82, "EXT1"},           {0x83, "EXT2"},
+      {0x84, "EXT4"},       {0x8f, "EMPTY_SET"},    {0x90, "ADDITEMS"},       {0x91, "FROZENSET"},
+      {0x96, "BYTEARRAY8"}, {0x97, "NEXT_BUFFER"},  {0x98, "READONLY_BUFFER"}};
   for (const auto& [op, opname] : forbidden) {
     // NONE first so that the opcode sits at byte 3 with a value under it.
     auto v = ParsePickle(P2(std::string("N") + static_cast<char>(op) + "xxxxxxxxxxxxx."), "f.pkl");
     ASSERT_FALSE(v.ok()) << opname;
     char want[128];
-    std::snprintf(want, sizeof(want), "f.pkl: unsupported pickle opcode 0x%02x (%s) at byte 3",
-                  op, opname);
+    std::snprintf(want, sizeof(want), "f.pkl: unsupported pickle opcode 0x%02x (%s) at byte 3", op,
+                  opname);
     EXPECT_THAT(std::string(v.status().message()), StartsWith(want));
     EXPECT_STREQ(PickleOpcodeName(op), opname);
   }
@@ -279,15 +281,19 @@ TEST(PickleTest, ForbiddenOpcodesNamedWithOffset) {
 // (pickletools.dis shows GLOBAL at byte 2 and STACK_GLOBAL at byte 39) and the classic
 // protocol-0 os.system payload.
 TEST(PickleTest, RejectsRealCodeExecutingPickles) {
-  const std::string p2("\x80\x02" "ccollections\nOrderedDict\nq\x00)Rq\x01X\x01\x00\x00\x00aq\x02K\x01s.",
-                       45);
+  const std::string p2(
+      "\x80\x02"
+      "ccollections\nOrderedDict\nq\x00)Rq\x01X\x01\x00\x00\x00aq\x02K\x01s.",
+      45);
   auto v = ParsePickle(p2, "od2.pkl");
   ASSERT_FALSE(v.ok());
   EXPECT_THAT(std::string(v.status().message()),
               StartsWith("od2.pkl: unsupported pickle opcode 0x63 (GLOBAL) at byte 2"));
   const std::string p4(
-      "\x80\x04\x95)\x00\x00\x00\x00\x00\x00\x00\x8c\x0b" "collections\x94\x8c\x0bOrderedDict"
-      "\x94\x93\x94)R\x94\x8c\x01" "a\x94K\x01s.",
+      "\x80\x04\x95)\x00\x00\x00\x00\x00\x00\x00\x8c\x0b"
+      "collections\x94\x8c\x0bOrderedDict"
+      "\x94\x93\x94)R\x94\x8c\x01"
+      "a\x94K\x01s.",
       52);
   v = ParsePickle(p4, "od4.pkl");
   ASSERT_FALSE(v.ok());
@@ -307,7 +313,10 @@ TEST(PickleTest, HostileStructuresAreBounded) {
   EXPECT_THAT(std::string(v.status().message()), HasSubstr("nested deeper than 64"));
 
   // A list that contains itself: ] q0 h0 a .
-  v = ParsePickle(P2(std::string("]q\x00h\x00" "a.", 7)), "cycle");
+  v = ParsePickle(P2(std::string("]q\x00h\x00"
+                                 "a.",
+                                 7)),
+                  "cycle");
   ASSERT_FALSE(v.ok());
   EXPECT_THAT(std::string(v.status().message()), HasSubstr("nested deeper"));
 
@@ -355,14 +364,17 @@ TEST(PickleTest, StructuralErrors) {
       {P2("}(K\x01u."), "odd number of items"},
       {P2("}]Ns."), "unhashable dict key of type list"},
       {P2(std::string("X\x02\x00\x00\x00\xc3\x28.", 9)), "invalid UTF-8"},
-      {P2(std::string("\x8a\x09\x01\x02\x03\x04\x05\x06\x07\x08\x09.", 12)), "does not fit in 64 bits"},
+      {P2(std::string("\x8a\x09\x01\x02\x03\x04\x05\x06\x07\x08\x09.", 12)),
+       "does not fit in 64 bits"},
       {P2("I12x\n."), "malformed integer '12x'"},
       {P2("I99999999999999999999\n."), "does not fit in 64 bits"},
       {P2("Fabc\n."), "malformed float 'abc'"},
       {P2("S'abc\n."), "not quoted"},
       {std::string("\x80\x06N.", 4), "unsupported protocol 6"},
       // FRAME of 2 bytes, then a BINUNICODE whose data runs past the frame end.
-      {std::string("\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00\x8c\x03" "abc.", 17),
+      {std::string("\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00\x8c\x03"
+                   "abc.",
+                   17),
        "straddles the end of the frame"},
       // A FRAME inside a frame.
       {std::string("\x80\x04\x95\x0a\x00\x00\x00\x00\x00\x00\x00\x95\x01\x00\x00\x00\x00\x00\x00"
@@ -386,9 +398,9 @@ TEST(PickleTest, Protocol0TextForms) {
       "ag1\naF-0.5\na.";
   auto v = ParsePickle(p0, "p0");
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(*v, List({V::FromBool(true), V::FromBool(false), Int(123456789012LL),
-                      Str("a'bA\nA"), Str("x\xc3\xa9\xf0\x9f\x98\x80"),
-                      Str("x\xc3\xa9\xf0\x9f\x98\x80"), F(-0.5)}));
+  EXPECT_EQ(*v,
+            List({V::FromBool(true), V::FromBool(false), Int(123456789012LL), Str("a'bA\nA"),
+                  Str("x\xc3\xa9\xf0\x9f\x98\x80"), Str("x\xc3\xa9\xf0\x9f\x98\x80"), F(-0.5)}));
 }
 
 TEST(PickleTest, MemoAliasesMutatedContainers) {

@@ -55,14 +55,16 @@ TEST(PythonRandomTest, IntSeedsUseTheir32BitWordsLeastSignificantFirst) {
 }
 
 TEST(PythonRandomTest, MatchesCPythonOutputs) {
-  // python3 -c "import random; r=random.Random(367643); print([r.getrandbits(32) for _ in range(5)])"
+  // python3 -c "import random; r=random.Random(367643); print([r.getrandbits(32) for _ in
+  // range(5)])"
   {
     PythonRandom r(367643);
     std::vector<uint32_t> got;
     for (int k = 0; k < 5; ++k) got.push_back(r.GenRandUint32());
     EXPECT_THAT(got, ElementsAre(3838154527u, 2274445141u, 3723528288u, 1381316288u, 3183724575u));
   }
-  // python3 -c "import random; r=random.Random(367643); print([r.getrandbits(k) for k in (1,7,31,33,48,64)])"
+  // python3 -c "import random; r=random.Random(367643); print([r.getrandbits(k) for k in
+  // (1,7,31,33,48,64)])"
   {
     PythonRandom r(367643);
     std::vector<uint64_t> got;
@@ -76,7 +78,8 @@ TEST(PythonRandomTest, MatchesCPythonOutputs) {
     EXPECT_EQ(r.Random(), 0.8936399856922069);
     EXPECT_EQ(r.Random(), 0.866951490354633);
   }
-  // python3 -c "import random; r=random.Random(367643); print([r._randbelow(n) for n in (1,2,3,5,100,2**40+1)])"
+  // python3 -c "import random; r=random.Random(367643); print([r._randbelow(n) for n in
+  // (1,2,3,5,100,2**40+1)])"
   {
     PythonRandom r(367643);
     std::vector<uint64_t> got;
@@ -121,7 +124,7 @@ TEST(PythonRandomTest, SampleStrategyThreshold) {
   // k = 6: 4**ceil(log4 18) = 4**3 = 64 → 85; k = 22: log4 66 > 3 → 4**4 → 277.
   EXPECT_TRUE(PythonRandom::SampleUsesPool(85, 6));
   EXPECT_FALSE(PythonRandom::SampleUsesPool(86, 6));
-  EXPECT_TRUE(PythonRandom::SampleUsesPool(85, 21));   // log4 63 < 3
+  EXPECT_TRUE(PythonRandom::SampleUsesPool(85, 21));  // log4 63 < 3
   EXPECT_FALSE(PythonRandom::SampleUsesPool(86, 21));
   EXPECT_TRUE(PythonRandom::SampleUsesPool(277, 22));  // log4 66 > 3
 }
@@ -140,13 +143,13 @@ TEST(PythonRandomTest, PublishedSampleOnNumberedNames) {
   // python3 -c "import random; names=['%03d'%i for i in range(1,105)];
   //             print(random.Random(367643).sample(sorted(names), 80))"
   const std::vector<std::string> want = {
-      "068", "042", "095", "057", "073", "062", "011", "012", "071", "063", "017", "077", "044",
-      "033", "094", "076", "003", "038", "014", "036", "078", "103", "102", "054", "001", "018",
-      "089", "060", "024", "081", "025", "080", "043", "005", "040", "070", "029", "007", "050",
-      "015", "072", "051", "008", "079", "046", "064", "074", "052", "021", "086", "099", "101",
-      "006", "082", "065", "059", "041", "020", "104", "093", "096", "037", "092", "009", "049",
-      "053", "035", "026", "091", "066", "019", "022", "031", "047", "067", "058", "016", "013",
-      "055", "069"};
+      "068", "042", "095", "057", "073", "062", "011", "012", "071", "063", "017", "077",
+      "044", "033", "094", "076", "003", "038", "014", "036", "078", "103", "102", "054",
+      "001", "018", "089", "060", "024", "081", "025", "080", "043", "005", "040", "070",
+      "029", "007", "050", "015", "072", "051", "008", "079", "046", "064", "074", "052",
+      "021", "086", "099", "101", "006", "082", "065", "059", "041", "020", "104", "093",
+      "096", "037", "092", "009", "049", "053", "035", "026", "091", "066", "019", "022",
+      "031", "047", "067", "058", "016", "013", "055", "069"};
   std::vector<std::string> names = Names("%03d", 1, 104);
   std::reverse(names.begin(), names.end());  // input order must not matter (sorted first)
   EXPECT_THAT(PublishedSample(names, 367643, 80), ElementsAreArray(want));

@@ -33,7 +33,8 @@ SyntheticOptions Opts(int h = 60, int w = 120) {
 }
 
 double Geodesic(double lat1, double lon1, double lat2, double lon2) {
-  const double c = std::sin(lat1) * std::sin(lat2) + std::cos(lat1) * std::cos(lat2) * std::cos(lon1 - lon2);
+  const double c =
+      std::sin(lat1) * std::sin(lat2) + std::cos(lat1) * std::cos(lat2) * std::cos(lon1 - lon2);
   return std::acos(std::clamp(c, -1.0, 1.0));
 }
 

@@ -1,0 +1,98 @@
+// End-to-end tests of tools:make_dataset and tools:check_data (exit codes, JSON on
+// stdout, messages on stderr).
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "util/file.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string TmpDir() {
+  const char* d = std::getenv("TEST_TMPDIR");
+  return d ? d : "/tmp";
+}
+
+struct ToolRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs tools/<name> from the runfiles; stdout and stderr captured separately.
+ToolRun RunTool(const std::string& name, const std::vector<std::string>& args) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  std::string cmd =
+      std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "sal360") + "/tools/" + name;
+  for (const std::string& a : args) cmd += " '" + a + "'";
+  const std::string err_path = TmpDir() + "/stderr.txt";
+  cmd += " 2>'" + err_path + "'";
+  ToolRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  auto e = sal360::util::ReadFile(err_path, 1 << 20);
+  if (e.ok()) r.err = *e;
+  return r;
+}
+
+TEST(DataToolsTest, MakeThenCheck) {
+  const std::string root = TmpDir() + "/ds";
+  std::filesystem::remove_all(root);
+  ToolRun make = RunTool(
+      "make_dataset", {"--out=" + root, "--videos=3", "--frames=6", "--height=16", "--width=32",
+                       "--viewers=4", "--gt_cache", "--gt_cache_height=8", "--gt_cache_width=16"});
+  ASSERT_EQ(make.exit_code, 0) << make.err;
+  const nlohmann::json mj = nlohmann::json::parse(make.out);
+  EXPECT_EQ(mj["frames"], 18);
+  EXPECT_THAT(make.err, HasSubstr("make_dataset"));  // the progress line
+  ToolRun check = RunTool("check_data", {"--data=" + root, "--val_videos=1"});
+  ASSERT_EQ(check.exit_code, 0) << check.err << check.out;
+  const nlohmann::json cj = nlohmann::json::parse(check.out);
+  EXPECT_TRUE(cj["usable"].get<bool>());
+  EXPECT_EQ(cj["gt_caches"]["present"], 18);
+  // 3 videos: round(80 · 3 / 104) = 2 training videos, one of them held out.
+  EXPECT_EQ(cj["split"]["train"].size(), 1u);
+  EXPECT_EQ(cj["split"]["val"].size(), 1u);
+  EXPECT_EQ(cj["split"]["test"].size(), 1u);
+  EXPECT_THAT(check.err, HasSubstr("check_data"));
+
+  // Break a frame: exit 1, the JSON still printed, the reason on stderr.
+  const std::string jpg = root + "/syn001/0004.jpg";
+  ASSERT_TRUE(sal360::util::WriteFileAtomically(jpg, "not a jpeg").ok());
+  check = RunTool("check_data", {"--data=" + root});
+  EXPECT_EQ(check.exit_code, 1);
+  const nlohmann::json bj = nlohmann::json::parse(check.out);
+  EXPECT_FALSE(bj["usable"].get<bool>());
+  EXPECT_EQ(bj["problems"]["list"][0]["path"], jpg);
+  EXPECT_THAT(check.err, HasSubstr("NOT usable"));
+
+  // Not a dataset at all.
+  check = RunTool("check_data", {"--data=" + TmpDir() + "/nothing"});
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_THAT(nlohmann::json::parse(check.out)["fatal"].get<std::string>(), HasSubstr("nothing"));
+
+  // Making over an existing dataset fails; bad usage is exit 2.
+  make = RunTool("make_dataset", {"--out=" + root});
+  EXPECT_EQ(make.exit_code, 1);
+  EXPECT_THAT(make.err, HasSubstr("already holds a dataset"));
+  EXPECT_EQ(RunTool("make_dataset", {}).exit_code, 2);
+  EXPECT_EQ(RunTool("make_dataset", {"--out=" + root + "2", "--videos=0"}).exit_code, 2);
+  EXPECT_EQ(RunTool("check_data", {}).exit_code, 2);
+  EXPECT_EQ(RunTool("check_data", {"--data=" + root, "--split=file"}).exit_code, 2);
+}
+
+}  // namespace

@@ -1,0 +1,103 @@
+// Validates a dataset before a long training run and prints one JSON object to stdout
+// (format: data/check.h, docs/data.md).
+//
+//   bazel run //tools:check_data -- --data=ROOT [--split=seed|file --split_file=F]
+//
+// Exit status: 0 when the dataset is usable, 1 when it is not (every problem is listed
+// in the JSON), 2 on bad usage.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "data/check.h"
+#include "util/progress.h"
+
+ABSL_FLAG(std::string, data, "", "Dataset root (vinfo.pkl + one folder per video)");
+ABSL_FLAG(std::string, split, "seed",
+          "seed: the published split (random.Random(--split_seed).sample(sorted(videos), k)); "
+          "file: read --split_file");
+ABSL_FLAG(std::string, split_file, "", "JSON {\"train\": [...], \"val\": [...], \"test\": [...]}");
+ABSL_FLAG(int64_t, split_seed, 367643, "Seed of --split=seed (the published one)");
+ABSL_FLAG(int, train_videos, 0, "Training videos of --split=seed; 0 = round(80 * n / 104)");
+ABSL_FLAG(int, val_videos, 0, "Training videos held out for validation (--split=seed)");
+ABSL_FLAG(int64_t, val_seed, 1, "Seed choosing the validation videos");
+ABSL_FLAG(int, prev_interval, 5, "Frames between a frame and its temporal input");
+ABSL_FLAG(int, threads, 2, "Decoding threads");
+ABSL_FLAG(int, max_listed, 100, "Problems listed in full in the JSON");
+ABSL_FLAG(bool, write_gt_cache, false,
+          "Write the missing NNNN_gt.npy caches (generated from the gaze points, atomically)");
+ABSL_FLAG(int, gt_cache_height, 128, "Height of written caches");
+ABSL_FLAG(int, gt_cache_width, 256, "Width of written caches");
+ABSL_FLAG(double, gaze_sigma, 3.14159265358979323846 / 20,
+          "Sigma (radians) of the spherical Gaussian of written caches");
+
+namespace {
+
+std::string UserPath(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");  // set by `bazel run`
+  if (wd == nullptr || *wd == '\0') return path;
+  return absl::StrCat(wd, "/", path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Validates a dataset: --data=ROOT [--split=seed|file --split_file=F]; JSON to stdout; "
+      "exit 1 when unusable.");
+  absl::ParseCommandLine(argc, argv);
+  sal360::data::CheckOptions o;
+  o.root = UserPath(absl::GetFlag(FLAGS_data));
+  o.split = absl::GetFlag(FLAGS_split);
+  o.split_file = UserPath(absl::GetFlag(FLAGS_split_file));
+  o.seed_split.seed = absl::GetFlag(FLAGS_split_seed);
+  o.seed_split.train_videos = absl::GetFlag(FLAGS_train_videos);
+  o.seed_split.val_videos = absl::GetFlag(FLAGS_val_videos);
+  o.seed_split.val_seed = absl::GetFlag(FLAGS_val_seed);
+  o.prev_interval = absl::GetFlag(FLAGS_prev_interval);
+  o.threads = absl::GetFlag(FLAGS_threads);
+  o.max_listed = absl::GetFlag(FLAGS_max_listed);
+  o.write_gt_cache = absl::GetFlag(FLAGS_write_gt_cache);
+  o.gt_cache_height = absl::GetFlag(FLAGS_gt_cache_height);
+  o.gt_cache_width = absl::GetFlag(FLAGS_gt_cache_width);
+  o.gt_options.sigma = absl::GetFlag(FLAGS_gaze_sigma);
+  std::string usage_error;
+  if (o.root.empty()) usage_error = "--data=ROOT is required";
+  if (o.split != "seed" && o.split != "file") usage_error = "--split must be seed or file";
+  if (o.split == "file" && o.split_file.empty()) usage_error = "--split=file needs --split_file";
+  if (o.prev_interval < 1 || o.threads < 1 || o.max_listed < 0) {
+    usage_error = "--prev_interval and --threads must be >= 1, --max_listed >= 0";
+  }
+  if (o.gt_cache_height < 1 || o.gt_cache_width < 1 || !(o.gt_options.sigma > 0)) {
+    usage_error = "--gt_cache_height/width and --gaze_sigma must be > 0";
+  }
+  if (!usage_error.empty()) {
+    std::fprintf(stderr, "check_data: %s (see --help)\n", usage_error.c_str());
+    return 2;
+  }
+  std::unique_ptr<sal360::util::ProgressLine> bar;
+  const nlohmann::ordered_json report =
+      sal360::data::CheckDataset(o, [&](int64_t done, int64_t total) {
+        if (!bar) bar = std::make_unique<sal360::util::ProgressLine>("check_data", total, "frames");
+        bar->Update(done);
+        if (done == total) bar->Finish();
+      });
+  std::printf("%s\n", report.dump(2).c_str());
+  const bool usable = report.value("usable", false);
+  if (!usable) {
+    std::fprintf(stderr, "check_data: %s is NOT usable: %s\n", o.root.c_str(),
+                 report.contains("fatal")
+                     ? report["fatal"].get<std::string>().c_str()
+                     : absl::StrCat(report["problems"]["errors"].get<int64_t>(),
+                                    " error(s), see \"problems\"")
+                           .c_str());
+    return 1;
+  }
+  return 0;
+}
