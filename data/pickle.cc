@@ -457,13 +457,20 @@ const char* PickleOpcodeName(uint8_t op) {
 
 namespace {
 
+// 24 bytes per value: strings and child lists live in side tables (a real vinfo.pkl
+// holds millions of small tuples and floats).
 struct Node {
   PyValue::Kind kind = PyValue::Kind::kNone;
-  bool b = false;
-  int64_t i = 0;
-  double f = 0;
-  std::string s;              // str (UTF-8) or bytes
-  std::vector<int64_t> kids;  // list/tuple items; dict: key0, value0, key1, value1, ...
+  union {
+    bool b;
+    int64_t i;
+    double f;
+  };
+  // str/bytes: index into strings_; list/tuple/dict: index into kids_ (items; for a dict
+  // key0, value0, key1, value1, ...).
+  int64_t aux = -1;
+  Node() : i(0) {}
+  explicit Node(PyValue::Kind k) : kind(k), i(0) {}
 };
 
 class Unpickler {
@@ -541,11 +548,8 @@ class Unpickler {
     stack_.push_back(*id);
     return absl::OkStatus();
   }
-  absl::Status PushSimple(PyValue::Kind k) {
-    Node n;
-    n.kind = k;
-    return Push(std::move(n));
-  }
+  absl::Status PushSimple(PyValue::Kind k) { return Push(Node(k)); }
+  std::vector<int64_t>& Kids(int64_t id) { return kids_[nodes_[id].aux]; }
   absl::StatusOr<int64_t> Pop() {
     if (stack_.size() <= StackBase()) return Err("stack underflow");
     int64_t v = stack_.back();
@@ -573,7 +577,7 @@ class Unpickler {
     if (nodes_[list].kind != PyValue::Kind::kList) {
       return Err(absl::StrCat("append to a ", PyValue::KindName(nodes_[list].kind)));
     }
-    auto& kids = nodes_[list].kids;
+    auto& kids = Kids(list);
     kids.insert(kids.end(), items.begin(), items.end());
     return absl::OkStatus();
   }
@@ -585,21 +589,37 @@ class Unpickler {
     for (size_t k = 0; k < kv.size(); k += 2) {
       if (auto s = CheckKey(kv[k]); !s.ok()) return s;
     }
-    auto& kids = nodes_[dict].kids;
+    auto& kids = Kids(dict);
     kids.insert(kids.end(), kv.begin(), kv.end());
     return absl::OkStatus();
   }
+  // The memo: CPython numbers its entries 0, 1, 2, ..., so a vector holds them; keys far
+  // beyond the dense range (legal but odd) go to a hash map, so that a hostile key like
+  // 2^32 − 1 cannot make us allocate a huge vector.
   absl::Status MemoPut(uint64_t index) {
     if (stack_.size() <= StackBase()) return Err("memo put with an empty stack");
-    if (memo_.size() >= static_cast<size_t>(limits_.max_values)) return Err("memo too large");
-    memo_[index] = stack_.back();
+    if (memo_count_ >= limits_.max_values) return Err("memo too large");
+    const int64_t value = stack_.back();
+    if (index < memo_dense_.size() + 4096) {
+      if (index >= memo_dense_.size()) memo_dense_.resize(index + 1, -1);
+      memo_count_ += memo_dense_[index] < 0;
+      memo_dense_[index] = value;
+    } else {
+      memo_count_ += memo_sparse_.count(index) == 0;
+      memo_sparse_[index] = value;
+    }
     return absl::OkStatus();
   }
   absl::Status MemoGet(uint64_t index) {
-    auto it = memo_.find(index);
-    if (it == memo_.end()) return Err(absl::StrCat("memo key ", index, " was never stored"));
+    int64_t value = -1;
+    if (index < memo_dense_.size()) {
+      value = memo_dense_[index];
+    } else if (auto it = memo_sparse_.find(index); it != memo_sparse_.end()) {
+      value = it->second;
+    }
+    if (value < 0) return Err(absl::StrCat("memo key ", index, " was never stored"));
     if (stack_.size() >= static_cast<size_t>(limits_.max_values)) return Err("stack too deep");
-    stack_.push_back(it->second);
+    stack_.push_back(value);
     return absl::OkStatus();
   }
   absl::Status PushString(PyValue::Kind kind, uint64_t n) {
@@ -609,35 +629,43 @@ class Unpickler {
     }
     const char* p;
     if (auto s = Read(n, &p); !s.ok()) return s;
-    Node node;
-    node.kind = kind;
-    node.s.assign(p, n);
-    if (kind == PyValue::Kind::kStr && !ValidUtf8(node.s)) return Err("invalid UTF-8 in str");
-    return Push(std::move(node));
+    std::string text(p, n);
+    if (kind == PyValue::Kind::kStr && !ValidUtf8(text)) return Err("invalid UTF-8 in str");
+    return PushText(kind, std::move(text));
   }
   absl::Status PushInt(int64_t v) {
-    Node n;
-    n.kind = PyValue::Kind::kInt;
+    Node n(PyValue::Kind::kInt);
     n.i = v;
-    return Push(std::move(n));
+    return Push(n);
   }
   absl::Status PushBool(bool v) {
-    Node n;
-    n.kind = PyValue::Kind::kBool;
+    Node n(PyValue::Kind::kBool);
     n.b = v;
-    return Push(std::move(n));
+    return Push(n);
   }
   absl::Status PushFloat(double v) {
-    Node n;
-    n.kind = PyValue::Kind::kFloat;
+    Node n(PyValue::Kind::kFloat);
     n.f = v;
-    return Push(std::move(n));
+    return Push(n);
+  }
+  absl::Status PushText(PyValue::Kind kind, std::string text) {
+    Node n(kind);
+    n.aux = static_cast<int64_t>(strings_.size());
+    strings_.push_back(std::move(text));
+    return Push(n);
+  }
+  absl::StatusOr<int64_t> NewContainer(PyValue::Kind kind, std::vector<int64_t> kids) {
+    Node n(kind);
+    n.aux = static_cast<int64_t>(kids_.size());
+    auto id = NewNode(n);
+    if (id.ok()) kids_.push_back(std::move(kids));
+    return id;
   }
   absl::Status PushContainer(PyValue::Kind kind, std::vector<int64_t> kids) {
-    Node n;
-    n.kind = kind;
-    n.kids = std::move(kids);
-    return Push(std::move(n));
+    auto id = NewContainer(kind, std::move(kids));
+    if (!id.ok()) return id.status();
+    stack_.push_back(*id);
+    return absl::OkStatus();
   }
   // Two's-complement little-endian integer of n bytes (LONG1/LONG4).
   absl::Status PushLong(uint64_t n) {
@@ -671,9 +699,13 @@ class Unpickler {
   uint8_t op_ = 0;
   size_t frame_end_ = 0;  // end of the current FRAME (0 = not in a frame)
   std::vector<Node> nodes_;
+  std::vector<std::string> strings_;
+  std::vector<std::vector<int64_t>> kids_;
   std::vector<int64_t> stack_;
   std::vector<size_t> marks_;
-  std::unordered_map<uint64_t, int64_t> memo_;
+  std::vector<int64_t> memo_dense_;  // -1 = unset
+  std::unordered_map<uint64_t, int64_t> memo_sparse_;
+  int64_t memo_count_ = 0;
 };
 
 bool Unpickler::ValidUtf8(const std::string& s) {
@@ -868,13 +900,16 @@ absl::Status Unpickler::CheckExpanded(int64_t id, int depth, int64_t* count) {
                      " values after expanding shared references (a hostile or cyclic pickle?)"));
   }
   const Node& n = nodes_[id];
-  if (n.kids.empty()) return absl::OkStatus();
+  if (n.aux < 0 || n.kind == PyValue::Kind::kStr || n.kind == PyValue::Kind::kBytes ||
+      kids_[n.aux].empty()) {
+    return absl::OkStatus();
+  }
   if (depth >= limits_.max_depth) {
     return absl::InvalidArgumentError(
         absl::StrCat(name_, ": containers nested deeper than ", limits_.max_depth,
                      " levels (a hostile or self-referencing pickle?)"));
   }
-  for (int64_t kid : n.kids) {
+  for (int64_t kid : kids_[n.aux]) {
     if (auto s = CheckExpanded(kid, depth + 1, count); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -898,9 +933,9 @@ absl::StatusOr<PyValue> Unpickler::Convert(int64_t id, int depth, int64_t* count
     case K::kFloat:
       return PyValue::FromFloat(n.f);
     case K::kStr:
-      return PyValue::FromStr(n.s);
+      return PyValue::FromStr(strings_[n.aux]);
     case K::kBytes:
-      return PyValue::FromBytes(n.s);
+      return PyValue::FromBytes(strings_[n.aux]);
     default:
       break;
   }
@@ -911,19 +946,21 @@ absl::StatusOr<PyValue> Unpickler::Convert(int64_t id, int depth, int64_t* count
   }
   if (n.kind == K::kDict) {
     std::vector<std::pair<PyValue, PyValue>> items;
-    items.reserve(n.kids.size() / 2);
-    for (size_t k = 0; k + 1 < n.kids.size(); k += 2) {
-      auto key = Convert(n.kids[k], depth + 1, count);
+    const std::vector<int64_t>& kids = kids_[n.aux];
+    items.reserve(kids.size() / 2);
+    for (size_t k = 0; k + 1 < kids.size(); k += 2) {
+      auto key = Convert(kids[k], depth + 1, count);
       if (!key.ok()) return key.status();
-      auto val = Convert(n.kids[k + 1], depth + 1, count);
+      auto val = Convert(kids[k + 1], depth + 1, count);
       if (!val.ok()) return val.status();
       items.emplace_back(std::move(*key), std::move(*val));
     }
     return PyValue::FromDict(std::move(items));
   }
   std::vector<PyValue> items;
-  items.reserve(n.kids.size());
-  for (int64_t kid : n.kids) {
+  const std::vector<int64_t>& kids = kids_[n.aux];
+  items.reserve(kids.size());
+  for (int64_t kid : kids) {
     auto v = Convert(kid, depth + 1, count);
     if (!v.ok()) return v.status();
     items.push_back(std::move(*v));
@@ -935,6 +972,9 @@ absl::StatusOr<PyValue> Unpickler::Convert(int64_t id, int depth, int64_t* count
 absl::StatusOr<PyValue> Unpickler::Run() {
   using K = PyValue::Kind;
   if (d_.empty()) return absl::InvalidArgumentError(absl::StrCat(name_, ": empty pickle"));
+  // A value takes at least one opcode byte, typically ~8 (floats take 9): reserving for
+  // size/8 values avoids most regrowth copies of the arena.
+  nodes_.reserve(std::min<size_t>(d_.size() / 8 + 16, static_cast<size_t>(limits_.max_values)));
   while (true) {
     if (pos_ == frame_end_) frame_end_ = 0;  // the frame is consumed exactly
     op_pos_ = pos_;
@@ -1042,7 +1082,7 @@ absl::StatusOr<PyValue> Unpickler::Run() {
         break;
       }
       case MEMOIZE:
-        st = MemoPut(memo_.size());
+        st = MemoPut(static_cast<uint64_t>(memo_count_));
         break;
       case GET: {
         std::string line;
@@ -1161,24 +1201,14 @@ absl::StatusOr<PyValue> Unpickler::Run() {
         std::string line, text;
         st = ReadLine(&line);
         if (st.ok()) st = ParseQuotedString(line, &text);
-        if (st.ok()) {
-          Node n;
-          n.kind = K::kStr;
-          n.s = std::move(text);
-          st = Push(std::move(n));
-        }
+        if (st.ok()) st = PushText(K::kStr, std::move(text));
         break;
       }
       case UNICODE: {
         std::string line, text;
         st = ReadLine(&line);
         if (st.ok()) st = ParseRawUnicodeEscape(line, &text);
-        if (st.ok()) {
-          Node n;
-          n.kind = K::kStr;
-          n.s = std::move(text);
-          st = Push(std::move(n));
-        }
+        if (st.ok()) st = PushText(K::kStr, std::move(text));
         break;
       }
       case BINSTRING:
@@ -1195,10 +1225,9 @@ absl::StatusOr<PyValue> Unpickler::Run() {
         const char* p;
         st = Read(n, &p);
         if (!st.ok()) break;
-        Node node;
-        node.kind = K::kStr;
-        for (uint64_t k = 0; k < n; ++k) AppendUtf8(static_cast<uint8_t>(p[k]), &node.s);
-        st = Push(std::move(node));
+        std::string text;
+        for (uint64_t k = 0; k < n; ++k) AppendUtf8(static_cast<uint8_t>(p[k]), &text);
+        st = PushText(K::kStr, std::move(text));
         break;
       }
       case BINUNICODE: {
@@ -1277,7 +1306,7 @@ absl::StatusOr<PyValue> Unpickler::Run() {
           st = items.status();
           break;
         }
-        auto id = NewNode(Node{K::kDict});
+        auto id = NewContainer(K::kDict, {});
         if (!id.ok()) {
           st = id.status();
           break;
