@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -129,7 +131,8 @@ Taps MakeTaps(int in, int out, bool wrap) {
   return t;
 }
 
-// (h, w, c) of T → (h, ow, c) floats, scaled by `scale`.
+// (h, w, c) of T → (h, ow, c) floats, scaled by `scale`. Channels accumulate together
+// per tap (c ≤ 4), so each input pixel is read once per tap.
 template <typename T>
 void ResizeRows(const T* in, int h, int w, int c, const Taps& tx, float scale, float* out) {
   const int ow = tx.out;
@@ -139,12 +142,12 @@ void ResizeRows(const T* in, int h, int w, int c, const Taps& tx, float scale, f
     for (int o = 0; o < ow; ++o) {
       const int* idx = &tx.index[o * tx.max_taps];
       const float* wt = &tx.weight[o * tx.max_taps];
-      for (int ch = 0; ch < c; ++ch) {
-        float acc = 0;
-        for (int k = 0; k < tx.max_taps; ++k)
-          acc += wt[k] * static_cast<float>(row[idx[k] * c + ch]);
-        orow[o * c + ch] = acc * scale;
+      float acc[4] = {0, 0, 0, 0};
+      for (int k = 0; k < tx.max_taps; ++k) {
+        const T* px = row + static_cast<size_t>(idx[k]) * c;
+        for (int ch = 0; ch < c; ++ch) acc[ch] += wt[k] * static_cast<float>(px[ch]);
       }
+      for (int ch = 0; ch < c; ++ch) orow[o * c + ch] = acc[ch] * scale;
     }
   }
 }
@@ -166,6 +169,10 @@ void ResizeCols(const float* in, int ow, int c, const Taps& ty, float* out) {
 
 template <typename T>
 std::vector<float> ResizeImpl(const T* in, int h, int w, int c, int oh, int ow, float scale) {
+  if (c < 1 || c > 4 || h < 1 || w < 1 || oh < 1 || ow < 1) {
+    std::fprintf(stderr, "data::Resize: invalid sizes %dx%dx%d -> %dx%d\n", h, w, c, oh, ow);
+    std::abort();
+  }
   std::vector<float> out(static_cast<size_t>(oh) * ow * c);
   if (h == oh && w == ow) {
     for (size_t k = 0; k < out.size(); ++k) out[k] = static_cast<float>(in[k]) * scale;

@@ -49,7 +49,8 @@ absl::Status ImageInfo(const std::string& bytes, const std::string& name, int* h
 
 // Resizes an 8-bit image to (out_h, out_w, channels) floats in [0, 1] (value / 255).
 std::vector<float> ResizeToFloat(const Image& image, int out_h, int out_w);
-// Resizes a float (h, w, channels) array; saliency maps are channels = 1.
+// Resizes a float (h, w, channels) array; saliency maps are channels = 1. Sizes must be
+// ≥ 1 and channels 1..4 (aborts otherwise: a programming error, not bad input).
 std::vector<float> ResizeFloat(const float* in, int h, int w, int channels, int out_h, int out_w);
 // Resizes an 8-bit image (rounded to nearest).
 Image ResizeImage(const Image& image, int out_h, int out_w);
