@@ -42,12 +42,6 @@ std::string MakeCopy(const std::string& name) {
   return dst;
 }
 
-std::vector<std::string> Kinds(const Json& report) {
-  std::vector<std::string> k;
-  for (const auto& p : report["problems"]["list"]) k.push_back(p["kind"].get<std::string>());
-  return k;
-}
-
 TEST(CheckTest, CleanDatasetIsUsable) {
   CheckOptions o;
   o.root = MakeCopy("clean");

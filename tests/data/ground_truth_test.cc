@@ -126,7 +126,9 @@ TEST(GroundTruthTest, PoleGazeIsConstantAlongRows) {
   ASSERT_TRUE(m.ok());
   for (int i = 0; i < h; ++i) {
     for (int j = 1; j < w; ++j) ASSERT_NEAR((*m)[i * w + j], (*m)[i * w], 1e-6);
-    if (i > 0) EXPECT_LE((*m)[i * w], (*m)[(i - 1) * w] + 1e-7);
+    if (i > 0) {
+      EXPECT_LE((*m)[i * w], (*m)[(i - 1) * w] + 1e-7);
+    }
   }
 }
 
