@@ -1,9 +1,6 @@
 // Heatmaps, overlays and PNG encoding; see heatmap.h.
 #include "data/heatmap.h"
 
-#include <stb/stb_image_resize.h>
-#include <stb/stb_image_write.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
+#include "data/image.h"
 #include "util/file.h"
 
 namespace sal360::data {
@@ -90,9 +88,6 @@ void CheckSize(const char* what, int height, int width) {
   }
 }
 
-void AppendBytes(void* context, void* data, int size) {
-  static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
-}
 
 }  // namespace
 
@@ -146,34 +141,8 @@ std::vector<uint8_t> OverlayHeatmap(const uint8_t* rgb, const float* map, int he
   return out;
 }
 
-std::vector<uint8_t> ResizeRgb(const uint8_t* rgb, int height, int width, int out_h, int out_w) {
-  CheckSize("ResizeRgb", height, width);
-  CheckSize("ResizeRgb", out_h, out_w);
-  std::vector<uint8_t> out(static_cast<size_t>(out_h) * out_w * 3);  // (out_h, out_w, 3)
-  if (!stbir_resize(rgb, width, height, 0, out.data(), out_w, out_h, 0, STBIR_TYPE_UINT8, 3,
-                    STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_WRAP, STBIR_EDGE_CLAMP,
-                    STBIR_FILTER_TRIANGLE, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_SRGB, nullptr)) {
-    std::fprintf(stderr, "ResizeRgb: stbir_resize failed\n");
-    std::abort();
-  }
-  return out;
-}
-
-std::vector<float> ResizeMap(const float* map, int height, int width, int out_h, int out_w) {
-  CheckSize("ResizeMap", height, width);
-  CheckSize("ResizeMap", out_h, out_w);
-  std::vector<float> out(static_cast<size_t>(out_h) * out_w);  // (out_h, out_w)
-  if (!stbir_resize(map, width, height, 0, out.data(), out_w, out_h, 0, STBIR_TYPE_FLOAT, 1,
-                    STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_WRAP, STBIR_EDGE_CLAMP,
-                    STBIR_FILTER_TRIANGLE, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR,
-                    nullptr)) {
-    std::fprintf(stderr, "ResizeMap: stbir_resize failed\n");
-    std::abort();
-  }
-  return out;
-}
-
-absl::StatusOr<std::string> EncodePng(const uint8_t* pixels, int height, int width, int channels) {
+absl::StatusOr<std::string> EncodePng(const uint8_t* pixels, int height, int width,
+                                      int channels) {
   if (height <= 0 || width <= 0 || height > (1 << 16) || width > (1 << 16)) {
     return absl::InvalidArgumentError(absl::StrFormat("PNG: bad image size %dx%d", height, width));
   }
@@ -181,12 +150,9 @@ absl::StatusOr<std::string> EncodePng(const uint8_t* pixels, int height, int wid
     return absl::InvalidArgumentError(
         absl::StrFormat("PNG: %d channels (need 1, 3 or 4)", channels));
   }
-  std::string png;
-  if (!stbi_write_png_to_func(AppendBytes, &png, width, height, channels, pixels,
-                              width * channels)) {
-    return absl::InternalError("PNG: stb_image_write failed to encode");
-  }
-  return png;
+  const Image image{height, width, channels,
+                    std::vector<uint8_t>(pixels, pixels + size_t(height) * width * channels)};
+  return EncodePngImage(image);
 }
 
 absl::Status WritePng(const std::string& path, const uint8_t* pixels, int height, int width,

@@ -1,7 +1,8 @@
 // Heatmaps of saliency maps for people: a perceptual colour map (inferno or viridis,
 // matplotlib's tables, which are perceptually uniform and monotonic in lightness, so
 // they read correctly in greyscale and for colour-blind viewers), overlays on RGB
-// frames, and PNG encoding through stb_image_write.
+// frames, and PNG output (encoded by data/image.h, the one PNG writer; resizing of maps
+// and frames is data/image.h's ResizeFloat / ResizeImage).
 //
 // Images are row-major interleaved 8-bit: RGB (H, W, 3); maps are (H, W) floats.
 #ifndef SAL360_DATA_HEATMAP_H_
@@ -37,12 +38,8 @@ std::vector<uint8_t> HeatmapRgb(const float* map, int height, int width,
 std::vector<uint8_t> OverlayHeatmap(const uint8_t* rgb, const float* map, int height, int width,
                                     ColourMap cmap = ColourMap::kInferno, double max_alpha = 0.75);
 
-// Resizes an 8-bit RGB image (bilinear/tent filter, longitude wraps) or a float map to
-// (out_h, out_w). Used to bring maps to the frame size and to shrink gallery images.
-std::vector<uint8_t> ResizeRgb(const uint8_t* rgb, int height, int width, int out_h, int out_w);
-std::vector<float> ResizeMap(const float* map, int height, int width, int out_h, int out_w);
-
-// PNG bytes of an 8-bit image with 1, 3 or 4 channels.
+// PNG bytes of an 8-bit (height, width, channels) image, channels 1, 3 or 4
+// (data::EncodePngImage).
 absl::StatusOr<std::string> EncodePng(const uint8_t* pixels, int height, int width, int channels);
 // EncodePng + util::WriteFileAtomically.
 absl::Status WritePng(const std::string& path, const uint8_t* pixels, int height, int width,

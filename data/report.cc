@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "data/image.h"
 #include "util/file.h"
 #include "util/version.h"
 
@@ -159,12 +160,13 @@ absl::Status ReportWriter::AddGalleryEntry(const std::string& video, int64_t fra
   // Display size: at most gallery_width wide, aspect kept.
   int out_w = std::min(frame_w, config_.gallery_width);
   int out_h = std::max(1, static_cast<int>(std::lround(double(frame_h) * out_w / frame_w)));
-  std::vector<uint8_t> shown = (out_w == frame_w && out_h == frame_h)
-                                   ? std::vector<uint8_t>(rgb, rgb + size_t(frame_h) * frame_w * 3)
-                                   : ResizeRgb(rgb, frame_h, frame_w, out_h, out_w);
+  std::vector<uint8_t> shown(rgb, rgb + size_t(frame_h) * frame_w * 3);  // (out_h, out_w, 3)
+  if (out_w != frame_w || out_h != frame_h) {
+    shown = ResizeImage(Image{frame_h, frame_w, 3, std::move(shown)}, out_h, out_w).pixels;
+  }
   auto map_at_display = [&](const float* m) {
     if (map_h == out_h && map_w == out_w) return std::vector<float>(m, m + size_t(map_h) * map_w);
-    return ResizeMap(m, map_h, map_w, out_h, out_w);
+    return ResizeFloat(m, map_h, map_w, 1, out_h, out_w);
   };
   const std::vector<float> g = map_at_display(gt), p = map_at_display(pred);
   const std::vector<uint8_t> g_over =

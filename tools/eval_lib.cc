@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "data/heatmap.h"
+#include "data/image.h"
 #include "data/map_file.h"
 
 namespace sal360::tools {
@@ -180,7 +180,7 @@ absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOp
     }
     const std::vector<float> src(pred->values.begin(), pred->values.end());
     const std::vector<float> dst =
-        data::ResizeMap(src.data(), pred->height, pred->width, gt->height, gt->width);
+        data::ResizeFloat(src.data(), pred->height, pred->width, 1, gt->height, gt->width);
     pred->values.assign(dst.begin(), dst.end());
     pred->height = gt->height;
     pred->width = gt->width;

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "data/heatmap.h"
+#include "data/image.h"
 #include "data/map_file.h"
 #include "data/metrics.h"
 #include "tools/eval_lib.h"
@@ -305,7 +305,7 @@ TEST(EvalLib, ResizeOnlyWhenAsked) {
   auto yes = RunEval(o, kQuiet);
   ASSERT_TRUE(yes.ok()) << yes.status();
   const std::vector<float> pf(pred.begin(), pred.end());
-  const std::vector<float> up = data::ResizeMap(pf.data(), 10, 20, 20, 40);
+  const std::vector<float> up = data::ResizeFloat(pf.data(), 10, 20, 1, 20, 40);
   const std::vector<double> upd(up.begin(), up.end());
   std::vector<double> gtf(gt.size());
   for (size_t k = 0; k < gt.size(); ++k) gtf[k] = float(gt[k]);

@@ -79,19 +79,6 @@ TEST(Heatmap, OverlayLeavesNonSalientPixelsUntouched) {
   for (int c = 0; c < 3; ++c) EXPECT_NEAR(out[15 + c], 0.5 * rgb[15 + c] + 0.5 * top[c], 0.51);
 }
 
-TEST(Heatmap, ResizeMapKeepsConstantsAndWrapsInLongitude) {
-  const std::vector<float> c(8 * 16, 2.5f);
-  for (float v : ResizeMap(c.data(), 8, 16, 5, 9)) EXPECT_NEAR(v, 2.5f, 1e-5);
-  // A spike in the last column spreads into the first column when upsampling: output
-  // column 0 sits at input x = −0.25 (¼ of column 7 = column −1), column 15 at x = 7.25.
-  std::vector<float> m(4 * 8, 0.f);
-  for (int i = 0; i < 4; ++i) m[i * 8 + 7] = 1.f;
-  const auto up = ResizeMap(m.data(), 4, 8, 4, 16);
-  EXPECT_NEAR(up[0], 0.25f, 1e-6);
-  EXPECT_NEAR(up[15], 0.75f, 1e-6);
-  EXPECT_NEAR(up[1], 0.0f, 1e-6);
-}
-
 TEST(Png, EncodeRoundTripsAndDataUriDecodes) {
   const int h = 5, w = 7;
   std::vector<uint8_t> px(h * w * 3);
