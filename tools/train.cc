@@ -159,17 +159,20 @@ TrainConfig ConfigFromFlags() {
   return c;
 }
 
-// Flags whose value differs from their default (what the user asked to change).
-std::vector<std::string> ChangedFlags() {
-  std::vector<std::string> changed;
-  for (const char* name : {"data", "height", "width", "batch", "epochs", "max_steps", "optimizer", "lr", "momentum",
-                           "weight_decay", "loss", "device", "table_mode", "convention", "seed", "checkpoint_every",
-                           "validate", "roll_augment", "split", "split_file", "val_videos", "gt", "prev_interval",
-                           "first_frames", "loader_threads"}) {
-    const absl::CommandLineFlag* f = absl::FindCommandLineFlag(name);
-    if (f != nullptr && f->CurrentValue() != f->DefaultValue()) changed.push_back(name);
+// Flags named on the command line ("--name", "--name=value", "--noname" for booleans),
+// so that --resume can tell "--max_steps=0" from not passing --max_steps.
+std::vector<std::string> SpecifiedFlags(int argc, char** argv) {
+  std::vector<std::string> names;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;
+    a = a.substr(a[1] == '-' ? 2 : 1);
+    a = a.substr(0, a.find('='));
+    if (absl::FindCommandLineFlag(a) == nullptr && a.rfind("no", 0) == 0) a = a.substr(2);
+    names.push_back(a);
   }
-  return changed;
+  return names;
 }
 
 int Main(int argc, char** argv) {
@@ -177,10 +180,11 @@ int Main(int argc, char** argv) {
       "Trains the spherical U-Net. With no flags: generates the synthetic dataset and trains "
       "on the CPU (or GPU) in a few minutes into runs/train. See docs/model.md.");
   absl::ParseCommandLine(argc, argv);
+  const std::vector<std::string> specified = SpecifiedFlags(argc, argv);
   TrainConfig config = ConfigFromFlags();
   const bool resume = absl::GetFlag(FLAGS_resume);
   if (resume) {
-    absl::StatusOr<TrainConfig> resumed = ResumeConfig(config.out, config, ChangedFlags());
+    absl::StatusOr<TrainConfig> resumed = ResumeConfig(config.out, config, specified);
     if (!resumed.ok()) {
       std::fprintf(stderr, "train: %s\n", std::string(resumed.status().message()).c_str());
       return 2;

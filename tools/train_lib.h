@@ -132,7 +132,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
 
 // The configuration stored in RUN/last.safetensors with the allowed overrides from
 // `requested` applied; an error names any other flag that differs (`changed` lists the
-// flags the user set explicitly).
+// flags the user named on the command line; unnamed flags keep the run's values).
 absl::StatusOr<TrainConfig> ResumeConfig(const std::string& run_dir, const TrainConfig& requested,
                                          const std::vector<std::string>& changed);
 

@@ -1,0 +1,130 @@
+// Every model tool given bad input (missing, corrupt, truncated or mis-shaped
+// checkpoints, bad tensors, unknown flag values) exits non-zero with a message that
+// names the problem — never a crash. And --help lists the flags the issue promises.
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "nn/checkpoint.h"
+#include "nn/model.h"
+#include "tests/tools/tool_runner.h"
+#include "util/file.h"
+#include "util/npy.h"
+#include "util/safetensors.h"
+
+namespace sal360::tools {
+namespace {
+
+using ::sal360::testing::RunTool;
+using ::sal360::testing::ToolResult;
+
+std::string Tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+// A valid checkpoint of a freshly initialised model, and variants of it.
+class ModelToolsErrors : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    nn::SphericalUNet model(nn::Device::kCpu, nn::ModelConfig{});
+    nn::Rng rng(3);
+    model.Initialize(rng);
+    ASSERT_TRUE(nn::SaveCheckpoint(Tmp("good.safetensors"), model, nullptr, {}).ok());
+    absl::StatusOr<std::string> bytes = util::ReadFile(Tmp("good.safetensors"), 1 << 30);
+    ASSERT_TRUE(bytes.ok());
+    ASSERT_TRUE(util::WriteFileAtomically(Tmp("truncated.safetensors"), bytes->substr(0, bytes->size() / 2)).ok());
+    ASSERT_TRUE(util::WriteFileAtomically(Tmp("garbage.safetensors"), "this is not a checkpoint at all").ok());
+    util::Safetensors st;
+    nn::ExportModel(model, st);
+    st.tensors["conv1.weight"] = util::SafetensorsTensor::FromFloat32({64, 3, 3, 3}, std::vector<float>(64 * 27, 0.f));
+    ASSERT_TRUE(util::WriteSafetensors(Tmp("shape.safetensors"), st).ok());
+  }
+};
+
+void ExpectError(const ToolResult& r, const std::string& needle, int code = -1) {
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_LT(r.exit_code, 128) << "crashed (signal): " << r.output;
+  if (code >= 0) EXPECT_EQ(r.exit_code, code) << r.output;
+  EXPECT_NE(r.output.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << r.output;
+}
+
+TEST_F(ModelToolsErrors, BadCheckpoints) {
+  for (const char* tool : {"tools/test", "tools/predict"}) {
+    const std::vector<std::string> extra =
+        std::string(tool) == "tools/predict"
+            ? std::vector<std::string>{"--input=" + Tmp("x.npy"), "--out=" + Tmp("y.npy")}
+            : std::vector<std::string>{"--out=" + Tmp("t")};
+    auto run = [&](const std::string& ckpt) {
+      std::vector<std::string> args = {"--checkpoint=" + ckpt, "--device=cpu"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      return RunTool(tool, args);
+    };
+    ExpectError(run(Tmp("missing.safetensors")), "missing.safetensors: no such file");
+    ExpectError(run(Tmp("truncated.safetensors")), "truncated.safetensors");
+    ExpectError(run(Tmp("garbage.safetensors")), "garbage.safetensors");
+    ExpectError(run(Tmp("shape.safetensors")), "tensor 'conv1.weight' has shape (64, 3, 3, 3), expected (64, 4, 3, 3)");
+  }
+}
+
+TEST_F(ModelToolsErrors, BadFlagValues) {
+  ExpectError(RunTool("tools/train", {"--optimizer=rmsprop", "--out=" + Tmp("r1")}), "--optimizer", 2);
+  ExpectError(RunTool("tools/train", {"--loss=l1", "--out=" + Tmp("r1")}), "--loss", 2);
+  ExpectError(RunTool("tools/train", {"--height=20", "--out=" + Tmp("r1")}), "--height/--width", 2);
+  ExpectError(RunTool("tools/train", {"--table_mode=cubic", "--out=" + Tmp("r1")}), "--table_mode", 2);
+  ExpectError(RunTool("tools/train", {"--device=tpu", "--out=" + Tmp("r1")}), "--device", 2);
+  ExpectError(RunTool("tools/train", {"--lr=-1", "--out=" + Tmp("r1")}), "lr", 2);
+  ExpectError(RunTool("tools/train", {"--resume", "--out=" + Tmp("nothing")}), "does not exist", 2);
+  ExpectError(RunTool("tools/train", {"--data=" + Tmp("no_dataset"), "--out=" + Tmp("r2"), "--device=cpu"}),
+              "no_dataset");
+  ExpectError(RunTool("tools/train", {"--epochs=notanumber"}), "epochs");
+  ExpectError(RunTool("tools/train", {"--no_such_flag=1"}), "no_such_flag");
+  ExpectError(RunTool("tools/test", {"--checkpoint=" + Tmp("good.safetensors"), "--prev=future"}), "--prev", 2);
+  ExpectError(RunTool("tools/test", {"--checkpoint=" + Tmp("good.safetensors"), "--save_maps=some"}), "--save_maps", 2);
+  ExpectError(RunTool("tools/bench", {"--batches=0"}), "--batches", 2);
+  ExpectError(RunTool("tools/bench", {"--height=12"}), "--height", 2);
+  ExpectError(RunTool("tools/bench", {"--torch=maybe"}), "--torch", 2);
+}
+
+TEST_F(ModelToolsErrors, PredictRejectsBadTensors) {
+  const std::string ck = "--checkpoint=" + Tmp("good.safetensors");
+  ASSERT_TRUE(util::WriteNpy(Tmp("four.npy"), util::NpyArray::FromFloat32({1, 4, 16, 32}, std::vector<float>(4 * 512))).ok());
+  ASSERT_TRUE(util::WriteNpy(Tmp("odd.npy"), util::NpyArray::FromFloat32({3, 20, 40}, std::vector<float>(3 * 800))).ok());
+  ASSERT_TRUE(util::WriteNpy(Tmp("ok.npy"), util::NpyArray::FromFloat32({2, 3, 16, 32}, std::vector<float>(6 * 512))).ok());
+  ASSERT_TRUE(util::WriteNpy(Tmp("prev1.npy"), util::NpyArray::FromFloat32({1, 1, 16, 32}, std::vector<float>(512))).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(Tmp("bad.npy"), "\x93NUMPY garbage").ok());
+  ExpectError(RunTool("tools/predict", {ck, "--out=" + Tmp("y.npy")}), "--input");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("four.npy"), "--out=" + Tmp("y.npy")}), "(N,3,H,W)");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("odd.npy"), "--out=" + Tmp("y.npy")}), "multiples of 8");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("ok.npy"), "--prev=" + Tmp("prev1.npy"), "--out=" + Tmp("y.npy")}),
+              "prev1.npy: expected shape (2, 1, 16, 32)");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("bad.npy"), "--out=" + Tmp("y.npy")}), "bad.npy");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("ok.npy"), "--out=" + Tmp("y_dir")}), "--out must name a .npy");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("nothing.jpg"), "--out=" + Tmp("o")}), "nothing.jpg");
+  ASSERT_TRUE(util::WriteFileAtomically(Tmp("broken.jpg"), "\xff\xd8\xff garbage").ok());
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("broken.jpg"), "--out=" + Tmp("o")}), "broken.jpg");
+  // The good tensor works, for contrast.
+  ToolResult ok = RunTool("tools/predict", {ck, "--input=" + Tmp("ok.npy"), "--out=" + Tmp("y.npy"), "--device=cpu"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+}
+
+TEST_F(ModelToolsErrors, HelpListsTheFlags) {
+  const ToolResult train = RunTool("tools/train", {"--help"});
+  for (const char* f : {"--data", "--height", "--width", "--batch", "--epochs", "--max_steps", "--optimizer", "--lr",
+                        "--momentum", "--weight_decay", "--loss", "--device", "--table_mode", "--seed", "--out",
+                        "--resume"}) {
+    EXPECT_NE(train.output.find(std::string(f) + " "), std::string::npos) << f << "\n" << train.output;
+  }
+  const ToolResult test = RunTool("tools/test", {"--help"});
+  for (const char* f : {"--checkpoint", "--data", "--out", "--prev"}) {
+    EXPECT_NE(test.output.find(std::string(f) + " "), std::string::npos) << f;
+  }
+  const ToolResult predict = RunTool("tools/predict", {"--help"});
+  for (const char* f : {"--checkpoint", "--input", "--prev", "--out", "--table_mode", "--convention"}) {
+    EXPECT_NE(predict.output.find(std::string(f) + " "), std::string::npos) << f;
+  }
+  const ToolResult bench = RunTool("tools/bench", {"--help"});
+  for (const char* f : {"--device", "--batches", "--reps", "--torch"}) {
+    EXPECT_NE(bench.output.find(std::string(f) + " "), std::string::npos) << f;
+  }
+}
+
+}  // namespace
+}  // namespace sal360::tools
