@@ -76,9 +76,9 @@ absl::Status ValidateSpec(const TableSpec& s) {
     return absl::InvalidArgumentError(absl::StrCat("table size ", s.height, "x", s.width,
                                                    " needs more than 2^31 entries"));
   }
-  if (!(s.radius_rows > 0) || !(s.radius_rows <= s.height / 2.0) || !std::isfinite(s.radius_rows)) {
-    return absl::InvalidArgumentError(absl::StrCat("radius of ", s.radius_rows, " rows out of range (0, H/2 = ",
-                                                   s.height / 2.0, "]"));
+  if (!(s.radius_rows > 0) || !(s.radius_rows <= s.height) || !std::isfinite(s.radius_rows)) {
+    return absl::InvalidArgumentError(absl::StrCat("radius of ", s.radius_rows, " rows out of range (0, H = ",
+                                                   s.height, "] (at most pi radians)"));
   }
   return absl::OkStatus();
 }
@@ -95,40 +95,73 @@ SpherePoint NeighbourPoint(const TableSpec& spec, int i, int j, int k) {
   return {tq, phi};
 }
 
-std::vector<double> NeighbourCoords(const TableSpec& spec) {
-  if (absl::Status st = ValidateSpec(spec); !st.ok()) Die(std::string(st.message()));
-  const int h = spec.height, w = spec.width;
+namespace {
+
+// Offsets shared by every pixel of row i: the column offset dx (in (-W/2, W/2]) and
+// the clamped row y of each neighbour.
+struct RowGeometry {
+  double dx[kNumNeighbours];
+  double y[kNumNeighbours];
+};
+
+RowGeometry RowOf(const TableSpec& spec, int i) {
+  RowGeometry r;
   const double y_off = spec.convention == Convention::kSeed ? 0.0 : 0.5;
-  std::vector<double> out(static_cast<size_t>(h) * w * kNumNeighbours * 2);
-  for (int i = 0; i < h; ++i) {
-    double dx[kNumNeighbours], y[kNumNeighbours];
-    for (int k = 0; k < kNumNeighbours; ++k) {
-      double tq, dphi;
-      RowOffset(CentreTheta(spec, i), spec.radius(), k, &tq, &dphi);
-      dx[k] = dphi * w / (2 * kPi);
-      y[k] = std::clamp(tq * h / kPi - y_off, 0.0, static_cast<double>(h - 1));
-    }
-    double* row = out.data() + static_cast<size_t>(i) * w * kNumNeighbours * 2;
-    for (int j = 0; j < w; ++j) {
-      for (int k = 0; k < kNumNeighbours; ++k) {
-        double x = std::fmod(j + dx[k], static_cast<double>(w));
-        if (x < 0) x += w;
-        if (x >= w) x -= w;  // a tiny negative value plus w can round up to w
-        row[(j * kNumNeighbours + k) * 2] = x;
-        row[(j * kNumNeighbours + k) * 2 + 1] = y[k];
-      }
-    }
+  for (int k = 0; k < kNumNeighbours; ++k) {
+    double tq, dphi;
+    RowOffset(CentreTheta(spec, i), spec.radius(), k, &tq, &dphi);
+    r.dx[k] = dphi * spec.width / (2 * kPi);
+    r.y[k] = std::clamp(tq * spec.height / kPi - y_off, 0.0, static_cast<double>(spec.height - 1));
   }
-  return out;
+  return r;
 }
 
-GatherTable GatherTableFromCoords(const TableSpec& spec, const std::vector<double>& coords) {
-  if (absl::Status st = ValidateSpec(spec); !st.ok()) Die(std::string(st.message()));
-  const int h = spec.height, w = spec.width, taps = Taps(spec.mode);
-  const int64_t pixels = int64_t{h} * w;
-  if (static_cast<int64_t>(coords.size()) != pixels * kNumNeighbours * 2) {
-    Die(absl::StrCat("GatherTableFromCoords: ", coords.size(), " coordinates for ", spec.ToString()));
+// Positions within this distance of a pixel centre are snapped onto it, so that no
+// bilinear weight is a rounding residue (e.g. 1e-17 on a neighbour that is not read).
+constexpr double kSnap = 1e-9;
+
+double Snap(double v) {
+  const double r = std::round(v);
+  return std::abs(v - r) < kSnap ? r : v;
+}
+
+// Writes the taps of one neighbour at (x, y) (x in [0, W), y in [0, H-1]).
+void WriteNeighbour(const TableSpec& spec, int taps, double x, double y, int32_t* src, float* weight) {
+  const int h = spec.height, w = spec.width;
+  x = Snap(x);
+  y = Snap(y);
+  if (taps == 1) {
+    const int col = WrapCol(static_cast<int64_t>(std::floor(x + 0.5)), w);
+    const int row = std::min(static_cast<int>(std::floor(y + 0.5)), h - 1);
+    src[0] = static_cast<int32_t>(int64_t{row} * w + col);
+    weight[0] = 1.0f;
+    return;
   }
+  const double fx0 = std::floor(x), fy0 = std::floor(y);
+  const double fx = x - fx0, fy = y - fy0;
+  const int x0 = WrapCol(static_cast<int64_t>(fx0), w), x1 = WrapCol(int64_t{x0} + 1, w);
+  const int y0 = std::min(static_cast<int>(fy0), h - 1), y1 = std::min(y0 + 1, h - 1);
+  src[0] = static_cast<int32_t>(int64_t{y0} * w + x0);
+  src[1] = static_cast<int32_t>(int64_t{y0} * w + x1);
+  src[2] = static_cast<int32_t>(int64_t{y1} * w + x0);
+  src[3] = static_cast<int32_t>(int64_t{y1} * w + x1);
+  weight[0] = static_cast<float>((1 - fy) * (1 - fx));
+  weight[1] = static_cast<float>((1 - fy) * fx);
+  weight[2] = static_cast<float>(fy * (1 - fx));
+  weight[3] = static_cast<float>(fy * fx);
+}
+
+double WrapX(double x, int w) {
+  x = std::fmod(x, static_cast<double>(w));
+  if (x < 0) x += w;
+  if (x >= w) x -= w;  // a tiny negative value plus w can round up to w
+  return x;
+}
+
+GatherTable EmptyTable(const TableSpec& spec) {
+  if (absl::Status st = ValidateSpec(spec); !st.ok()) Die(std::string(st.message()));
+  const int taps = Taps(spec.mode);
+  const int64_t pixels = int64_t{spec.height} * spec.width;
   GatherTable g;
   g.spec = spec;
   g.taps = taps;
@@ -138,36 +171,75 @@ GatherTable GatherTableFromCoords(const TableSpec& spec, const std::vector<doubl
     const int64_t c = (p * 9 + kCentreTap) * taps;
     for (int t = 0; t < taps; ++t) g.src[c + t] = static_cast<int32_t>(p);
     g.weight[c] = 1.0f;
-    for (int k = 0; k < kNumNeighbours; ++k) {
-      const double x = coords[(p * kNumNeighbours + k) * 2];
-      const double y = std::clamp(coords[(p * kNumNeighbours + k) * 2 + 1], 0.0, h - 1.0);
-      const int64_t e = (p * 9 + kNeighbourTap[k]) * taps;
-      if (taps == 1) {
-        const int col = WrapCol(static_cast<int64_t>(std::floor(x + 0.5)), w);
-        const int row = static_cast<int>(std::floor(y + 0.5));
-        g.src[e] = static_cast<int32_t>(int64_t{row} * w + col);
-        g.weight[e] = 1.0f;
-      } else {
-        const double fx0 = std::floor(x), fy0 = std::floor(y);
-        const double fx = x - fx0, fy = y - fy0;
-        const int x0 = WrapCol(static_cast<int64_t>(fx0), w), x1 = WrapCol(int64_t{x0} + 1, w);
-        const int y0 = static_cast<int>(fy0), y1 = std::min(y0 + 1, h - 1);
-        g.src[e + 0] = static_cast<int32_t>(int64_t{y0} * w + x0);
-        g.src[e + 1] = static_cast<int32_t>(int64_t{y0} * w + x1);
-        g.src[e + 2] = static_cast<int32_t>(int64_t{y1} * w + x0);
-        g.src[e + 3] = static_cast<int32_t>(int64_t{y1} * w + x1);
-        g.weight[e + 0] = static_cast<float>((1 - fy) * (1 - fx));
-        g.weight[e + 1] = static_cast<float>((1 - fy) * fx);
-        g.weight[e + 2] = static_cast<float>(fy * (1 - fx));
-        g.weight[e + 3] = static_cast<float>(fy * fx);
+  }
+  return g;
+}
+
+}  // namespace
+
+std::vector<double> NeighbourCoords(const TableSpec& spec) {
+  if (absl::Status st = ValidateSpec(spec); !st.ok()) Die(std::string(st.message()));
+  const int h = spec.height, w = spec.width;
+  std::vector<double> out(static_cast<size_t>(h) * w * kNumNeighbours * 2);
+  for (int i = 0; i < h; ++i) {
+    const RowGeometry r = RowOf(spec, i);
+    double* row = out.data() + static_cast<size_t>(i) * w * kNumNeighbours * 2;
+    for (int j = 0; j < w; ++j) {
+      for (int k = 0; k < kNumNeighbours; ++k) {
+        row[(j * kNumNeighbours + k) * 2] = WrapX(j + r.dx[k], w);
+        row[(j * kNumNeighbours + k) * 2 + 1] = r.y[k];
       }
+    }
+  }
+  return out;
+}
+
+GatherTable GatherTableFromCoords(const TableSpec& spec, const std::vector<double>& coords) {
+  GatherTable g = EmptyTable(spec);
+  const int64_t pixels = int64_t{spec.height} * spec.width;
+  if (static_cast<int64_t>(coords.size()) != pixels * kNumNeighbours * 2) {
+    Die(absl::StrCat("GatherTableFromCoords: ", coords.size(), " coordinates for ", spec.ToString()));
+  }
+  for (int64_t p = 0; p < pixels; ++p) {
+    for (int k = 0; k < kNumNeighbours; ++k) {
+      const double x = WrapX(coords[(p * kNumNeighbours + k) * 2], spec.width);
+      const double y = std::clamp(coords[(p * kNumNeighbours + k) * 2 + 1], 0.0, spec.height - 1.0);
+      const int64_t e = (p * 9 + kNeighbourTap[k]) * g.taps;
+      WriteNeighbour(spec, g.taps, x, y, &g.src[e], &g.weight[e]);
     }
   }
   return g;
 }
 
 GatherTable BuildGatherTable(const TableSpec& spec) {
-  return GatherTableFromCoords(spec, NeighbourCoords(spec));
+  // Every pixel of a row shares the neighbour offsets: the first pixel's taps are
+  // computed once and shifted along the row (x = j + dx, so the fractional part and
+  // the weights are the same for every j; only the columns move).
+  GatherTable g = EmptyTable(spec);
+  const int w = spec.width, taps = g.taps;
+  for (int i = 0; i < spec.height; ++i) {
+    const RowGeometry r = RowOf(spec, i);
+    int32_t src0[kNumNeighbours][4];
+    float wt0[kNumNeighbours][4];
+    for (int k = 0; k < kNumNeighbours; ++k) {
+      WriteNeighbour(spec, taps, WrapX(r.dx[k], w), r.y[k], src0[k], wt0[k]);
+    }
+    for (int j = 0; j < w; ++j) {
+      const int64_t p = int64_t{i} * w + j;
+      for (int k = 0; k < kNumNeighbours; ++k) {
+        const int64_t e = (p * 9 + kNeighbourTap[k]) * taps;
+        for (int t = 0; t < taps; ++t) {
+          const int32_t s = src0[k][t];
+          const int32_t row = s / w;
+          int32_t col = s % w + j;
+          if (col >= w) col -= w;
+          g.src[e + t] = row * w + col;
+          g.weight[e + t] = wt0[k][t];
+        }
+      }
+    }
+  }
+  return g;
 }
 
 InverseTable BuildInverseTable(const GatherTable& g) {
@@ -282,8 +354,8 @@ absl::Status WriteTables(const std::string& dir, const TableSpec& base, int leve
     if (s.mode == TableMode::kNearest) {
       std::vector<int32_t> v(coords.size());
       for (size_t e = 0; e < coords.size(); e += 2) {
-        v[e] = WrapCol(static_cast<int64_t>(std::floor(coords[e] + 0.5)), s.width);
-        v[e + 1] = static_cast<int32_t>(std::floor(coords[e + 1] + 0.5));
+        v[e] = WrapCol(static_cast<int64_t>(std::floor(Snap(coords[e]) + 0.5)), s.width);
+        v[e + 1] = std::min(static_cast<int32_t>(std::floor(Snap(coords[e + 1]) + 0.5)), s.height - 1);
       }
       a = util::NpyArray::FromInt32(shape, v);
     } else {

@@ -76,7 +76,7 @@ struct TableSpec {
   std::string ToString() const;  // "240x480 nearest pixel_centre r=1"
 };
 
-// Checks sizes (1..kMaxSide, H·W·9·taps < 2^31) and the radius (0 < r_rows <= H/2).
+// Checks sizes (1..kMaxSide, H·W·9·taps < 2^31) and the radius (0 < r_rows <= H, i.e. r <= pi).
 absl::Status ValidateSpec(const TableSpec& spec);
 
 // Fractional sample coordinates after wrap/clamp, shape (H, W, 8, 2) as (x, y), in

@@ -1,0 +1,78 @@
+// gen_coords: writes the spherical-cap neighbour tables of an ERP pyramid as NumPy
+// files (one per level) plus tables.json, for inspection or for train/test
+// --tables_dir. See sphere/tables.h for the geometry and the file layout.
+//
+//   bazel run //tools:gen_coords -- --height=240 --width=480 --levels=4 --out=/tmp/tables
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "sphere/tables.h"
+
+ABSL_FLAG(int, height, 240, "Rows of the finest level (H)");
+ABSL_FLAG(int, width, 480, "Columns of the finest level (W)");
+ABSL_FLAG(int, levels, 4, "Pyramid levels; each halves H and W");
+ABSL_FLAG(std::string, out, "", "Output directory (created if missing); required");
+ABSL_FLAG(std::string, mode, "nearest",
+          "nearest: HxW.npy, int32 (x=column, y=row); bilinear: HxW_bilinear.npy, float32 fractional");
+ABSL_FLAG(std::string, convention, "pixel_centre",
+          "pixel_centre: pixel (i,j) centred at ((i+.5)pi/H, (j+.5)2pi/W); seed: on the grid lines, "
+          "as the published tables");
+ABSL_FLAG(double, radius, 1.0, "Cap radius in row steps (pi/H radians)");
+
+namespace {
+
+// Wraps a user-relative path so that `bazel run` writes where the user stands.
+std::string UserPath(const std::string& p) {
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (p.empty() || p[0] == '/' || wd == nullptr) return p;
+  return std::string(wd) + "/" + p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Writes spherical-cap neighbour tables (one .npy per pyramid level) and tables.json.\n"
+      "  gen_coords --height=240 --width=480 --levels=4 --out=DIR [--mode=nearest|bilinear]\n"
+      "             [--convention=pixel_centre|seed] [--radius=1]");
+  absl::ParseCommandLine(argc, argv);
+  using namespace sal360::sphere;
+  const std::string out = UserPath(absl::GetFlag(FLAGS_out));
+  if (out.empty()) {
+    std::fprintf(stderr, "gen_coords: --out=DIR is required\n");
+    return 2;
+  }
+  TableSpec spec;
+  spec.height = absl::GetFlag(FLAGS_height);
+  spec.width = absl::GetFlag(FLAGS_width);
+  spec.radius_rows = absl::GetFlag(FLAGS_radius);
+  const std::string mode = absl::GetFlag(FLAGS_mode), conv = absl::GetFlag(FLAGS_convention);
+  if (mode != "nearest" && mode != "bilinear") {
+    std::fprintf(stderr, "gen_coords: --mode must be nearest or bilinear, not '%s'\n", mode.c_str());
+    return 2;
+  }
+  if (conv != "pixel_centre" && conv != "seed") {
+    std::fprintf(stderr, "gen_coords: --convention must be pixel_centre or seed, not '%s'\n", conv.c_str());
+    return 2;
+  }
+  spec.mode = mode == "bilinear" ? TableMode::kBilinear : TableMode::kNearest;
+  spec.convention = conv == "seed" ? Convention::kSeed : Convention::kPixelCentre;
+  if (absl::Status st = ValidateSpec(spec); !st.ok()) {
+    std::fprintf(stderr, "gen_coords: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
+  const int levels = absl::GetFlag(FLAGS_levels);
+  if (absl::Status st = WriteTables(out, spec, levels); !st.ok()) {
+    std::fprintf(stderr, "gen_coords: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+  for (int l = 0; l < levels; ++l) {
+    std::printf("%s/%s\n", out.c_str(), TableFileName(spec.height >> l, spec.width >> l, spec.mode).c_str());
+  }
+  std::printf("%s/tables.json\n", out.c_str());
+  return 0;
+}
