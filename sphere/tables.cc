@@ -221,19 +221,22 @@ GatherTable BuildGatherTable(const TableSpec& spec) {
     const RowGeometry r = RowOf(spec, i);
     int32_t src0[kNumNeighbours][4];
     float wt0[kNumNeighbours][4];
+    int32_t base[kNumNeighbours][4], col0[kNumNeighbours][4];
     for (int k = 0; k < kNumNeighbours; ++k) {
       WriteNeighbour(spec, taps, WrapX(r.dx[k], w), r.y[k], src0[k], wt0[k]);
+      for (int t = 0; t < taps; ++t) {
+        base[k][t] = src0[k][t] / w * w;
+        col0[k][t] = src0[k][t] % w;
+      }
     }
     for (int j = 0; j < w; ++j) {
       const int64_t p = int64_t{i} * w + j;
       for (int k = 0; k < kNumNeighbours; ++k) {
         const int64_t e = (p * 9 + kNeighbourTap[k]) * taps;
         for (int t = 0; t < taps; ++t) {
-          const int32_t s = src0[k][t];
-          const int32_t row = s / w;
-          int32_t col = s % w + j;
+          int32_t col = col0[k][t] + j;
           if (col >= w) col -= w;
-          g.src[e + t] = row * w + col;
+          g.src[e + t] = base[k][t] + col;
           g.weight[e + t] = wt0[k][t];
         }
       }
