@@ -62,14 +62,6 @@ std::string BnName(int i, const char* field) { return absl::StrCat("bn", i + 1, 
 
 }  // namespace
 
-const char* TableModeName(sphere::TableMode mode) {
-  return mode == sphere::TableMode::kBilinear ? "bilinear" : "nearest";
-}
-
-const char* ConventionName(sphere::Convention c) {
-  return c == sphere::Convention::kSeed ? "seed" : "pixel_centre";
-}
-
 absl::StatusOr<sphere::TableMode> ParseTableMode(const std::string& name) {
   if (name == "nearest") return sphere::TableMode::kNearest;
   if (name == "bilinear") return sphere::TableMode::kBilinear;
@@ -103,8 +95,8 @@ void ExportModel(const SphericalUNet& model, Safetensors& out) {
   }
   out.metadata[kMetaFormat] = kCheckpointFormat;
   out.metadata[kMetaVersion] = kVersion;
-  out.metadata[kMetaTableMode] = TableModeName(model.config().table_mode);
-  out.metadata[kMetaConvention] = ConventionName(model.config().convention);
+  out.metadata[kMetaTableMode] = sphere::ModeName(model.config().table_mode);
+  out.metadata[kMetaConvention] = sphere::ConventionName(model.config().convention);
 }
 
 absl::Status ImportModel(const Safetensors& st, const std::string& file, SphericalUNet& model) {

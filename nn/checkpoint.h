@@ -43,8 +43,7 @@ inline constexpr char kMetaTableMode[] = "sal360.table_mode";
 inline constexpr char kMetaConvention[] = "sal360.convention";
 inline constexpr char kMetaOptimKind[] = "sal360.optim.kind";
 
-const char* TableModeName(sphere::TableMode mode);      // "nearest" | "bilinear"
-const char* ConventionName(sphere::Convention c);       // "pixel_centre" | "seed"
+// Names are sphere::ModeName / sphere::ConventionName; these parse them back.
 absl::StatusOr<sphere::TableMode> ParseTableMode(const std::string& name);
 absl::StatusOr<sphere::Convention> ParseConvention(const std::string& name);
 

@@ -7,6 +7,7 @@
 #include "nn/context.h"
 #include "nn/loss_kernels.h"
 #include "nn/ops/check_args.h"
+#include "sphere/tables.h"
 
 namespace sal360::nn {
 namespace {
@@ -34,17 +35,14 @@ float Mean(const std::vector<double>& sample_loss) {
 
 }  // namespace
 
-// TODO(nnlayers): use sphere::PublishedLossRowWeights (sphere/tables.h) once
-// //sphere:tables lands; this is the same formula, kept in one place until then.
+// The published training loss's row weights, from sphere/ (the one place the formula
+// lives): w_i = (2·pi/W)(pi/H)(sin(theta_i) + sin(theta_{i+1}))/2, theta_i = i·pi/H.
 Tensor LossRowWeights(int height, int width, Device device) {
   SAL_NN_CHECK(height > 0 && width > 0, "LossRowWeights: bad size %dx%d", height, width);
-  const double pi = 3.14159265358979323846;
-  std::vector<float> w(height);
-  for (int i = 0; i < height; ++i) {
-    const double t0 = i * pi / height, t1 = (i + 1) * pi / height;
-    w[i] = static_cast<float>((2.0 * pi / width) * (pi / height) * (std::sin(t0) + std::sin(t1)) /
-                              2.0);
-  }
+  const std::vector<double> rw = sphere::PublishedLossRowWeights(height, width);
+  SAL_NN_CHECK(static_cast<int>(rw.size()) == height, "LossRowWeights: %zu weights for %d rows",
+               rw.size(), height);
+  std::vector<float> w(rw.begin(), rw.end());
   return Tensor::FromVector(Shape{1, height, 1, 1}, w, device);
 }
 
