@@ -350,7 +350,7 @@ int Main(int argc, char** argv) {
                    {"height", h},
                    {"width", w},
                    {"batch", b},
-                   {"table_mode", nn::TableModeName(config.table_mode)},
+                   {"table_mode", sphere::ModeName(config.table_mode)},
                    {"seconds", seconds},
                    {"gflop", ConvFlops(h, w, training) * b / 1e9},
                    {"gflops", ConvFlops(h, w, training) * b / 1e9 / seconds},

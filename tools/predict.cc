@@ -176,7 +176,7 @@ absl::Status PredictImages(nn::SphericalUNet& model, const std::vector<std::stri
     if (absl::Status s = util::WriteNpy(stem + ".npy", util::NpyArray::FromFloat32({h, w}, y)); !s.ok()) {
       return s;
     }
-    const std::vector<float> full = data::ResizeMap(y.data(), h, w, image->height, image->width);
+    const std::vector<float> full = data::ResizeFloat(y.data(), h, w, 1, image->height, image->width);
     const std::vector<uint8_t> overlay =
         data::OverlayHeatmap(image->pixels.data(), full.data(), image->height, image->width);
     if (absl::Status s = data::WritePng(stem + "_overlay.png", overlay.data(), image->height, image->width, 3);

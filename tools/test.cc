@@ -201,8 +201,8 @@ int Main(int argc, char** argv) {
              {"resolution", absl::StrCat(h, "x", w)},
              {"prev", absl::StrCat(PrevModeName(mode), model_names.size() > 1 ? absl::StrCat(" (model), ", PrevModeName(modes[1]), " (", model_names[1], ")") : "")},
              {"prev_interval", absl::StrCat(dc.prev_interval)},
-             {"table_mode", nn::TableModeName(loaded->model->config().table_mode)},
-             {"convention", nn::ConventionName(loaded->model->config().convention)}};
+             {"table_mode", sphere::ModeName(loaded->model->config().table_mode)},
+             {"convention", sphere::ConventionName(loaded->model->config().convention)}};
   data::ReportWriter report(rc);
 
   absl::StatusOr<std::vector<data::FrameRef>> all = d->dataset->FramesOf(d->split.test);

@@ -42,7 +42,9 @@ class ModelToolsErrors : public ::testing::Test {
 void ExpectError(const ToolResult& r, const std::string& needle, int code = -1) {
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_LT(r.exit_code, 128) << "crashed (signal): " << r.output;
-  if (code >= 0) EXPECT_EQ(r.exit_code, code) << r.output;
+  if (code >= 0) {
+    EXPECT_EQ(r.exit_code, code) << r.output;
+  }
   EXPECT_NE(r.output.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << r.output;
 }
 
