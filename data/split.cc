@@ -290,6 +290,25 @@ std::string SplitToJson(const Split& split) {
   return j.dump();
 }
 
+absl::StatusOr<std::string> ResolveSplitMode(const std::string& split,
+                                             const std::string& split_file) {
+  if (split.empty()) return std::string(split_file.empty() ? "seed" : "file");
+  if (split == "seed") {
+    if (!split_file.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--split=seed and --split_file=", split_file,
+          " contradict each other (give --split_file alone, or --split=file with it)"));
+    }
+    return split;
+  }
+  if (split == "file") {
+    if (split_file.empty()) return absl::InvalidArgumentError("--split=file needs --split_file=PATH");
+    return split;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--split must be seed or file, not '", split, "'"));
+}
+
 absl::Status WriteSplitFile(const std::string& path, const Split& split) {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   j["train"] = split.train;

@@ -98,6 +98,12 @@ absl::StatusOr<Split> ParseSplitJson(const std::string& json_text, const std::st
 absl::StatusOr<Split> ReadSplitFile(const std::string& path,
                                     const std::vector<std::string>& known_videos = {});
 std::string SplitToJson(const Split& split);  // {"train": [...], "val": [...], "test": [...]}
+// The split mode of the --split / --split_file flags: "seed" or "file". An empty --split
+// means "file" when --split_file is given, else "seed" (so `--split_file=F` alone
+// works); --split=seed together with --split_file, --split=file without it, and any
+// other value are errors naming the flags (a split file is never silently ignored).
+absl::StatusOr<std::string> ResolveSplitMode(const std::string& split,
+                                             const std::string& split_file);
 absl::Status WriteSplitFile(const std::string& path, const Split& split);
 
 }  // namespace sal360::data

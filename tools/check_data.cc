@@ -1,7 +1,7 @@
 // Validates a dataset before a long training run and prints one JSON object to stdout
 // (format: data/check.h, docs/data.md).
 //
-//   bazel run //tools:check_data -- --data=ROOT [--split=seed|file --split_file=F]
+//   bazel run //tools:check_data -- --data=ROOT [--split=seed | --split_file=F]
 //
 // Exit status: 0 when the dataset is usable, 1 when it is not (every problem is listed
 // in the JSON), 2 on bad usage.
@@ -18,10 +18,11 @@
 #include "util/progress.h"
 
 ABSL_FLAG(std::string, data, "", "Dataset root (vinfo.pkl + one folder per video)");
-ABSL_FLAG(std::string, split, "seed",
+ABSL_FLAG(std::string, split, "",
           "seed: the published split (random.Random(--split_seed).sample(sorted(videos), k)); "
-          "file: read --split_file");
-ABSL_FLAG(std::string, split_file, "", "JSON {\"train\": [...], \"val\": [...], \"test\": [...]}");
+          "file: read --split_file. Default: file when --split_file is given, else seed");
+ABSL_FLAG(std::string, split_file, "",
+          "JSON {\"train\": [...], \"val\": [...], \"test\": [...]} (implies --split=file)");
 ABSL_FLAG(int64_t, split_seed, 367643, "Seed of --split=seed (the published one)");
 ABSL_FLAG(int, train_videos, 0, "Training videos of --split=seed; 0 = round(80 * n / 104)");
 ABSL_FLAG(int, val_videos, 0, "Training videos held out for validation (--split=seed)");
@@ -49,7 +50,7 @@ std::string UserPath(const std::string& path) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Validates a dataset: --data=ROOT [--split=seed|file --split_file=F]; JSON to stdout; "
+      "Validates a dataset: --data=ROOT [--split=seed | --split_file=F]; JSON to stdout; "
       "exit 1 when unusable.");
   absl::ParseCommandLine(argc, argv);
   sal360::data::CheckOptions o;
@@ -69,8 +70,12 @@ int main(int argc, char** argv) {
   o.gt_options.sigma = absl::GetFlag(FLAGS_gaze_sigma);
   std::string usage_error;
   if (o.root.empty()) usage_error = "--data=ROOT is required";
-  if (o.split != "seed" && o.split != "file") usage_error = "--split must be seed or file";
-  if (o.split == "file" && o.split_file.empty()) usage_error = "--split=file needs --split_file";
+  if (absl::StatusOr<std::string> mode = sal360::data::ResolveSplitMode(o.split, o.split_file);
+      mode.ok()) {
+    o.split = *mode;
+  } else {
+    usage_error = std::string(mode.status().message());
+  }
   if (o.prev_interval < 1 || o.threads < 1 || o.max_listed < 0) {
     usage_error = "--prev_interval and --threads must be >= 1, --max_listed >= 0";
   }

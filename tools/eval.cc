@@ -7,6 +7,7 @@
 // Exit status: 0 on success, 1 on bad input (the message on stderr names the file and
 // the problem), 2 on bad usage.
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -23,22 +24,36 @@ ABSL_FLAG(std::string, fix, "",
           "Optional fixation map(s): non-zero pixels are fixated (enables nss, auc_judd, "
           "nss_sphere)");
 ABSL_FLAG(bool, resize, false,
-          "Resize predictions to the ground truth's size (bilinear/tent filter, longitude "
-          "wraps) instead of failing on a size mismatch");
+          "Resize predictions to the ground truth's size (area average when shrinking, "
+          "bilinear when enlarging; longitude wraps) instead of failing on a size mismatch");
 ABSL_FLAG(int64_t, max_file_mb, 1024, "Largest map file read, in MiB");
+
+namespace {
+
+// Relative paths are relative to where `bazel run` was invoked, not to the runfiles.
+std::string UserPath(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (wd == nullptr || *wd == '\0') return path;
+  return std::string(wd) + "/" + path;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Scores saliency maps: --pred=PATH --gt=PATH [--fix=PATH] [--resize]; JSON to stdout.");
   absl::ParseCommandLine(argc, argv);
   sal360::tools::EvalOptions o;
-  o.pred = absl::GetFlag(FLAGS_pred);
-  o.gt = absl::GetFlag(FLAGS_gt);
-  o.fix = absl::GetFlag(FLAGS_fix);
+  o.pred = UserPath(absl::GetFlag(FLAGS_pred));
+  o.gt = UserPath(absl::GetFlag(FLAGS_gt));
+  o.fix = UserPath(absl::GetFlag(FLAGS_fix));
   o.resize = absl::GetFlag(FLAGS_resize);
   const int64_t mb = absl::GetFlag(FLAGS_max_file_mb);
-  if (o.pred.empty() || o.gt.empty() || mb <= 0) {
-    std::fprintf(stderr, "eval: --pred and --gt are required (and --max_file_mb > 0); see --help\n");
+  if (o.pred.empty() || o.gt.empty() || mb <= 0 || mb > (int64_t{1} << 20)) {
+    std::fprintf(stderr,
+                 "eval: --pred and --gt are required (and 0 < --max_file_mb <= 1048576); see "
+                 "--help\n");
     return 2;
   }
   o.max_file_bytes = mb << 20;

@@ -93,6 +93,28 @@ TEST(DataToolsTest, MakeThenCheck) {
   EXPECT_EQ(RunTool("make_dataset", {"--out=" + root + "2", "--videos=0"}).exit_code, 2);
   EXPECT_EQ(RunTool("check_data", {}).exit_code, 2);
   EXPECT_EQ(RunTool("check_data", {"--data=" + root, "--split=file"}).exit_code, 2);
+  EXPECT_EQ(RunTool("check_data", {"--data=" + root, "--split=seed", "--split_file=x.json"})
+                .exit_code,
+            2);
+}
+
+// --split_file alone selects the file split (the file is never silently ignored).
+TEST(DataToolsTest, SplitFileAloneIsUsed) {
+  const std::string root = TmpDir() + "/ds_split";
+  std::filesystem::remove_all(root);
+  ToolRun make = RunTool("make_dataset", {"--out=" + root, "--videos=3", "--frames=2",
+                                          "--height=8", "--width=16", "--viewers=2"});
+  ASSERT_EQ(make.exit_code, 0) << make.err;
+  const std::string split = TmpDir() + "/split.json";
+  ASSERT_TRUE(sal360::util::WriteFileAtomically(
+                  split, R"({"train": ["syn002"], "val": ["syn000"], "test": ["syn001"]})")
+                  .ok());
+  ToolRun check = RunTool("check_data", {"--data=" + root, "--split_file=" + split});
+  ASSERT_EQ(check.exit_code, 0) << check.err << check.out;
+  const nlohmann::json j = nlohmann::json::parse(check.out);
+  EXPECT_EQ(j["split"]["train"], nlohmann::json({"syn002"}));
+  EXPECT_EQ(j["split"]["val"], nlohmann::json({"syn000"}));
+  EXPECT_EQ(j["split"]["test"], nlohmann::json({"syn001"}));
 }
 
 }  // namespace

@@ -263,5 +263,24 @@ TEST(SplitTest, SplitFilesRoundTripAndRejectMistakes) {
   }
 }
 
+TEST(SplitTest, SplitModeFromFlags) {
+  EXPECT_EQ(*ResolveSplitMode("", ""), "seed");
+  EXPECT_EQ(*ResolveSplitMode("", "s.json"), "file");  // --split_file alone
+  EXPECT_EQ(*ResolveSplitMode("seed", ""), "seed");
+  EXPECT_EQ(*ResolveSplitMode("file", "s.json"), "file");
+  const struct {
+    const char *split, *file, *want;
+  } bad[] = {
+      {"seed", "s.json", "contradict"},  // a split file is never silently ignored
+      {"file", "", "--split=file needs --split_file"},
+      {"random", "", "--split must be seed or file, not 'random'"},
+  };
+  for (const auto& c : bad) {
+    auto r = ResolveSplitMode(c.split, c.file);
+    ASSERT_FALSE(r.ok()) << c.split << " " << c.file;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.want));
+  }
+}
+
 }  // namespace
 }  // namespace sal360::data

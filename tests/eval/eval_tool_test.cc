@@ -340,7 +340,8 @@ TEST(EvalLib, DegenerateInputsWarnAndGiveNull) {
 
 std::string EvalBinary() {
   const char* srcdir = std::getenv("TEST_SRCDIR");
-  return std::string(srcdir ? srcdir : ".") + "/sal360/tools/eval";
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  return std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "sal360") + "/tools/eval";
 }
 
 struct BinaryRun {
@@ -348,9 +349,10 @@ struct BinaryRun {
   std::string out, err;
 };
 
-BinaryRun RunBinary(const std::string& args) {
+// `env` is prepended to the command (e.g. "VAR=value ").
+BinaryRun RunBinary(const std::string& args, const std::string& env = "") {
   const std::string err_path = TempDir() + "/eval_stderr.txt";
-  const std::string cmd = EvalBinary() + " " + args + " 2>" + err_path;
+  const std::string cmd = env + EvalBinary() + " " + args + " 2>" + err_path;
   BinaryRun r{-1, "", ""};
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return r;
@@ -383,6 +385,23 @@ TEST(EvalBinary, PrintsJsonAndExitsNonZeroOnBadInput) {
   const BinaryRun usage = RunBinary("--gt=" + dir + "/g.npy");
   EXPECT_EQ(usage.status, 2);
   EXPECT_NE(usage.err.find("--pred"), std::string::npos) << usage.err;
+}
+
+// Under `bazel run` the binary starts in its runfiles; relative paths must be taken
+// relative to where the user typed the command (BUILD_WORKING_DIRECTORY).
+TEST(EvalBinary, RelativePathsFollowBuildWorkingDirectory) {
+  const std::string dir = Fresh("binary_relative");
+  const auto pred = Blob(8, 16, 0.4, 0.5, 0.1, 7), gt = Blob(8, 16, 0.5, 0.5, 0, 8);
+  WriteF64(dir + "/p.npy", {8, 16}, pred);
+  WriteF64(dir + "/g.npy", {8, 16}, gt);
+  const BinaryRun ok = RunBinary("--pred=p.npy --gt=g.npy", "BUILD_WORKING_DIRECTORY=" + dir + " ");
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  ExpectJsonEqualsMetrics(Json::parse(ok.out),
+                          data::ComputeMetrics(pred.data(), gt.data(), nullptr, 8, 16));
+  const BinaryRun missing =
+      RunBinary("--pred=p.npy --gt=nope.npy", "BUILD_WORKING_DIRECTORY=" + dir + " ");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find(dir + "/nope.npy"), std::string::npos) << missing.err;
 }
 
 }  // namespace
