@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "data/dataset.h"
 #include "gmock/gmock.h"
@@ -236,7 +237,10 @@ TEST(SyntheticTest, WritesTheDatasetLayoutAndCachesIt) {
   // The frames on disk are the rendered ones (JPEG-compressed).
   auto img = ReadImage(root + "/syn000/0002.jpg");
   ASSERT_TRUE(img.ok());
-  const Image& ref = RenderSyntheticVideo(o, 0)[1].image;
+  const std::vector<SyntheticFrame> rendered = RenderSyntheticVideo(o, 0);
+  ASSERT_GE(rendered.size(), 2u);
+  const Image& ref = rendered[1].image;
+  ASSERT_EQ(img->pixels.size(), ref.pixels.size());
   double err = 0;
   for (size_t k = 0; k < ref.pixels.size(); ++k) err += std::abs(img->pixels[k] - ref.pixels[k]);
   EXPECT_LT(err / ref.pixels.size(), 8.0);
