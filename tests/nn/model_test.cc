@@ -55,6 +55,7 @@ Act ExpandedConv(const Act& x, const std::vector<float>& w_oihw, const std::vect
   spec.convention = config.convention;
   const sphere::GatherTable& table = sphere::CachedGatherTable(spec);
   const int cin = x.c;
+  const std::vector<double> w(w_oihw.begin(), w_oihw.end());
   Act y(x.n, x.h, x.w, cout);
   for (int b = 0; b < x.n; ++b) {
     Act expanded(1, 3 * x.h, 3 * x.w, cin);
@@ -72,18 +73,20 @@ Act ExpandedConv(const Act& x, const std::vector<float>& w_oihw, const std::vect
         }
       }
     }
+    // The stride-3 Conv2d over E: the 3x3 patch of pixel (i, j), flattened in the
+    // weight's (ci, r, c) order, dotted with each output channel's weight row.
+    std::vector<double> patch(size_t(cin) * 9);
     for (int i = 0; i < x.h; ++i) {
       for (int j = 0; j < x.w; ++j) {
-        for (int co = 0; co < cout; ++co) {
-          double s = bias[co];
-          for (int ci = 0; ci < cin; ++ci) {
-            for (int r = 0; r < 3; ++r) {
-              for (int c = 0; c < 3; ++c) {
-                s += double(w_oihw[((size_t(co) * cin + ci) * 3 + r) * 3 + c]) *
-                     expanded.at(0, 3 * i + r, 3 * j + c, ci);
-              }
-            }
+        for (int ci = 0; ci < cin; ++ci) {
+          for (int r = 0; r < 3; ++r) {
+            for (int c = 0; c < 3; ++c) patch[(size_t(ci) * 3 + r) * 3 + c] = expanded.at(0, 3 * i + r, 3 * j + c, ci);
           }
+        }
+        for (int co = 0; co < cout; ++co) {
+          const double* wrow = w.data() + size_t(co) * cin * 9;
+          double s = bias[co];
+          for (size_t k = 0; k < patch.size(); ++k) s += wrow[k] * patch[k];
           y.at(b, i, j, co) = s;
         }
       }
@@ -265,12 +268,11 @@ TEST(ModelTest, TrainingForwardUpdatesRunningStatsLikePyTorch) {
   EXPECT_EQ(model.bn_stats(0).num_batches_tracked, 1) << "eval forward must not touch the stats";
 }
 
-// L = Σ r·out of the double-precision reference network with the model's current
-// parameters (training mode: BatchNorm on batch statistics).
-double ReferenceObjective(const SphericalUNet& model, const Act& x, const std::vector<float>& r) {
-  util::Safetensors sd;
-  ExportModel(model, sd);
-  const Act out = ReferenceForward(sd, x, /*training=*/true, model.config());
+// L = Σ r·out of the double-precision reference network with the parameters of state
+// dict `sd` (training mode: BatchNorm on batch statistics).
+double ReferenceObjective(const util::Safetensors& sd, const Act& x, const std::vector<float>& r,
+                          const ModelConfig& config) {
+  const Act out = ReferenceForward(sd, x, /*training=*/true, config);
   double s = 0;
   for (size_t i = 0; i < out.v.size(); ++i) s += double(r[i]) * out.v[i];
   return s;
@@ -281,7 +283,10 @@ TEST(ModelTest, WholeNetworkGradientMatchesFiniteDifferences) {
   // reference network (which the forward tests show the model computes): no float noise
   // in the numeric side, so the tolerance measures the backward's float rounding.
   // Batch 1 at 16x32: the coarsest level is 2x4, so BatchNorm still has 8 values per
-  // channel. Every parameter tensor is checked at a random subset of its entries.
+  // channel. Every parameter tensor is checked at a random subset of its entries, in
+  // the checkpoint's PyTorch layout (the model's conv-weight gradients are permuted
+  // with ConvWeightToPytorch, so the permutation is checked too); the reference reads
+  // the exported state dict, in which only the perturbed tensor changes.
   SphericalUNet model(Device::kCpu, ModelConfig{});
   Randomise(model, 21);
   const Tensor x = RandomInput(1, 16, 32, 22);
@@ -300,19 +305,26 @@ TEST(ModelTest, WholeNetworkGradientMatchesFiniteDifferences) {
   opt.atol = 1e-4;
   opt.skip_kinks = true;
   opt.max_points = 5;
+  util::Safetensors sd;
+  ExportModel(model, sd);
   for (int i = 0; i < params.size(); ++i) {
-    Tensor& p = params.param(i);
-    const std::vector<float> p0 = p.ToVector();
-    const std::vector<float> g = params.grad(i).ToVector();
+    const std::string name = params.name(i);
+    std::vector<float> g = params.grad(i).ToVector();
+    for (int k = 0; k < kNumConvLayers; ++k) {
+      if (i == model.conv_weight_index(k)) ConvWeightToPytorch(params.grad(i), g.data());
+    }
     const std::vector<double> analytic(g.begin(), g.end());
+    const std::vector<float> p0 = TensorF32(sd, name);
+    ASSERT_EQ(p0.size(), g.size()) << name;
+    std::string& bytes = sd.tensors.at(name).bytes;
     opt.seed = 100 + i;
     auto f = [&](const std::vector<float>& values) {
-      p.CopyFrom(Tensor::View(const_cast<float*>(values.data()), p.shape(), Device::kCpu));
-      return ReferenceObjective(model, xa, r);
+      std::memcpy(bytes.data(), values.data(), values.size() * sizeof(float));
+      return ReferenceObjective(sd, xa, r, model.config());
     };
     const auto result = CheckGradient(f, p0, analytic, opt);
-    p.CopyFrom(Tensor::View(const_cast<float*>(p0.data()), p.shape(), Device::kCpu));
-    EXPECT_TRUE(GradientMatches(result, opt, 1)) << params.name(i);
+    std::memcpy(bytes.data(), p0.data(), p0.size() * sizeof(float));
+    EXPECT_TRUE(GradientMatches(result, opt, 1)) << name;
   }
 }
 
