@@ -101,6 +101,9 @@ absl::StatusOr<std::vector<float>> GroundTruthMap(const std::vector<GazePoint>& 
   const std::shared_ptr<const GaussTable> table = GetTable(sigma);
   const double c_min = 1 - table->u_max;  // cos(cutoff)
   const double cutoff = kCutoffSigmas * sigma;
+  // Locals: the map's float stores could alias the table as far as the compiler knows.
+  const float* const f = table->f.data();
+  const double inv_du = table->inv_du;
 
   std::vector<double> col_cos(w), col_sin(w), row_sin(h), row_cos(h), row_lat(h);
   for (int j = 0; j < w; ++j) {
@@ -123,14 +126,30 @@ absl::StatusOr<std::vector<float>> GroundTruthMap(const std::vector<GazePoint>& 
       if (std::abs(row_lat[i] - lat) > cutoff) continue;  // the whole row is beyond reach
       const double a = row_sin[i] * slat, b = row_cos[i] * clat;
       float* out = &map[static_cast<size_t>(i) * w];
-      for (int j = 0; j < w; ++j) {
+      // Only the arc |Δλ| < Δmax of the row can be within the cutoff, where
+      // cos Δmax = (c_min − a)/b; visit those columns (plus one on each side against
+      // rounding; the test c <= c_min below stays exact) instead of the whole row.
+      int j_begin = 0, j_count = w;
+      if (b > 1e-12) {
+        const double r = (c_min - a) / b;
+        if (r >= 1) continue;
+        if (r > -1) {
+          const double dmax = std::acos(r);
+          const double scale = w / (2 * kPi);
+          const double lo = (lon - dmax + kPi) * scale - 0.5, hi = (lon + dmax + kPi) * scale - 0.5;
+          j_begin = static_cast<int>(std::floor(lo)) - 1;
+          j_count = std::min<int>(w, static_cast<int>(std::ceil(hi)) + 1 - j_begin + 1);
+          j_begin = ((j_begin % w) + w) % w;
+        }
+      }
+      for (int n = 0, j = j_begin; n < j_count; ++n, j = (j + 1 == w ? 0 : j + 1)) {
         // cos of the geodesic distance between pixel (i, j) and the gaze point
         const double c = a + b * cos_dlon[j];
         if (c <= c_min) continue;
-        const double pos = (1 - c) * table->inv_du;
+        const double pos = (1 - c) * inv_du;
         const int k = static_cast<int>(pos);
         const float t = static_cast<float>(pos - k);
-        out[j] += table->f[k] + t * (table->f[k + 1] - table->f[k]);
+        out[j] += f[k] + t * (f[k + 1] - f[k]);
       }
     }
   }

@@ -50,7 +50,8 @@ TEST(GroundTruthTest, MatchesDirectEvaluation) {
   gaze.push_back({0.7, 1.0});    // south pole
   gaze.push_back({0.5, 0.02});   // near the pole
   for (double sigma : {kDefaultGazeSigma, 0.05, 0.3, 0.6 /* direct path: 8σ > 3 */}) {
-    for (auto [h, w] : {std::pair{24, 48}, std::pair{31, 61}, std::pair{9, 100}}) {
+    for (auto [h, w] : {std::pair{24, 48}, std::pair{31, 61}, std::pair{9, 100}, std::pair{1, 1},
+                        std::pair{3, 2}, std::pair{64, 5}}) {
       auto fast = GroundTruthMap(gaze, h, w, {sigma});
       ASSERT_TRUE(fast.ok()) << fast.status();
       const std::vector<double> ref = GroundTruthMapDirect(gaze, h, w, sigma);
