@@ -71,12 +71,14 @@ data::SyntheticOptions DefaultSyntheticOptions() {
 absl::StatusOr<OpenedData> OpenData(const DataConfig& config, int height, int width) {
   OpenedData out;
   if (config.data.empty()) {
-    std::unique_ptr<util::ProgressLine> line;
-    absl::StatusOr<std::string> root = data::EnsureSyntheticDataset(
-        DefaultSyntheticOptions(), "", [&](int64_t done, int64_t total) {
-          if (line == nullptr) line = std::make_unique<util::ProgressLine>("synthetic dataset", total, "frame");
-          line->Update(done);
-          if (done == total) line->Finish();
+    // The line starts its clock before generation (so the first rate is real) and
+    // prints only when the callback runs, i.e. when the dataset is not cached yet.
+    const data::SyntheticOptions options = DefaultSyntheticOptions();
+    util::ProgressLine line("synthetic dataset", int64_t{options.videos} * options.frames, "frame");
+    absl::StatusOr<std::string> root =
+        data::EnsureSyntheticDataset(options, "", [&](int64_t done, int64_t total) {
+          line.Update(done);
+          if (done == total) line.Finish();
         });
     if (!root.ok()) return root.status();
     out.root = *root;

@@ -237,8 +237,10 @@ int Main(int argc, char** argv) {
   for (const auto& [name, m] : r->baselines_val) {
     if (const auto it = m.find("cc"); it != m.end()) absl::StrAppendFormat(&summary, ", %s CC %.4f", name, it->second);
   }
-  std::fprintf(stderr, "%s\ntrain: checkpoints in %s (best.safetensors, last.safetensors)\n", summary.c_str(),
-               config.out.c_str());
+  std::fprintf(stderr,
+               "%s\ntrain: checkpoints in %s (best.safetensors, last.safetensors), report %s/report.html\n"
+               "train: evaluate with: bazel run //tools:test -- --checkpoint=%s/best.safetensors\n",
+               summary.c_str(), config.out.c_str(), config.out.c_str(), config.out.c_str());
   return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "nn/model.h"
 #include "nn/optim.h"
 #include "tools/model_lib.h"
+#include "tools/train_report.h"
 #include "util/file.h"
 #include "util/progress.h"
 #include "util/safetensors.h"
@@ -179,6 +180,13 @@ class Logs {
   FILE* epochs_ = nullptr;
   FILE* jsonl_ = nullptr;
 };
+
+// RUN/report.html from the logs; a failure is reported but does not stop training.
+void UpdateReport(const std::string& dir) {
+  if (absl::Status s = WriteTrainReport(dir); !s.ok()) {
+    std::fprintf(stderr, "train: warning: report.html not written: %s\n", std::string(s.message()).c_str());
+  }
+}
 
 void OnStopSignal(int) {
   StopRequested().store(true);
@@ -494,6 +502,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
       }
       if (StopRequested().load()) {
         if (absl::Status s = save(last_path); !s.ok()) return s;
+        UpdateReport(dir);
         if (line) line->Finish("stopped");
         std::fprintf(stderr, "train: stopped at step %lld; %s holds the state; continue with --resume\n",
                      static_cast<long long>(progress.step), last_path.c_str());
@@ -538,7 +547,9 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
       result.last_loss = loss;
       window_samples += batch.n;
       const double now = Now();
-      if (now - window_start > 1.0 || samples_per_s == 0) {
+      // Training throughput over windows of >= 5 s (one step can take a second);
+      // the window restarts after validation and checkpoints, which it excludes.
+      if (now - window_start > 5.0 || samples_per_s == 0) {
         samples_per_s = window_samples / std::max(now - window_start, 1e-9);
         window_start = now;
         window_samples = 0;
@@ -585,6 +596,9 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
       if (absl::Status s = save(best_path); !s.ok()) return s;
     }
     if (absl::Status s = save(last_path); !s.ok()) return s;
+    UpdateReport(dir);
+    window_start = Now();
+    window_samples = 0;
   }
   // Stopped by --max_steps mid-epoch, or done: the last state is always on disk.
   if (absl::Status s = save(last_path); !s.ok()) return s;
@@ -593,6 +607,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
     // state is the best known, so `test` has a checkpoint to use at once.
     if (absl::Status s = save(best_path); !s.ok()) return s;
   }
+  UpdateReport(dir);
   if (line) line->Finish(absl::StrFormat("loss %.4g", result.last_loss));
   result.steps = progress.step;
   result.seconds = Now() - t_start;

@@ -10,6 +10,8 @@
 //   steps.csv          one row per training step: epoch, step, loss, samples/s, elapsed
 //   epochs.csv         one row per epoch: train loss, validation CC/KLD, baselines
 //   log.jsonl          both kinds of rows as JSON objects ({"kind": "step" | "epoch", ...})
+//   report.html        the run at a glance, rendered from config.json and log.jsonl after
+//                      every epoch and when the run ends (tools/train_report.h)
 // On --resume the logs are cut back to the checkpoint's step, so a run that died
 // between a log line and a checkpoint never shows a step twice.
 //

@@ -74,6 +74,7 @@ TEST(ModelToolsE2E, TrainLearnsThenTestAndPredictUseTheCheckpoint) {
   ASSERT_TRUE(Exists(run + "/last.safetensors"));
   ASSERT_TRUE(Exists(run + "/steps.csv"));
   ASSERT_TRUE(Exists(run + "/epochs.csv"));
+  ASSERT_TRUE(Exists(run + "/report.html"));
   const json epoch = LastEpoch(run);
   ASSERT_TRUE(epoch.is_object()) << train.output;
   const double cc = epoch["val"]["cc"].get<double>();

@@ -189,6 +189,37 @@ TEST(TrainResumeTest, ResumeAfterMaxStepsIsBitIdentical) {
   EXPECT_EQ(::stat((full.out + "/best.safetensors").c_str(), &st), 0);
 }
 
+int Count(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(TrainResumeTest, ReportShowsEveryEpochOnceAfterAResume) {
+  InMemoryData data(22, 4, 1);
+  TrainConfig cfg = SmallConfig("report");
+  cfg.epochs = 3;
+  cfg.max_steps = 8;  // stops inside epoch 2
+  const Baselines baselines = {{"equator", std::vector<float>(size_t(kH) * kW, 0.5f)}};
+  ASSERT_TRUE(Train(cfg, false, data, MeanScorer, baselines, false).ok());
+  absl::StatusOr<std::string> partial = util::ReadFile(cfg.out + "/report.html", 1 << 24);
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  EXPECT_EQ(Count(*partial, "<tr class=\"best\">") + Count(*partial, "<tr><td>"), 1) << "one epoch done";
+  TrainConfig more = cfg;
+  more.max_steps = 0;
+  absl::StatusOr<TrainConfig> resumed = ResumeConfig(cfg.out, more, {"max_steps"});
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  ASSERT_TRUE(Train(*resumed, true, data, MeanScorer, baselines, false).ok());
+  absl::StatusOr<std::string> html = util::ReadFile(cfg.out + "/report.html", 1 << 24);
+  ASSERT_TRUE(html.ok()) << html.status();
+  EXPECT_EQ(Count(*html, "<tr class=\"best\">"), 1);
+  EXPECT_EQ(Count(*html, "<tr class=\"best\">") + Count(*html, "<tr><td>"), 3) << "epoch rows";
+  EXPECT_EQ(Count(*html, "<th>equator CC</th>"), 1);
+  EXPECT_NE(html->find("3 of 3"), std::string::npos);
+  EXPECT_NE(html->find(cfg.out + "/best.safetensors"), std::string::npos);
+  EXPECT_EQ(Count(*html, "<svg"), 2);
+}
+
 TEST(TrainResumeTest, StopBySignalThenResumeIsBitIdenticalAndLogsAreCutBack) {
   InMemoryData data(22, 4, 1);
   TrainConfig full = SmallConfig("full_sig");
