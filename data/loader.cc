@@ -246,9 +246,14 @@ void Loader::WorkerLoop() {
     });
     if (stop_ || next_claim_ >= end_batch_) return;
     const int64_t index = next_claim_++;
+    Batch reuse;
+    if (!pool_.empty()) {
+      reuse = std::move(pool_.back());
+      pool_.pop_back();
+    }
     lock.unlock();
     std::vector<std::string> msgs;
-    absl::StatusOr<Batch> batch = AssembleBatch(index, &msgs);
+    absl::StatusOr<Batch> batch = AssembleBatch(index, std::move(reuse), &msgs);
     lock.lock();
     if (stop_) return;
     if (batch.ok()) {
@@ -262,14 +267,28 @@ void Loader::WorkerLoop() {
   }
 }
 
-absl::StatusOr<Batch> Loader::AssembleBatch(int64_t index, std::vector<std::string>* skip_msgs) {
+void Loader::Recycle(Batch&& batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pool_.size() < static_cast<size_t>(options_.threads + options_.prefetch)) {
+    pool_.push_back(std::move(batch));
+  }
+}
+
+absl::StatusOr<Batch> Loader::AssembleBatch(int64_t index, Batch reuse,
+                                            std::vector<std::string>* skip_msgs) {
   const SampleOptions& so = options_.sample;
   const int h = so.height, w = so.width;
   const size_t hw = static_cast<size_t>(h) * w;
   const int64_t n_items = static_cast<int64_t>(items_.size());
   const int64_t begin = index * options_.batch;
   const int64_t end = std::min<int64_t>(begin + options_.batch, n_items);
-  Batch b;
+  Batch b = std::move(reuse);  // keeps the capacity of recycled buffers
+  b.refs.clear();
+  b.input.clear();
+  b.target.clear();
+  b.fixations.clear();
+  b.n = 0;
+  b.skipped = 0;
   b.index = index;
   b.height = h;
   b.width = w;

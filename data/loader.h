@@ -140,6 +140,12 @@ class Loader {
   absl::StatusOr<std::optional<Batch>> Next();
   // Stops the workers and restarts at batch `start_batch` of epoch `epoch`.
   absl::Status Start(int64_t epoch, int64_t start_batch);
+  // Optional: gives a consumed batch's buffers back (any of input/target/fixations/refs
+  // may have been moved out). Later batches are assembled in them instead of in fresh
+  // allocations, which saves the page faults of ~20 MB per batch of 8 at 240x480
+  // (glibc returns freed blocks of that size to the OS). Never changes the contents of
+  // a batch. At most threads + prefetch buffers are kept.
+  void Recycle(Batch&& batch);
 
   int64_t batches_per_epoch() const;
   int64_t num_items() const { return static_cast<int64_t>(items_.size()); }
@@ -157,7 +163,8 @@ class Loader {
   void StartWorkers();
   void StopWorkers();
   void WorkerLoop();
-  absl::StatusOr<Batch> AssembleBatch(int64_t index, std::vector<std::string>* skip_msgs);
+  absl::StatusOr<Batch> AssembleBatch(int64_t index, Batch reuse,
+                                      std::vector<std::string>* skip_msgs);
 
   std::shared_ptr<const Dataset> dataset_;
   std::vector<FrameRef> items_;
@@ -176,6 +183,7 @@ class Loader {
   std::map<int64_t, absl::StatusOr<Batch>> ready_;
   int64_t skipped_ = 0;
   std::vector<std::string> skip_messages_;
+  std::vector<Batch> pool_;  // recycled buffers
 };
 
 }  // namespace sal360::data

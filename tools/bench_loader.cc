@@ -4,15 +4,18 @@
 //   bazel run -c opt //tools:bench_loader -- [--height=240 --width=480 --threads=2]
 //
 // Cases: ground truth generated from the gaze points (--gt=generate) and read from
-// 128x256 _gt.npy caches (--gt=cache, bilinear upsampling), plus JPEG decoding alone.
+// 128x256 _gt.npy caches (--gt=cache, bilinear upsampling), each with batch buffers
+// recycled (Loader::Recycle) and without, plus JPEG decoding and ground truth alone.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -98,7 +101,15 @@ int main(int argc, char** argv) {
     std::printf("ground truth from %d viewers, 1 thread:  %7.1f maps/s\n", so.viewers,
                 items.size() / Seconds(t));
   }
-  for (data::GtSource gt : {data::GtSource::kGenerate, data::GtSource::kCache}) {
+  // Each case with batches handed back through Loader::Recycle (as a training loop
+  // should) and without. The first run is a warm-up that is not reported (the first
+  // multi-threaded run is slower whatever it is: allocator arenas, page cache).
+  bool warm_up = true;
+  for (auto [gt, recycle] : {std::pair{data::GtSource::kGenerate, true},
+                             std::pair{data::GtSource::kGenerate, true},
+                             std::pair{data::GtSource::kCache, true},
+                             std::pair{data::GtSource::kGenerate, false},
+                             std::pair{data::GtSource::kCache, false}}) {
     data::LoaderOptions lo;
     lo.sample.height = h;
     lo.sample.width = w;
@@ -116,19 +127,26 @@ int main(int argc, char** argv) {
         if (!b.ok()) return b.status();
         if (!b->has_value()) return n;
         n += (*b)->n;
+        if (recycle) (*loader)->Recycle(std::move(**b));
       }
     };
     if (auto s = run_epoch(0); !s.ok()) return Fail(s.status());  // warm-up
     const auto t = Clock::now();
+    const std::clock_t cpu0 = std::clock();  // CPU time of all threads
     int64_t n = 0;
     for (int e = 1; e <= absl::GetFlag(FLAGS_epochs); ++e) {
       auto k = run_epoch(e);
       if (!k.ok()) return Fail(k.status());
       n += *k;
     }
-    std::printf("loader %dx%d, --gt=%-8s %d threads:   %7.1f frames/s (batch %d)\n", w, h,
-                gt == data::GtSource::kGenerate ? "generate" : "cache", lo.threads, n / Seconds(t),
-                lo.batch);
+    if (warm_up) {
+      warm_up = false;
+      continue;
+    }
+    const double cpu_ms = 1e3 * static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC / n;
+    std::printf("loader %dx%d, --gt=%-8s %d threads:   %7.1f frames/s, %.2f CPU-ms/frame (batch %d%s)\n",
+                w, h, gt == data::GtSource::kGenerate ? "generate" : "cache", lo.threads,
+                n / Seconds(t), cpu_ms, lo.batch, recycle ? ", recycled" : ", fresh buffers");
   }
   if (temp) std::filesystem::remove_all(dir);
   return 0;

@@ -288,6 +288,61 @@ TEST(LoaderTest, DeterministicShuffleAndResume) {
   EXPECT_FALSE((*c)->Start(3, 6).ok());  // past the end
 }
 
+// Recycled batches (whole, or with buffers moved out by the consumer) give the same
+// contents as fresh ones, and their buffers are reused.
+TEST(LoaderTest, RecycledBuffersGiveIdenticalBatches) {
+  auto d = Open(MakeCopy("recycle"));
+  const std::vector<FrameRef> items = AllFrames(*d);
+  LoaderOptions o = Opts();
+  o.seed = 9;
+  auto fresh = Loader::Create(d, items, o);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  const std::vector<Batch> want = Drain(**fresh);
+  auto l = Loader::Create(d, items, o);
+  ASSERT_TRUE(l.ok()) << l.status();
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE((*l)->Start(0, 0).ok());
+    size_t k = 0;
+    while (true) {
+      auto b = (*l)->Next();
+      ASSERT_TRUE(b.ok()) << b.status();
+      if (!b->has_value()) break;
+      Batch& got = **b;
+      ASSERT_LT(k, want.size());
+      EXPECT_EQ(got.index, want[k].index);
+      EXPECT_EQ(got.n, want[k].n);
+      EXPECT_EQ(got.refs, want[k].refs);
+      EXPECT_EQ(got.input, want[k].input);
+      EXPECT_EQ(got.target, want[k].target);
+      EXPECT_EQ(got.fixations, want[k].fixations);
+      ++k;
+      if (k % 2 == 0) std::vector<float> taken = std::move(got.input);  // the consumer kept it
+      (*l)->Recycle(std::move(got));
+    }
+    EXPECT_EQ(k, want.size());
+  }
+
+  // With one worker, the first batch after a restart is assembled in the last recycled
+  // buffer.
+  o.threads = 1;
+  auto one = Loader::Create(d, items, o);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(Drain(**one).size(), want.size());
+  Batch spare;
+  spare.input.reserve(want[0].input.size() + 7);
+  spare.target.reserve(want[0].target.size() + 7);
+  const float* input_buffer = spare.input.data();
+  const float* target_buffer = spare.target.data();
+  (*one)->Recycle(std::move(spare));
+  ASSERT_TRUE((*one)->Start(0, 0).ok());
+  auto first = (*one)->Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->input.data(), input_buffer);
+  EXPECT_EQ((*first)->target.data(), target_buffer);
+  EXPECT_EQ((*first)->input, want[0].input);
+  EXPECT_EQ((*first)->refs, want[0].refs);
+}
+
 TEST(LoaderTest, EpochOrderIsAPermutationFixedByItsInputs) {
   for (int64_t n : {0, 1, 2, 17, 1000}) {
     const std::vector<int64_t> p = Loader::EpochOrder(n, 7, 1, true);
