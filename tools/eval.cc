@@ -3,6 +3,7 @@
 //
 //   bazel run //tools:eval -- --pred=P.npy --gt=G.npy [--fix=F.png]
 //   bazel run //tools:eval -- --pred=preds/ --gt=gts/ --fix=fixations/ --resize
+//   bazel run //tools:eval -- --pred=preds/ --data=DATASET_ROOT    # preds/<video>/<NNNN>.npy
 //
 // Exit status: 0 on success, 1 on bad input (the message on stderr names the file and
 // the problem), 2 on bad usage.
@@ -23,6 +24,15 @@ ABSL_FLAG(std::string, gt, "", "Ground-truth density map(s), same formats (file 
 ABSL_FLAG(std::string, fix, "",
           "Optional fixation map(s): non-zero pixels are fixated (enables nss, auc_judd, "
           "nss_sphere)");
+ABSL_FLAG(std::string, data, "",
+          "Dataset root (vinfo.pkl + video folders): score --pred=DIR/<video>/<NNNN>.npy|.png "
+          "against the dataset's frames (ground truth and fixations from the gaze points, at "
+          "each prediction's size) instead of --gt/--fix");
+ABSL_FLAG(std::string, gt_source, "generate",
+          "With --data: generate (ground truth from the gaze points) or cache (NNNN_gt.npy "
+          "when present, resized)");
+ABSL_FLAG(double, gaze_sigma, 3.14159265358979323846 / 20,
+          "With --data: sigma (radians) of the spherical Gaussian of the ground truth");
 ABSL_FLAG(bool, resize, false,
           "Resize predictions to the ground truth's size (area average when shrinking, "
           "bilinear when enlarging; longitude wraps) instead of failing on a size mismatch");
@@ -42,18 +52,33 @@ std::string UserPath(const std::string& path) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Scores saliency maps: --pred=PATH --gt=PATH [--fix=PATH] [--resize]; JSON to stdout.");
+      "Scores saliency maps: --pred=PATH --gt=PATH [--fix=PATH] [--resize], or --pred=DIR "
+      "--data=DATASET_ROOT; JSON to stdout.");
   absl::ParseCommandLine(argc, argv);
   sal360::tools::EvalOptions o;
   o.pred = UserPath(absl::GetFlag(FLAGS_pred));
   o.gt = UserPath(absl::GetFlag(FLAGS_gt));
   o.fix = UserPath(absl::GetFlag(FLAGS_fix));
+  o.data = UserPath(absl::GetFlag(FLAGS_data));
+  o.gt_source = absl::GetFlag(FLAGS_gt_source);
+  o.gaze_sigma = absl::GetFlag(FLAGS_gaze_sigma);
   o.resize = absl::GetFlag(FLAGS_resize);
   const int64_t mb = absl::GetFlag(FLAGS_max_file_mb);
-  if (o.pred.empty() || o.gt.empty() || mb <= 0 || mb > (int64_t{1} << 20)) {
+  if (o.pred.empty() || (o.gt.empty() && o.data.empty()) || mb <= 0 ||
+      mb > (int64_t{1} << 20)) {
     std::fprintf(stderr,
-                 "eval: --pred and --gt are required (and 0 < --max_file_mb <= 1048576); see "
-                 "--help\n");
+                 "eval: --pred and --gt (or --data) are required (and 0 < --max_file_mb <= "
+                 "1048576); see --help\n");
+    return 2;
+  }
+  if (!o.data.empty() && (!o.gt.empty() || !o.fix.empty() || o.resize)) {
+    std::fprintf(stderr,
+                 "eval: --data replaces --gt, --fix and --resize (ground truth and fixations "
+                 "come from the gaze points, at each prediction's size); see --help\n");
+    return 2;
+  }
+  if (o.gt_source != "generate" && o.gt_source != "cache") {
+    std::fprintf(stderr, "eval: --gt_source must be generate or cache\n");
     return 2;
   }
   o.max_file_bytes = mb << 20;

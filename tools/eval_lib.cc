@@ -5,11 +5,14 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "data/ground_truth.h"
 #include "data/image.h"
+#include "data/loader.h"
 #include "data/map_file.h"
 
 namespace sal360::tools {
@@ -87,10 +90,87 @@ Json MetricsToJson(const data::MetricSet& m) {
   return out;
 }
 
+namespace {
+
+// Dataset mode: prediction files keyed "<video>/<NNNN>" against the dataset's frames.
+absl::StatusOr<std::vector<EvalPair>> MatchDatasetPairs(
+    const EvalOptions& o, const std::function<void(const std::string&)>& warn,
+    const data::Dataset& dataset) {
+  if (!o.gt.empty() || !o.fix.empty()) {
+    return absl::InvalidArgumentError(
+        "--data replaces --gt and --fix (the ground truth and fixations come from the "
+        "dataset's gaze points); give one or the other");
+  }
+  if (o.resize) {
+    return absl::InvalidArgumentError(
+        "--resize has no effect with --data (the ground truth is made at each prediction's "
+        "size)");
+  }
+  if (!(o.gaze_sigma > 0) || !std::isfinite(o.gaze_sigma)) {
+    return absl::InvalidArgumentError(absl::StrCat("--gaze_sigma must be > 0, got ", o.gaze_sigma));
+  }
+  if (o.gt_source != "generate" && o.gt_source != "cache") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--gt_source must be generate or cache, not '", o.gt_source, "'"));
+  }
+  const Kind pk = KindOf(o.pred);
+  if (pk == Kind::kMissing) {
+    return absl::NotFoundError(absl::StrCat("--pred=", o.pred, ": no such file or directory"));
+  }
+  if (pk != Kind::kDirectory) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--pred=", o.pred, ": with --data, --pred must be a directory of <video>/<NNNN> maps"));
+  }
+  absl::StatusOr<std::map<std::string, std::string>> preds =
+      ListMaps(o.pred, "--pred", o.max_files);
+  if (!preds.ok()) return preds.status();
+  std::vector<EvalPair> pairs;
+  std::vector<std::string> unknown;
+  for (const auto& [key, path] : *preds) {
+    const size_t slash = key.rfind('/');
+    int frame = 0;
+    const std::string video = slash == std::string::npos ? "" : key.substr(0, slash);
+    if (video.empty() || !data::ParseFrameKey(key.substr(slash + 1), &frame) ||
+        dataset.gaze(video, frame) == nullptr) {
+      unknown.push_back(key);
+      continue;
+    }
+    EvalPair pair;
+    pair.name = data::FrameRef{video, frame}.ToString();
+    pair.pred = path;
+    pair.video = video;
+    pair.frame = frame;
+    pairs.push_back(std::move(pair));
+  }
+  if (!unknown.empty() && warn) {
+    warn(absl::StrCat(unknown.size(), " file(s) in ", o.pred, " are not frames of ",
+                      dataset.root(), " (keys must be <video>/<NNNN>), ignored: ",
+                      Preview(unknown)));
+  }
+  if (pairs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--pred=", o.pred, ": no prediction named <video>/<NNNN>.npy|.png for a frame of ",
+        dataset.root()));
+  }
+  if (warn) {
+    warn(absl::StrCat("scoring ", pairs.size(), " of the ", dataset.num_frames(),
+                      " frames of ", dataset.root()));
+  }
+  return pairs;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<EvalPair>> MatchEvalPairs(
-    const EvalOptions& o, const std::function<void(const std::string&)>& warn) {
+    const EvalOptions& o, const std::function<void(const std::string&)>& warn,
+    const data::Dataset* dataset) {
+  if (!o.data.empty()) {
+    if (o.pred.empty()) return absl::InvalidArgumentError("--pred is required");
+    if (dataset == nullptr) return absl::InvalidArgumentError("--data: dataset not opened");
+    return MatchDatasetPairs(o, warn, *dataset);
+  }
   if (o.pred.empty() || o.gt.empty()) {
-    return absl::InvalidArgumentError("both --pred and --gt are required");
+    return absl::InvalidArgumentError("both --pred and --gt (or --data) are required");
   }
   const Kind pk = KindOf(o.pred), gk = KindOf(o.gt);
   const Kind fk = o.fix.empty() ? Kind::kMissing : KindOf(o.fix);
@@ -167,7 +247,30 @@ absl::StatusOr<std::vector<EvalPair>> MatchEvalPairs(
   return pairs;
 }
 
-absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOptions& o) {
+absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOptions& o,
+                                              const data::Dataset* dataset) {
+  if (!o.data.empty()) {
+    if (dataset == nullptr) return absl::InvalidArgumentError("--data: dataset not opened");
+    absl::StatusOr<data::SaliencyMap> pred = data::ReadSaliencyMap(pair.pred, o.max_file_bytes);
+    if (!pred.ok()) return pred.status();
+    const data::FrameRef ref{pair.video, pair.frame};
+    const std::vector<data::GazePoint>* gaze = dataset->gaze(ref.video, ref.frame);
+    if (gaze == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat(ref.ToString(), ": not a frame of ", dataset->root()));
+    }
+    data::SampleOptions so;
+    so.gt = o.gt_source == "cache" ? data::GtSource::kCache : data::GtSource::kGenerate;
+    so.gt_options.sigma = o.gaze_sigma;
+    absl::StatusOr<std::vector<float>> g =
+        data::FrameGroundTruth(*dataset, ref, pred->height, pred->width, so);
+    if (!g.ok()) return g.status();
+    const std::vector<double> gt(g->begin(), g->end());
+    const std::vector<uint8_t> fix8 = data::FixationMap(*gaze, pred->height, pred->width);
+    const std::vector<double> fix(fix8.begin(), fix8.end());
+    return data::ComputeMetrics(pred->values.data(), gt.data(), fix.data(), pred->height,
+                                pred->width);
+  }
   absl::StatusOr<data::SaliencyMap> gt = data::ReadSaliencyMap(pair.gt, o.max_file_bytes);
   if (!gt.ok()) return gt.status();
   absl::StatusOr<data::SaliencyMap> pred = data::ReadSaliencyMap(pair.pred, o.max_file_bytes);
@@ -204,15 +307,21 @@ absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOp
 absl::StatusOr<Json> RunEval(const EvalOptions& o,
                              const std::function<void(const std::string&)>& warn,
                              const std::function<void(int64_t, int64_t)>& progress) {
-  absl::StatusOr<std::vector<EvalPair>> pairs = MatchEvalPairs(o, warn);
+  std::unique_ptr<data::Dataset> dataset;
+  if (!o.data.empty()) {
+    absl::StatusOr<data::Dataset> d = data::Dataset::Open(o.data);
+    if (!d.ok()) return d.status();
+    dataset = std::make_unique<data::Dataset>(*std::move(d));
+  }
+  absl::StatusOr<std::vector<EvalPair>> pairs = MatchEvalPairs(o, warn, dataset.get());
   if (!pairs.ok()) return pairs.status();
-  const bool single = KindOf(o.gt) == Kind::kFile;
+  const bool single = o.data.empty() && KindOf(o.gt) == Kind::kFile;
   Json list = Json::array();
   std::vector<double> sum(data::kNumMetrics, 0.0);
   std::vector<int64_t> defined(data::kNumMetrics, 0), undefined(data::kNumMetrics, 0);
   for (size_t i = 0; i < pairs->size(); ++i) {
     const EvalPair& pair = (*pairs)[i];
-    absl::StatusOr<data::MetricSet> m = ScoreEvalPair(pair, o);
+    absl::StatusOr<data::MetricSet> m = ScoreEvalPair(pair, o, dataset.get());
     if (!m.ok()) return m.status();
     if (m->warnings != 0 && warn) {
       warn(absl::StrCat(pair.name, ": ", data::MetricWarningText(m->warnings),
@@ -222,8 +331,13 @@ absl::StatusOr<Json> RunEval(const EvalOptions& o,
     Json row;
     row["name"] = pair.name;
     row["pred"] = pair.pred;
-    row["gt"] = pair.gt;
-    if (!pair.fix.empty()) row["fix"] = pair.fix;
+    if (dataset != nullptr) {
+      row["video"] = pair.video;
+      row["frame"] = pair.frame;
+    } else {
+      row["gt"] = pair.gt;
+      if (!pair.fix.empty()) row["fix"] = pair.fix;
+    }
     const Json metrics = MetricsToJson(*m);
     for (const auto& [key, value] : metrics.items()) row[key] = value;
     list.push_back(std::move(row));

@@ -19,6 +19,16 @@
 //                 "undefined": {<metric>: frames where it is NaN}}
 // Keys follow data::kMetricKeys order; an undefined value (NaN) is null and is left out
 // of the means.
+//
+// Dataset mode (--data=ROOT instead of --gt/--fix): --pred is a directory whose files
+// are keyed "<video>/<NNNN>" (e.g. pred/syn003/0017.npy, suffixes stripped as above);
+// each is scored against that frame of the dataset: the ground truth G is made at the
+// prediction's size (from the gaze points, or from NNNN_gt.npy with
+// gt_source = "cache", data/loader.h FrameGroundTruth) and the fixation map from the
+// gaze points (ground_truth.h FixationMap), so every metric, nss and auc_judd included,
+// is computed. Files whose key is not a frame of the dataset are ignored with a
+// warning; how many of the dataset's frames were scored is reported as a warning too.
+// Rows carry "name", "pred", "video" and "frame" (no "gt"/"fix" paths).
 #ifndef SAL360_TOOLS_EVAL_LIB_H_
 #define SAL360_TOOLS_EVAL_LIB_H_
 
@@ -28,6 +38,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "data/dataset.h"
 #include "data/metrics.h"
 #include "nlohmann/json.hpp"
 
@@ -35,6 +46,9 @@ namespace sal360::tools {
 
 struct EvalOptions {
   std::string pred, gt, fix;  // fix may be empty
+  std::string data;           // dataset root: replaces gt and fix (dataset mode)
+  std::string gt_source = "generate";  // dataset mode: "generate" | "cache"
+  double gaze_sigma = 3.14159265358979323846 / 20;  // dataset mode: σ of G
   bool resize = false;        // resize predictions to the ground truth's size
   int64_t max_file_bytes = int64_t{1} << 30;
   int64_t max_files = 1000000;  // per directory walk
@@ -43,14 +57,19 @@ struct EvalOptions {
 struct EvalPair {
   std::string name;            // the key (directories) or the gt file name
   std::string pred, gt, fix;   // paths; fix may be empty
+  std::string video;           // dataset mode: the frame scored
+  int frame = 0;
 };
 
 // Pairs for the options (one pair for single files). `warn` receives non-fatal notes.
+// Dataset mode needs the opened dataset of options.data.
 absl::StatusOr<std::vector<EvalPair>> MatchEvalPairs(
-    const EvalOptions& options, const std::function<void(const std::string&)>& warn);
+    const EvalOptions& options, const std::function<void(const std::string&)>& warn,
+    const data::Dataset* dataset = nullptr);
 
-// Reads and scores one pair.
-absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOptions& options);
+// Reads and scores one pair (dataset mode: against `dataset`).
+absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOptions& options,
+                                              const data::Dataset* dataset = nullptr);
 
 // The whole evaluation as the JSON above. `warn` receives per-pair metric warnings and
 // pairing notes; `progress(done, total)` is called after each pair (may be empty).

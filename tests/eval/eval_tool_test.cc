@@ -15,9 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
+#include "data/ground_truth.h"
 #include "data/image.h"
 #include "data/map_file.h"
 #include "data/metrics.h"
+#include "data/synthetic.h"
 #include "tools/eval_lib.h"
 #include "util/file.h"
 #include "util/npy.h"
@@ -336,6 +339,131 @@ TEST(EvalLib, DegenerateInputsWarnAndGiveNull) {
   EXPECT_NE(warnings[0].find("non_finite"), std::string::npos);
 }
 
+// ---- dataset mode (--data) ----
+
+std::string MakeDataset(const std::string& name) {
+  const std::string root = Fresh(name) + "/ds";
+  data::SyntheticOptions so;
+  so.videos = 2;
+  so.frames = 3;
+  so.height = 8;
+  so.width = 16;
+  so.viewers = 5;
+  so.gt_cache = true;
+  so.gt_cache_height = 8;
+  so.gt_cache_width = 16;
+  auto st = data::MakeSyntheticDataset(root, so);
+  EXPECT_TRUE(st.ok()) << st.status();
+  return root;
+}
+
+// Every frame's prediction is scored against G and the fixation map made from that
+// frame's gaze at the prediction's size; files that are not frames are ignored.
+TEST(EvalLib, DatasetModeScoresAgainstTheGazePoints) {
+  const std::string root = MakeDataset("dataset_mode");
+  auto d = data::Dataset::Open(root);
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string pred_dir = TempDir() + "/dataset_mode/pred";
+  struct Case {
+    std::string video;
+    int frame, h, w;
+    const char* file;
+  } cases[] = {{"syn000", 1, 8, 16, "syn000/0001.npy"},
+               {"syn000", 3, 16, 32, "syn000/0003_pred.npy"},  // another size, a suffix
+               {"syn001", 2, 6, 12, "syn001/0002.npy"}};
+  std::vector<data::MetricSet> expected;
+  for (const Case& c : cases) {
+    fs::create_directories(pred_dir + "/" + c.video);
+    const auto pred = Blob(c.h, c.w, 0.2 * c.frame, 0.5, 0.3, c.frame);
+    WriteF64(pred_dir + "/" + c.file, {c.h, c.w}, pred);
+    const auto& gaze = *d->gaze(c.video, c.frame);
+    const std::vector<float> g = *data::GroundTruthMap(gaze, c.h, c.w);
+    const std::vector<double> gd(g.begin(), g.end());
+    const std::vector<uint8_t> f8 = data::FixationMap(gaze, c.h, c.w);
+    const std::vector<double> f(f8.begin(), f8.end());
+    expected.push_back(data::ComputeMetrics(pred.data(), gd.data(), f.data(), c.h, c.w));
+  }
+  WriteF64(pred_dir + "/syn000/0042.npy", {8, 16}, Blob(8, 16, 0.5, 0.5, 0, 1));  // no frame
+  WriteF64(pred_dir + "/loose.npy", {8, 16}, Blob(8, 16, 0.5, 0.5, 0, 1));        // no video
+  EvalOptions o;
+  o.pred = pred_dir;
+  o.data = root;
+  std::vector<std::string> warnings;
+  auto j = RunEval(o, [&](const std::string& m) { warnings.push_back(m); });
+  ASSERT_TRUE(j.ok()) << j.status();
+  ASSERT_EQ((*j)["count"], 3);
+  for (size_t t = 0; t < 3; ++t) {
+    const Json row = (*j)["pairs"][t];
+    EXPECT_EQ(row["video"], cases[t].video);
+    EXPECT_EQ(row["frame"], cases[t].frame);
+    EXPECT_EQ(row["pred"], pred_dir + "/" + cases[t].file);
+    for (const char* key : data::kMetricKeys) {
+      ASSERT_TRUE(row.contains(key)) << key;  // nss and auc_judd too: fixations from gaze
+      EXPECT_DOUBLE_EQ(row[key].get<double>(), expected[t].Get(key)) << key;
+    }
+  }
+  std::string all;
+  for (const std::string& w : warnings) all += w + "\n";
+  EXPECT_NE(all.find("syn000/0042"), std::string::npos) << all;
+  EXPECT_NE(all.find("loose"), std::string::npos) << all;
+  EXPECT_NE(all.find("scoring 3 of the 6 frames"), std::string::npos) << all;
+
+  // --gt_source=cache reads NNNN_gt.npy: replace one cache and only that mode sees it.
+  const std::vector<float> other(8 * 16, 0.25f);
+  ASSERT_TRUE(data::WriteGtCache(root + "/syn000/0001_gt.npy", other, 8, 16).ok());
+  o.gt_source = "cache";
+  auto c = RunEval(o, kQuiet);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)["pairs"][0]["cc"].get<double>(), 0.0);  // a constant ground truth: CC := 0
+  // Other frames read their own caches, resized to the prediction's size (6x12 here).
+  const auto cached = data::ReadGtCache(root + "/syn001/0002_gt.npy", 6, 12);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  const std::vector<double> cd(cached->begin(), cached->end());
+  const auto pred2 = Blob(6, 12, 0.4, 0.5, 0.3, 2);
+  const auto& gaze2 = *d->gaze("syn001", 2);
+  const std::vector<uint8_t> f8 = data::FixationMap(gaze2, 6, 12);
+  const std::vector<double> f(f8.begin(), f8.end());
+  EXPECT_DOUBLE_EQ((*c)["pairs"][2]["cc"].get<double>(),
+                   data::ComputeMetrics(pred2.data(), cd.data(), f.data(), 6, 12).cc);
+  o.gt_source = "generate";
+  auto g = RunEval(o, kQuiet);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_DOUBLE_EQ((*g)["pairs"][0]["cc"].get<double>(), expected[0].cc);
+}
+
+TEST(EvalLib, DatasetModeErrors) {
+  const std::string root = MakeDataset("dataset_errors");
+  const std::string pred_dir = TempDir() + "/dataset_errors/pred";
+  fs::create_directories(pred_dir + "/elsewhere");
+  WriteF64(pred_dir + "/elsewhere/0001.npy", {8, 16}, Blob(8, 16, 0.5, 0.5, 0, 1));
+  auto run = [&](EvalOptions o) { return RunEval(o, kQuiet); };
+  EvalOptions o;
+  o.pred = pred_dir;
+  o.data = root;
+  auto none = run(o);  // no prediction is a frame of the dataset
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(std::string(none.status().message()).find("no prediction named"), std::string::npos)
+      << none.status();
+  EvalOptions with_gt = o;
+  with_gt.gt = pred_dir;
+  EXPECT_FALSE(run(with_gt).ok());
+  EvalOptions resize = o;
+  resize.resize = true;
+  EXPECT_FALSE(run(resize).ok());
+  EvalOptions source = o;
+  source.gt_source = "maybe";
+  EXPECT_FALSE(run(source).ok());
+  EvalOptions file = o;
+  file.pred = pred_dir + "/elsewhere/0001.npy";
+  EXPECT_FALSE(run(file).ok());
+  EvalOptions not_a_dataset = o;
+  not_a_dataset.data = pred_dir;
+  auto nd = run(not_a_dataset);
+  ASSERT_FALSE(nd.ok());
+  EXPECT_NE(std::string(nd.status().message()).find("vinfo.pkl"), std::string::npos)
+      << nd.status();
+}
+
 // ---- the binary ----
 
 std::string EvalBinary() {
@@ -385,6 +513,22 @@ TEST(EvalBinary, PrintsJsonAndExitsNonZeroOnBadInput) {
   const BinaryRun usage = RunBinary("--gt=" + dir + "/g.npy");
   EXPECT_EQ(usage.status, 2);
   EXPECT_NE(usage.err.find("--pred"), std::string::npos) << usage.err;
+}
+
+TEST(EvalBinary, DatasetMode) {
+  const std::string root = MakeDataset("binary_dataset");
+  const std::string pred_dir = TempDir() + "/binary_dataset/pred";
+  fs::create_directories(pred_dir + "/syn001");
+  WriteF64(pred_dir + "/syn001/0003.npy", {8, 16}, Blob(8, 16, 0.5, 0.5, 0.1, 3));
+  const BinaryRun ok = RunBinary("--pred=" + pred_dir + " --data=" + root);
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  const Json j = Json::parse(ok.out);
+  EXPECT_EQ(j["count"], 1);
+  EXPECT_TRUE(j["mean"]["auc_judd"].is_number());
+  EXPECT_NE(ok.err.find("scoring 1 of the 6 frames"), std::string::npos) << ok.err;
+  const BinaryRun both = RunBinary("--pred=" + pred_dir + " --data=" + root + " --gt=" + root);
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.err.find("--data replaces"), std::string::npos) << both.err;
 }
 
 // Under `bazel run` the binary starts in its runfiles; relative paths must be taken
