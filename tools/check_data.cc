@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "data/check.h"
 #include "util/progress.h"
+#include "util/file.h"
 
 ABSL_FLAG(std::string, data, "", "Dataset root (vinfo.pkl + one folder per video)");
 ABSL_FLAG(std::string, split, "",
@@ -37,26 +38,15 @@ ABSL_FLAG(int, gt_cache_width, 256, "Width of written caches");
 ABSL_FLAG(double, gaze_sigma, 3.14159265358979323846 / 20,
           "Sigma (radians) of the spherical Gaussian of written caches");
 
-namespace {
-
-std::string UserPath(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");  // set by `bazel run`
-  if (wd == nullptr || *wd == '\0') return path;
-  return absl::StrCat(wd, "/", path);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Validates a dataset: --data=ROOT [--split=seed | --split_file=F]; JSON to stdout; "
       "exit 1 when unusable.");
   absl::ParseCommandLine(argc, argv);
   sal360::data::CheckOptions o;
-  o.root = UserPath(absl::GetFlag(FLAGS_data));
+  o.root = sal360::util::UserPath(absl::GetFlag(FLAGS_data));
   o.split = absl::GetFlag(FLAGS_split);
-  o.split_file = UserPath(absl::GetFlag(FLAGS_split_file));
+  o.split_file = sal360::util::UserPath(absl::GetFlag(FLAGS_split_file));
   o.seed_split.seed = absl::GetFlag(FLAGS_split_seed);
   o.seed_split.train_videos = absl::GetFlag(FLAGS_train_videos);
   o.seed_split.val_videos = absl::GetFlag(FLAGS_val_videos);

@@ -17,6 +17,7 @@
 #include "absl/flags/usage.h"
 #include "tools/eval_lib.h"
 #include "util/progress.h"
+#include "util/file.h"
 
 ABSL_FLAG(std::string, pred, "", "Predicted map: .npy ((H,W) or (1,H,W)) or 8/16-bit PNG, or a "
                                  "directory of them");
@@ -38,28 +39,16 @@ ABSL_FLAG(bool, resize, false,
           "bilinear when enlarging; longitude wraps) instead of failing on a size mismatch");
 ABSL_FLAG(int64_t, max_file_mb, 1024, "Largest map file read, in MiB");
 
-namespace {
-
-// Relative paths are relative to where `bazel run` was invoked, not to the runfiles.
-std::string UserPath(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (wd == nullptr || *wd == '\0') return path;
-  return std::string(wd) + "/" + path;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Scores saliency maps: --pred=PATH --gt=PATH [--fix=PATH] [--resize], or --pred=DIR "
       "--data=DATASET_ROOT; JSON to stdout.");
   absl::ParseCommandLine(argc, argv);
   sal360::tools::EvalOptions o;
-  o.pred = UserPath(absl::GetFlag(FLAGS_pred));
-  o.gt = UserPath(absl::GetFlag(FLAGS_gt));
-  o.fix = UserPath(absl::GetFlag(FLAGS_fix));
-  o.data = UserPath(absl::GetFlag(FLAGS_data));
+  o.pred = sal360::util::UserPath(absl::GetFlag(FLAGS_pred));
+  o.gt = sal360::util::UserPath(absl::GetFlag(FLAGS_gt));
+  o.fix = sal360::util::UserPath(absl::GetFlag(FLAGS_fix));
+  o.data = sal360::util::UserPath(absl::GetFlag(FLAGS_data));
   o.gt_source = absl::GetFlag(FLAGS_gt_source);
   o.gaze_sigma = absl::GetFlag(FLAGS_gaze_sigma);
   o.resize = absl::GetFlag(FLAGS_resize);

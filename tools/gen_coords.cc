@@ -11,6 +11,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "sphere/tables.h"
+#include "util/file.h"
 
 ABSL_FLAG(int, height, 240, "Rows of the finest level (H)");
 ABSL_FLAG(int, width, 480, "Columns of the finest level (W)");
@@ -23,17 +24,6 @@ ABSL_FLAG(std::string, convention, "pixel_centre",
           "as the published tables");
 ABSL_FLAG(double, radius, 1.0, "Cap radius in row steps (pi/H radians)");
 
-namespace {
-
-// Wraps a user-relative path so that `bazel run` writes where the user stands.
-std::string UserPath(const std::string& p) {
-  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (p.empty() || p[0] == '/' || wd == nullptr) return p;
-  return std::string(wd) + "/" + p;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Writes spherical-cap neighbour tables (one .npy per pyramid level) and tables.json.\n"
@@ -41,7 +31,7 @@ int main(int argc, char** argv) {
       "             [--convention=pixel_centre|seed] [--radius=1]");
   absl::ParseCommandLine(argc, argv);
   using namespace sal360::sphere;
-  const std::string out = UserPath(absl::GetFlag(FLAGS_out));
+  const std::string out = sal360::util::UserPath(absl::GetFlag(FLAGS_out));
   if (out.empty()) {
     std::fprintf(stderr, "gen_coords: --out=DIR is required\n");
     return 2;

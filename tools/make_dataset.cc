@@ -16,6 +16,7 @@
 #include "data/synthetic.h"
 #include "nlohmann/json.hpp"
 #include "util/progress.h"
+#include "util/file.h"
 
 ABSL_FLAG(std::string, out, "", "Output directory (created; must not hold a dataset already)");
 ABSL_FLAG(uint64_t, seed, 1, "Seed: the whole dataset is a function of the flags");
@@ -45,10 +46,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "make_dataset: --out=DIR is required (see --help)\n");
     return 2;
   }
-  if (out[0] != '/') {
-    if (const char* wd = std::getenv("BUILD_WORKING_DIRECTORY"); wd && *wd)
-      out = absl::StrCat(wd, "/", out);
-  }
+  out = sal360::util::UserPath(out);
   sal360::data::SyntheticOptions o;
   o.seed = absl::GetFlag(FLAGS_seed);
   o.videos = absl::GetFlag(FLAGS_videos);

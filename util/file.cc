@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -130,6 +131,13 @@ absl::Status MakeDirs(const std::string& path) {
     }
   }
   return absl::OkStatus();
+}
+
+std::string UserPath(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (wd == nullptr || *wd == '\0') return path;
+  return std::string(wd) + "/" + path;
 }
 
 }  // namespace sal360::util

@@ -19,6 +19,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, int64_t max_bytes)
 // directory. On any error the temporary file is removed and `path` is untouched.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
 
+// A path the user typed, made absolute against the directory `bazel run` was started
+// from (BUILD_WORKING_DIRECTORY) when it is relative; unchanged otherwise (and when not
+// run by bazel, or for "").
+std::string UserPath(const std::string& path);
+
 // mkdir -p. Existing directories are fine; an existing non-directory is an error.
 absl::Status MakeDirs(const std::string& path);
 

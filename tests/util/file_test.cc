@@ -68,5 +68,14 @@ TEST(File, MakeDirsRejectsFileInPath) {
   EXPECT_FALSE(MakeDirs(f + "/sub").ok());
 }
 
+TEST(UserPath, RelativePathsResolveAgainstTheBazelRunDirectory) {
+  setenv("BUILD_WORKING_DIRECTORY", "/home/u/proj", 1);
+  EXPECT_EQ(UserPath("runs/a"), "/home/u/proj/runs/a");
+  EXPECT_EQ(UserPath("/abs/b"), "/abs/b");
+  EXPECT_EQ(UserPath(""), "");
+  unsetenv("BUILD_WORKING_DIRECTORY");
+  EXPECT_EQ(UserPath("runs/a"), "runs/a");
+}
+
 }  // namespace
 }  // namespace sal360::util
