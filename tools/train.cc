@@ -94,6 +94,10 @@ class LoaderData : public TrainingData {
   int64_t batches_per_epoch() const override { return train_->batches_per_epoch(); }
   absl::Status StartEpoch(int64_t epoch, int64_t position) override { return train_->Start(epoch, position); }
   absl::Status NextBatch(HostBatch& b) override {
+    // `b` holds the batch the trainer has finished with: its buffers go back to the
+    // loader, which assembles a later batch in them instead of in fresh allocations
+    // (data::Loader::Recycle; the contents of every batch are the same either way).
+    Recycle(*train_, b);
     absl::StatusOr<std::optional<data::Batch>> next = train_->Next();
     if (!next.ok()) return next.status();
     b.n = next->has_value() ? (*next)->n : 0;
@@ -115,11 +119,23 @@ class LoaderData : public TrainingData {
       b.input = std::move((*next)->input);
       b.target = std::move((*next)->target);
       if (absl::Status s = fn(b); !s.ok()) return s;
+      Recycle(*val_, b);
     }
   }
 
  private:
   LoaderData() = default;
+  // Hands a used batch's buffers back to `loader` and leaves `b` empty.
+  static void Recycle(data::Loader& loader, HostBatch& b) {
+    if (b.input.capacity() == 0 && b.target.capacity() == 0) return;  // nothing to give back
+    data::Batch used;
+    used.input = std::move(b.input);
+    used.target = std::move(b.target);
+    loader.Recycle(std::move(used));
+    b.input.clear();
+    b.target.clear();
+    b.n = 0;
+  }
   std::unique_ptr<data::Loader> train_, val_;
 };
 
