@@ -88,19 +88,19 @@ absl::StatusOr<OpenedData> OpenData(const DataConfig& config, int height, int wi
   absl::StatusOr<data::Dataset> dataset = data::Dataset::Open(out.root);
   if (!dataset.ok()) return dataset.status();
   out.dataset = std::make_shared<const data::Dataset>(*std::move(dataset));
-  if (config.split == "seed") {
+  // "" (as from the flags' default) resolves like the tools do: file when a split file is given.
+  absl::StatusOr<std::string> mode = data::ResolveSplitMode(config.split, config.split_file);
+  if (!mode.ok()) return mode.status();
+  if (*mode == "seed") {
     data::SeedSplitOptions so;
     so.val_videos = config.val_videos;
     absl::StatusOr<data::Split> split = data::SeedSplit(out.dataset->videos(), so);
     if (!split.ok()) return absl::InvalidArgumentError(absl::StrCat("--split=seed: ", split.status().message()));
     out.split = *std::move(split);
-  } else if (config.split == "file") {
-    if (config.split_file.empty()) return absl::InvalidArgumentError("--split=file needs --split_file=PATH");
+  } else {
     absl::StatusOr<data::Split> split = data::ReadSplitFile(UserPath(config.split_file), out.dataset->videos());
     if (!split.ok()) return split.status();
     out.split = *std::move(split);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat("--split must be seed or file, not '", config.split, "'"));
   }
   absl::StatusOr<data::GtSource> gt = data::ParseGtSource(config.gt);
   if (!gt.ok()) return absl::InvalidArgumentError(absl::StrCat("--gt: ", gt.status().message()));

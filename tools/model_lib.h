@@ -57,7 +57,9 @@ data::SyntheticOptions DefaultSyntheticOptions();
 // How a tool finds its frames; the flags of the same names.
 struct DataConfig {
   std::string data;            // dataset root; "" = the default synthetic dataset
-  std::string split = "seed";  // "seed": the published selection; "file": split_file
+  // "seed": the published selection; "file": split_file; "": file when split_file is
+  // given, else seed (data::ResolveSplitMode, which also rejects "seed" with a file).
+  std::string split = "seed";
   std::string split_file;
   int val_videos = 1;          // held-out validation videos taken from the training set
   std::string gt = "cache";    // cache | generate

@@ -34,6 +34,7 @@
 #include "data/loader.h"
 #include "data/metrics.h"
 #include "data/report.h"
+#include "data/split.h"
 #include "nn/checkpoint.h"
 #include "nn/model.h"
 #include "tools/model_lib.h"
@@ -52,8 +53,10 @@ ABSL_FLAG(int, width, 0, "Network input width; 0 = 2 x height");
 ABSL_FLAG(std::string, device, "auto", "auto | cpu | cuda");
 ABSL_FLAG(std::string, table_mode, "", "nearest | bilinear (default: from the checkpoint)");
 ABSL_FLAG(std::string, convention, "", "pixel_centre | seed (default: from the checkpoint)");
-ABSL_FLAG(std::string, split, "seed", "seed (the published video selection) | file (--split_file)");
-ABSL_FLAG(std::string, split_file, "", "JSON split file (with --split=file); its \"test\" list is evaluated");
+ABSL_FLAG(std::string, split, "",
+          "seed: the published video selection; file: read --split_file. Default: file when "
+          "--split_file is given, else seed");
+ABSL_FLAG(std::string, split_file, "", "JSON split file (implies --split=file); its \"test\" list is evaluated");
 ABSL_FLAG(int, val_videos, 1, "Validation videos of the training run (excluded from the equator baseline's mean)");
 ABSL_FLAG(std::string, gt, "cache", "Ground truth: cache | generate");
 ABSL_FLAG(int, prev_interval, 5, "The temporal input of frame k comes from frame k - interval");
@@ -151,6 +154,10 @@ int Main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_gallery) < 0 || absl::GetFlag(FLAGS_max_frames) < 0) {
     return fail(absl::InvalidArgumentError("--gallery and --max_frames must be >= 0"), 2);
   }
+  // --split_file alone selects the file split; --split=seed with a file is a contradiction.
+  absl::StatusOr<std::string> split_mode =
+      data::ResolveSplitMode(absl::GetFlag(FLAGS_split), absl::GetFlag(FLAGS_split_file));
+  if (!split_mode.ok()) return fail(split_mode.status(), 2);
   absl::StatusOr<nn::Device> device = DeviceFromFlag(absl::GetFlag(FLAGS_device));
   if (!device.ok()) return fail(device.status(), 2);
   const std::string ckpt = UserPath(absl::GetFlag(FLAGS_checkpoint));
@@ -166,7 +173,7 @@ int Main(int argc, char** argv) {
   }
   DataConfig dc;
   dc.data = absl::GetFlag(FLAGS_data);
-  dc.split = absl::GetFlag(FLAGS_split);
+  dc.split = *split_mode;
   dc.split_file = absl::GetFlag(FLAGS_split_file);
   dc.val_videos = absl::GetFlag(FLAGS_val_videos);
   dc.gt = absl::GetFlag(FLAGS_gt);

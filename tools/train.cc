@@ -23,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "data/loader.h"
 #include "data/metrics.h"
+#include "data/split.h"
 #include "tools/model_lib.h"
 #include "tools/train_lib.h"
 
@@ -51,8 +52,11 @@ ABSL_FLAG(bool, resume, false,
 ABSL_FLAG(int64_t, checkpoint_every, 0, "Also write last.safetensors every N steps (0: at epoch ends only)");
 ABSL_FLAG(bool, validate, true, "Validate on the held-out videos after every epoch (CC/KLD, baselines)");
 ABSL_FLAG(bool, roll_augment, true, "Rotate each batch by a random longitude (an exact symmetry)");
-ABSL_FLAG(std::string, split, "seed", "seed (the published video selection) | file (--split_file)");
-ABSL_FLAG(std::string, split_file, "", "JSON {\"train\": [...], \"val\": [...], \"test\": [...]} (with --split=file)");
+ABSL_FLAG(std::string, split, "",
+          "seed: the published video selection; file: read --split_file. Default: file when "
+          "--split_file is given, else seed");
+ABSL_FLAG(std::string, split_file, "",
+          "JSON {\"train\": [...], \"val\": [...], \"test\": [...]} (implies --split=file)");
 ABSL_FLAG(int, val_videos, 1, "Training videos held out for validation (--split=seed)");
 ABSL_FLAG(std::string, gt, "cache", "Ground truth: cache (NNNN_gt.npy when present) | generate (from gaze)");
 ABSL_FLAG(int, prev_interval, 5, "The previous-map input of frame k is the ground truth of frame k - interval");
@@ -198,6 +202,13 @@ int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const std::vector<std::string> specified = SpecifiedFlags(argc, argv);
   TrainConfig config = ConfigFromFlags();
+  // --split_file alone selects the file split; --split=seed with a file is a contradiction.
+  if (absl::StatusOr<std::string> mode = data::ResolveSplitMode(config.split, config.split_file); mode.ok()) {
+    config.split = *mode;
+  } else {
+    std::fprintf(stderr, "train: %s\n", std::string(mode.status().message()).c_str());
+    return 2;
+  }
   const bool resume = absl::GetFlag(FLAGS_resume);
   if (resume) {
     absl::StatusOr<TrainConfig> resumed = ResumeConfig(config.out, config, specified);

@@ -85,6 +85,48 @@ TEST_F(ModelToolsErrors, BadFlagValues) {
   ExpectError(RunTool("tools/bench", {"--torch=maybe"}), "--torch", 2);
 }
 
+// --split_file alone selects the file split (it used to be ignored without --split=file);
+// --split=seed with a file is a usage error. Runs on the synthetic dataset (videos
+// syn000..syn007), generated once into the test's cache; the default seed split would
+// be 5 training, 1 validation and 2 test videos.
+TEST_F(ModelToolsErrors, SplitFileAloneSelectsTheFileSplit) {
+  const std::vector<std::string> env = {"SAL360_CACHE=" + Tmp("cache")};
+  const std::string ck = "--checkpoint=" + Tmp("good.safetensors");
+  ASSERT_TRUE(util::WriteFileAtomically(Tmp("split_ok.json"),
+                                        R"({"train": ["syn000", "syn001"], "val": ["syn002"], "test": ["syn003"]})")
+                  .ok());
+  ASSERT_TRUE(util::WriteFileAtomically(Tmp("split_unknown.json"),
+                                        R"({"train": ["syn000", "no_such_video"], "test": ["syn003"]})")
+                  .ok());
+  for (const char* tool : {"tools/train", "tools/test"}) {
+    std::vector<std::string> args = {"--split=seed", "--split_file=" + Tmp("split_ok.json"), "--out=" + Tmp("s1")};
+    if (std::string(tool) == "tools/test") args.push_back(ck);
+    ExpectError(RunTool(tool, args, env), "contradict", 2);
+  }
+  // The file is read: a video the dataset lacks is named.
+  ExpectError(RunTool("tools/train", {"--split_file=" + Tmp("split_unknown.json"), "--out=" + Tmp("s2"),
+                                      "--device=cpu", "--height=16", "--width=32"},
+                      env),
+              "no_such_video", 1);
+  ExpectError(RunTool("tools/test", {ck, "--split_file=" + Tmp("split_unknown.json"), "--out=" + Tmp("s3"),
+                                     "--device=cpu", "--height=16"},
+                      env),
+              "no_such_video", 1);
+  // And used: the training run reports the file's lists, the test run evaluates its one
+  // test video (2 frames with --max_frames=2; the seed split's 2 test videos would give 4).
+  const ToolResult train = RunTool("tools/train", {"--split_file=" + Tmp("split_ok.json"), "--out=" + Tmp("s4"),
+                                                   "--device=cpu", "--height=16", "--width=32", "--batch=4",
+                                                   "--max_steps=1"},
+                                   env);
+  EXPECT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("2 training, 1 validation, 1 test videos"), std::string::npos) << train.output;
+  const ToolResult test = RunTool("tools/test", {ck, "--split_file=" + Tmp("split_ok.json"), "--out=" + Tmp("s5"),
+                                                 "--device=cpu", "--height=16", "--max_frames=2", "--save_maps=none"},
+                                  env);
+  EXPECT_EQ(test.exit_code, 0) << test.output;
+  EXPECT_NE(test.output.find("test: 2 frames"), std::string::npos) << test.output;
+}
+
 TEST_F(ModelToolsErrors, PredictRejectsBadTensors) {
   const std::string ck = "--checkpoint=" + Tmp("good.safetensors");
   ASSERT_TRUE(util::WriteNpy(Tmp("four.npy"), util::NpyArray::FromFloat32({1, 4, 16, 32}, std::vector<float>(4 * 512))).ok());
