@@ -7,6 +7,7 @@
 #include "data/baselines.h"
 #include "nlohmann/json.hpp"
 #include "nn/checkpoint.h"
+#include "sphere/tables.h"
 #include "util/progress.h"
 
 namespace sal360::tools {
@@ -129,6 +130,19 @@ absl::StatusOr<std::vector<float>> EquatorPrior(const OpenedData& d, int max_fra
     mean.Add(gt->data());
   }
   return mean.Mean();
+}
+
+absl::Status LoadTablesDir(const std::string& dir, int height, int width, const nn::ModelConfig& config) {
+  if (dir.empty()) return absl::OkStatus();
+  sphere::TableSpec base;  // what SphericalUNet builds for level 0 (radius: one row step)
+  base.height = height;
+  base.width = width;
+  base.mode = config.table_mode;
+  base.convention = config.convention;
+  if (absl::Status s = sphere::CacheTablesFromDir(UserPath(dir), base, nn::kNumLevels); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("--tables_dir: ", s.message()));
+  }
+  return absl::OkStatus();
 }
 
 std::optional<int> TrainingHeight(const util::Safetensors& checkpoint) {

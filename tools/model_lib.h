@@ -46,6 +46,15 @@ absl::StatusOr<LoadedModel> LoadModelForInference(const std::string& path, nn::D
                                                   const std::string& table_mode_override,
                                                   const std::string& convention_override);
 
+// --tables_dir: loads the spherical neighbour tables of every pyramid level
+// (nn::kNumLevels) of a model of this configuration at (height, width) from a directory
+// written by `bazel run //tools:gen_coords` into the process cache
+// (sphere::CacheTablesFromDir), so the model uses them instead of generating them. Call
+// before the model's first Forward at that size. tables.json must match the model's
+// table mode and convention (radius 1 row) and hold every level; errors name the file.
+// `dir` is a user path (UserPath applies); empty = nothing to do.
+absl::Status LoadTablesDir(const std::string& dir, int height, int width, const nn::ModelConfig& config);
+
 // The training height stored in a checkpoint's training config, if any.
 std::optional<int> TrainingHeight(const util::Safetensors& checkpoint);
 

@@ -18,7 +18,9 @@
 //
 // Table mode and convention come from the checkpoint's metadata (nearest, pixel_centre
 // when absent); --table_mode / --convention override them (e.g. --convention=seed for a
-// converted published checkpoint).
+// converted published checkpoint). --tables_dir=DIR loads the neighbour tables of every
+// level from files written by //tools:gen_coords instead of generating them (same
+// results; a mismatch of size, mode or convention is an error naming the file).
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -63,6 +65,9 @@ ABSL_FLAG(int, height, 0,
           "height, or 240 without one");
 ABSL_FLAG(int, interval, 5, "Directory input: frame k's previous map is the prediction of frame k - interval");
 ABSL_FLAG(int, batch, 4, ".npy input: images per forward pass");
+ABSL_FLAG(std::string, tables_dir, "",
+          "Directory of neighbour tables written by gen_coords (tables.json + one .npy per level) "
+          "to load instead of generating them; must match the model's size, table mode and convention");
 
 namespace sal360::tools {
 namespace {
@@ -96,7 +101,7 @@ std::vector<float> Run(nn::SphericalUNet& model, const std::vector<float>& input
 }
 
 absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, const std::string& prev_path,
-                        const std::string& out_path, int batch) {
+                        const std::string& out_path, int batch, const std::string& tables_dir) {
   absl::StatusOr<util::NpyArray> x = util::ReadNpy(in_path, kMaxNpyBytes);
   if (!x.ok()) return x.status();
   std::vector<int64_t> shape = x->shape;
@@ -116,6 +121,7 @@ absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, co
   if (const std::string bad = nn::SphericalUNet::CheckInputShape(Shape{1, h, w, 4}); !bad.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(in_path, ": ", bad));
   }
+  if (absl::Status s = LoadTablesDir(tables_dir, h, w, model.config()); !s.ok()) return s;
   const std::vector<float> rgb = x->ToFloats();  // (N,3,H,W)
   std::vector<float> prev;                       // (N,1,H,W)
   if (!prev_path.empty()) {
@@ -240,15 +246,17 @@ int Main(int argc, char** argv) {
   absl::StatusOr<LoadedModel> loaded =
       LoadModelForInference(ckpt, *device, absl::GetFlag(FLAGS_table_mode), absl::GetFlag(FLAGS_convention));
   if (!loaded.ok()) return fail(loaded.status());
+  const std::string tables_dir = absl::GetFlag(FLAGS_tables_dir);
   absl::Status status;
   if (npy) {
-    status = PredictNpy(*loaded->model, input, UserPath(absl::GetFlag(FLAGS_prev)), out, batch);
+    status = PredictNpy(*loaded->model, input, UserPath(absl::GetFlag(FLAGS_prev)), out, batch, tables_dir);
   } else {
     int h = absl::GetFlag(FLAGS_height);
     if (h == 0) h = TrainingHeight(loaded->file).value_or(240);
     if (const std::string bad = nn::SphericalUNet::CheckInputShape(Shape{1, h, 2 * h, 4}); !bad.empty()) {
       return fail(absl::InvalidArgumentError(absl::StrCat("--height: ", bad)));
     }
+    if (absl::Status s = LoadTablesDir(tables_dir, h, 2 * h, loaded->model->config()); !s.ok()) return fail(s);
     status = PredictImages(*loaded->model, frames, h, interval, out);
   }
   if (!status.ok()) return fail(status);

@@ -64,6 +64,9 @@ ABSL_FLAG(std::string, first_frames, "centre", "Previous map of a video's first 
 ABSL_FLAG(std::string, save_maps, "all", "Per-frame .npy maps and PNG overlays: all | none");
 ABSL_FLAG(int, gallery, 8, "Frames shown in the report's gallery (spread over the test set)");
 ABSL_FLAG(int, max_frames, 0, "Evaluate at most this many frames per video (0: all)");
+ABSL_FLAG(std::string, tables_dir, "",
+          "Directory of neighbour tables written by gen_coords (tables.json + one .npy per level) "
+          "to load instead of generating them; must match the model's size, table mode and convention");
 
 namespace sal360::tools {
 namespace {
@@ -170,6 +173,9 @@ int Main(int argc, char** argv) {
   if (w == 0) w = 2 * h;
   if (const std::string bad = nn::SphericalUNet::CheckInputShape(Shape{1, h, w, 4}); !bad.empty()) {
     return fail(absl::InvalidArgumentError(absl::StrCat("--height/--width: ", bad)), 2);
+  }
+  if (absl::Status s = LoadTablesDir(absl::GetFlag(FLAGS_tables_dir), h, w, loaded->model->config()); !s.ok()) {
+    return fail(s);
   }
   DataConfig dc;
   dc.data = absl::GetFlag(FLAGS_data);

@@ -24,6 +24,8 @@
 #include "data/loader.h"
 #include "data/metrics.h"
 #include "data/split.h"
+#include "nn/checkpoint.h"
+#include "nn/model.h"
 #include "tools/model_lib.h"
 #include "tools/train_lib.h"
 
@@ -62,6 +64,9 @@ ABSL_FLAG(std::string, gt, "cache", "Ground truth: cache (NNNN_gt.npy when prese
 ABSL_FLAG(int, prev_interval, 5, "The previous-map input of frame k is the ground truth of frame k - interval");
 ABSL_FLAG(std::string, first_frames, "centre", "Previous map of a video's first frames: centre (prior) | zeros");
 ABSL_FLAG(int, loader_threads, 2, "Background threads assembling batches");
+ABSL_FLAG(std::string, tables_dir, "",
+          "Directory of neighbour tables written by gen_coords (tables.json + one .npy per level) "
+          "to load instead of generating them; must match the model's size, table mode and convention");
 
 namespace sal360::tools {
 namespace {
@@ -226,6 +231,15 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "train: %s\n", std::string(s.message()).c_str());
     return 1;
   };
+  // The tables do not change results (they equal the generated ones) and are not part
+  // of the run's configuration; a resumed run may use them or not.
+  nn::ModelConfig model_config;
+  model_config.table_mode = *nn::ParseTableMode(config.table_mode);
+  model_config.convention = *nn::ParseConvention(config.convention);
+  if (absl::Status s = LoadTablesDir(absl::GetFlag(FLAGS_tables_dir), config.height, config.width, model_config);
+      !s.ok()) {
+    return fail(s);
+  }
   DataConfig dc;
   dc.data = config.data;
   dc.split = config.split;
