@@ -50,7 +50,7 @@ TEST(Npy, OneDimensionalShapeHasTrailingComma) {
 
 TEST(Npy, HeaderVariantsNumpyAccepts) {
   // Double quotes, no trailing comma, keys in another order, version 2.0, a scalar.
-  for (const std::string dict :
+  for (const std::string& dict :
        {std::string("{\"shape\": (2,), \"fortran_order\": False, \"descr\": \"<i2\"}\n"),
         std::string("{'descr':'<i2','fortran_order':False,'shape':(2,)}")}) {
     for (int version : {1, 2}) {
