@@ -8,7 +8,8 @@
 // training minus conv1's input gradient; 28.4 / 84.7 GFLOP per 240x480 image), the
 // sgemm ceiling measured in the same run (see below) and the fraction of it achieved,
 // the peak resident memory so far (getrusage), the model's buffer bytes, device
-// allocations inside the timed step (must be 0), a per-layer breakdown (from one extra
+// allocations inside the timed step (must be 0), on CUDA the kernel launches and cuBLAS
+// GEMM calls of one step (null on the CPU), a per-layer breakdown (from one extra
 // run with per-layer synchronisation), and — when `import torch` works in python3 — the
 // PyTorch reference of the same network on the same tables (tools/bench_torch.py) and
 // the speed ratio. Without PyTorch the lines say "torch": "skipped: <why>".
@@ -50,6 +51,10 @@
 #include "nn/optim.h"
 #include "util/file.h"
 
+#ifdef SAL360_WITH_CUDA
+#include "nn/cuda/runtime.h"
+#endif
+
 ABSL_FLAG(std::string, device, "auto", "auto | cpu | cuda");
 ABSL_FLAG(int, height, 240, "Input height (multiple of 8)");
 ABSL_FLAG(int, width, 480, "Input width (multiple of 8)");
@@ -88,6 +93,19 @@ double MinSeconds(Device device, const std::function<void()>& fn, int reps) {
     best = std::min(best, Now() - t0);
   }
   return best;
+}
+
+// Kernel launches (ours, nn/cuda/check.h) and cuBLAS GEMM calls so far; zeros without
+// CUDA.
+struct LaunchCounts {
+  int64_t kernels = 0, gemms = 0;
+};
+LaunchCounts LaunchCountsSoFar() {
+#ifdef SAL360_WITH_CUDA
+  return {nn::cuda::KernelLaunches(), nn::cuda::CublasGemmCalls()};
+#else
+  return {};
+#endif
 }
 
 double PeakRssMiB() {
@@ -341,9 +359,11 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "bench: %s batch %d ...\n", training ? "train_step" : "forward", b);
       const double seconds = MinSeconds(*device, step, reps);
       const int64_t allocs_before = nn::Buffer::device_allocations();
+      const LaunchCounts launches_before = LaunchCountsSoFar();
       step();
       nn::Context::Get(*device).Synchronize();
       const int64_t allocs = nn::Buffer::device_allocations() - allocs_before;
+      const LaunchCounts launches_after = LaunchCountsSoFar();
       json line = {{"case", training ? "train_step" : "forward"},
                    {"device", nn::DeviceName(*device)},
                    {"threads", threads},
@@ -357,6 +377,12 @@ int Main(int argc, char** argv) {
                    {"peak_rss_mib", PeakRssMiB()},
                    {"model_buffers_mib", model.workspace_bytes() / 1048576.0},
                    {"device_allocations_in_step", allocs}};
+      // Launch overhead (issue #7): our kernels and cuBLAS GEMM calls in one more step;
+      // null on the CPU.
+      line["kernel_launches_per_step"] =
+          *device == Device::kCuda ? json(launches_after.kernels - launches_before.kernels) : json(nullptr);
+      line["cublas_gemms_per_step"] =
+          *device == Device::kCuda ? json(launches_after.gemms - launches_before.gemms) : json(nullptr);
       if (absl::GetFlag(FLAGS_layers)) {
         LayerTimes times(*device);
         model.set_observer(&times);

@@ -5,7 +5,7 @@
 //   SAL_CUDA_CHECK(cudaMalloc(&p, n));
 //   SAL_CUDA_CHECK(cublasSgemm(...));
 //   SAL_CUDA_CHECK(cudnnBatchNormalizationForwardTraining(...));
-//   SAL_CUDA_CHECK_LAUNCH();   // after every kernel launch
+//   SAL_CUDA_CHECK_LAUNCH();   // after every kernel launch (also counts it: KernelLaunches())
 #ifndef SAL360_NN_CUDA_CHECK_H_
 #define SAL360_NN_CUDA_CHECK_H_
 
@@ -15,6 +15,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+
+#include "nn/cuda/runtime.h"
 
 namespace sal360::nn::cuda {
 
@@ -37,6 +39,10 @@ inline void Check(S status, const char* expr, const char* file, int line) {
 }  // namespace sal360::nn::cuda
 
 #define SAL_CUDA_CHECK(expr) ::sal360::nn::cuda::Check((expr), #expr, __FILE__, __LINE__)
-#define SAL_CUDA_CHECK_LAUNCH() SAL_CUDA_CHECK(cudaGetLastError())
+#define SAL_CUDA_CHECK_LAUNCH()              \
+  do {                                       \
+    ::sal360::nn::cuda::CountKernelLaunch(); \
+    SAL_CUDA_CHECK(cudaGetLastError());      \
+  } while (0)
 
 #endif  // SAL360_NN_CUDA_CHECK_H_

@@ -1,9 +1,21 @@
+#include <atomic>
 #include <string>
 
 #include "nn/cuda/check.h"
 #include "nn/cuda/runtime.h"
 
 namespace sal360::nn::cuda {
+namespace {
+
+std::atomic<int64_t> g_kernel_launches{0};
+std::atomic<int64_t> g_cublas_gemms{0};
+
+}  // namespace
+
+int64_t KernelLaunches() { return g_kernel_launches.load(std::memory_order_relaxed); }
+int64_t CublasGemmCalls() { return g_cublas_gemms.load(std::memory_order_relaxed); }
+void CountKernelLaunch() { g_kernel_launches.fetch_add(1, std::memory_order_relaxed); }
+void CountCublasGemm() { g_cublas_gemms.fetch_add(1, std::memory_order_relaxed); }
 
 int ProbeDeviceCount(std::string* why) {
   int count = 0;

@@ -4,6 +4,7 @@
 #define SAL360_NN_CUDA_RUNTIME_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace sal360::nn::cuda {
@@ -19,6 +20,16 @@ void MemcpyDeviceToHost(void* dst, const void* src, size_t bytes);
 void MemcpyDeviceToDevice(void* dst, const void* src, size_t bytes);
 void Memset0(void* dst, size_t bytes);
 void Synchronize();
+
+// Process-wide counts since start, for benchmarks (tools/bench reports them per step):
+// kernels this project launched (each SAL_CUDA_CHECK_LAUNCH of nn/cuda/check.h counts
+// one; every launch is followed by one) and cuBLAS GEMM calls (each runs one or more
+// kernels of cuBLAS's own, which the first count does not include). Memcpy/memset are
+// in neither. Thread-safe; reading them does not synchronise the device.
+int64_t KernelLaunches();
+int64_t CublasGemmCalls();
+void CountKernelLaunch();
+void CountCublasGemm();
 
 }  // namespace sal360::nn::cuda
 

@@ -187,6 +187,7 @@ void RowMajorSgemm(void* cublas, bool trans_a, bool trans_b, int m, int n, int k
   const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   SAL_CUDA_CHECK(cublasSgemm(static_cast<cublasHandle_t>(cublas), op_b, op_a, n, m, k, &alpha, b,
                              ldb, a, lda, &beta, c, ldc));
+  CountCublasGemm();
 }
 
 }  // namespace sal360::nn::cuda
