@@ -12,13 +12,6 @@
 
 namespace sal360::tools {
 
-std::string UserPath(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (wd == nullptr || *wd == '\0') return path;
-  return absl::StrCat(wd, "/", path);
-}
-
 std::string CacheDir() {
   if (const char* c = std::getenv("SAL360_CACHE"); c != nullptr && *c != '\0') return UserPath(c);
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x == '/') {

@@ -17,6 +17,7 @@
 #include "data/synthetic.h"
 #include "nn/device.h"
 #include "nn/model.h"
+#include "util/file.h"
 #include "util/safetensors.h"
 
 namespace sal360::tools {
@@ -24,10 +25,7 @@ namespace sal360::tools {
 // The published input/target scale: maps enter and leave the network multiplied by 10.
 inline constexpr float kMapScale = 10.0f;
 
-// `bazel run` starts binaries inside the runfiles tree; relative paths the user typed
-// are relative to the directory they ran bazel from (BUILD_WORKING_DIRECTORY). Absolute
-// paths and runs outside bazel are unchanged.
-std::string UserPath(const std::string& path);
+using util::UserPath;  // relative paths resolve against where `bazel run` was typed
 
 // $SAL360_CACHE, else $XDG_CACHE_HOME/sal360, else $HOME/.cache/sal360, else
 // /tmp/sal360-cache.
