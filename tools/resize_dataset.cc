@@ -14,6 +14,8 @@
 // --resume, and then only the same vinfo.pkl). With --resume, frames and caches already
 // present in DIR are kept (their size is checked from the JPEG header).
 // Prints one JSON line to stdout. Exit status: 0 success, 1 failure, 2 bad usage.
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -170,6 +172,13 @@ int main(int argc, char** argv) {
   root = sal360::util::UserPath(root);
   out = sal360::util::UserPath(out);
   const auto start = std::chrono::steady_clock::now();
+  // A full-size frame is ~22 MB of pixels plus resize buffers. glibc would mmap each such
+  // block and unmap it when freed, so every frame faults its buffers in afresh (in this
+  // VM that was ~25% of the time and 2.4x the wall time at 3840x1920). Keep them in the
+  // heap instead: blocks up to 32 MB (glibc's maximum) come from the heap, and freed
+  // memory is not trimmed back to the OS.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 
   // Refusals first: nothing is written before they pass.
   if (IsSameOrInside(out, root)) {
