@@ -1,7 +1,5 @@
 // End-to-end tests of tools:make_dataset and tools:check_data (exit codes, JSON on
 // stdout, messages on stderr).
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/tool_runner.h"
 #include "util/file.h"
 
 namespace {
@@ -22,31 +21,11 @@ std::string TmpDir() {
   return d ? d : "/tmp";
 }
 
-struct ToolRun {
-  int exit_code = -1;
-  std::string out, err;
-};
+using ToolRun = sal360::testing::ToolResult;
 
-// Runs tools/<name> from the runfiles; stdout and stderr captured separately.
+// Runs tools/<name> from the runfiles; stdout in `output`, stderr in `err`.
 ToolRun RunTool(const std::string& name, const std::vector<std::string>& args) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* ws = std::getenv("TEST_WORKSPACE");
-  std::string cmd =
-      std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "sal360") + "/tools/" + name;
-  for (const std::string& a : args) cmd += " '" + a + "'";
-  const std::string err_path = TmpDir() + "/stderr.txt";
-  cmd += " 2>'" + err_path + "'";
-  ToolRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  auto e = sal360::util::ReadFile(err_path, 1 << 20);
-  if (e.ok()) r.err = *e;
-  return r;
+  return sal360::testing::RunToolSplit("tools/" + name, args);
 }
 
 TEST(DataToolsTest, MakeThenCheck) {
@@ -56,12 +35,12 @@ TEST(DataToolsTest, MakeThenCheck) {
       "make_dataset", {"--out=" + root, "--videos=3", "--frames=6", "--height=16", "--width=32",
                        "--viewers=4", "--gt_cache", "--gt_cache_height=8", "--gt_cache_width=16"});
   ASSERT_EQ(make.exit_code, 0) << make.err;
-  const nlohmann::json mj = nlohmann::json::parse(make.out);
+  const nlohmann::json mj = nlohmann::json::parse(make.output);
   EXPECT_EQ(mj["frames"], 18);
   EXPECT_THAT(make.err, HasSubstr("make_dataset"));  // the progress line
   ToolRun check = RunTool("check_data", {"--data=" + root, "--val_videos=1"});
-  ASSERT_EQ(check.exit_code, 0) << check.err << check.out;
-  const nlohmann::json cj = nlohmann::json::parse(check.out);
+  ASSERT_EQ(check.exit_code, 0) << check.err << check.output;
+  const nlohmann::json cj = nlohmann::json::parse(check.output);
   EXPECT_TRUE(cj["usable"].get<bool>());
   EXPECT_EQ(cj["gt_caches"]["present"], 18);
   // 3 videos: round(80 · 3 / 104) = 2 training videos, one of them held out.
@@ -75,7 +54,7 @@ TEST(DataToolsTest, MakeThenCheck) {
   ASSERT_TRUE(sal360::util::WriteFileAtomically(jpg, "not a jpeg").ok());
   check = RunTool("check_data", {"--data=" + root});
   EXPECT_EQ(check.exit_code, 1);
-  const nlohmann::json bj = nlohmann::json::parse(check.out);
+  const nlohmann::json bj = nlohmann::json::parse(check.output);
   EXPECT_FALSE(bj["usable"].get<bool>());
   EXPECT_EQ(bj["problems"]["list"][0]["path"], jpg);
   EXPECT_THAT(check.err, HasSubstr("NOT usable"));
@@ -83,7 +62,7 @@ TEST(DataToolsTest, MakeThenCheck) {
   // Not a dataset at all.
   check = RunTool("check_data", {"--data=" + TmpDir() + "/nothing"});
   EXPECT_EQ(check.exit_code, 1);
-  EXPECT_THAT(nlohmann::json::parse(check.out)["fatal"].get<std::string>(), HasSubstr("nothing"));
+  EXPECT_THAT(nlohmann::json::parse(check.output)["fatal"].get<std::string>(), HasSubstr("nothing"));
 
   // Making over an existing dataset fails; bad usage is exit 2.
   make = RunTool("make_dataset", {"--out=" + root});
@@ -110,8 +89,8 @@ TEST(DataToolsTest, SplitFileAloneIsUsed) {
                   split, R"({"train": ["syn002"], "val": ["syn000"], "test": ["syn001"]})")
                   .ok());
   ToolRun check = RunTool("check_data", {"--data=" + root, "--split_file=" + split});
-  ASSERT_EQ(check.exit_code, 0) << check.err << check.out;
-  const nlohmann::json j = nlohmann::json::parse(check.out);
+  ASSERT_EQ(check.exit_code, 0) << check.err << check.output;
+  const nlohmann::json j = nlohmann::json::parse(check.output);
   EXPECT_EQ(j["split"]["train"], nlohmann::json({"syn002"}));
   EXPECT_EQ(j["split"]["val"], nlohmann::json({"syn000"}));
   EXPECT_EQ(j["split"]["test"], nlohmann::json({"syn001"}));

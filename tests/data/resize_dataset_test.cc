@@ -1,7 +1,5 @@
 // End-to-end tests of tools:resize_dataset: a tiny synthetic dataset (2 videos x 3 frames
 // at 64x128, with caches) resized to 32x64; the copy's layout, content and the refusals.
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/tool_runner.h"
 #include "util/file.h"
 
 namespace {
@@ -28,30 +27,10 @@ std::string TmpDir() {
   return d ? d : "/tmp";
 }
 
-struct ToolRun {
-  int exit_code = -1;
-  std::string out, err;
-};
+using ToolRun = sal360::testing::ToolResult;
 
 ToolRun Resize(const std::vector<std::string>& args) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* ws = std::getenv("TEST_WORKSPACE");
-  std::string cmd = std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "sal360") +
-                    "/tools/resize_dataset";
-  for (const std::string& a : args) cmd += " '" + a + "'";
-  const std::string err_path = TmpDir() + "/resize_stderr.txt";
-  cmd += " 2>'" + err_path + "'";
-  ToolRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  auto e = sal360::util::ReadFile(err_path, 1 << 20);
-  if (e.ok()) r.err = *e;
-  return r;
+  return sal360::testing::RunToolSplit("tools/resize_dataset", args);
 }
 
 std::string Read(const std::string& path) {
@@ -87,8 +66,8 @@ TEST(ResizeDatasetTest, CopyHasTheSameLayoutAndResizedFrames) {
   ToolRun r = Resize({"--data=" + src, "--out=" + dst, "--height=32", "--width=64",
                       "--threads=2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const nlohmann::json j = nlohmann::json::parse(r.out);  // one JSON line
-  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1);
+  const nlohmann::json j = nlohmann::json::parse(r.output);  // one JSON line
+  EXPECT_EQ(r.output.find('\n'), r.output.size() - 1);
   EXPECT_EQ(j["frames"], 6);
   EXPECT_EQ(j["gt_caches"], 6);
   EXPECT_EQ(j["skipped"], 0);
@@ -131,7 +110,7 @@ TEST(ResizeDatasetTest, CopyHasTheSameLayoutAndResizedFrames) {
   EXPECT_THAT(r.err, HasSubstr(dst + "/vinfo.pkl exists"));
   r = Resize({"--data=" + src, "--out=" + dst, "--height=32", "--width=64", "--resume"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(nlohmann::json::parse(r.out)["resumed"], 12);
+  EXPECT_EQ(nlohmann::json::parse(r.output)["resumed"], 12);
   // --resume at another size names the mismatching file.
   r = Resize({"--data=" + src, "--out=" + dst, "--height=16", "--width=32", "--resume"});
   EXPECT_EQ(r.exit_code, 1);
@@ -149,7 +128,7 @@ TEST(ResizeDatasetTest, ResumeFinishesAnInterruptedCopy) {
   fs::remove(dst + "/syn001/0002.jpg");
   r = Resize({"--data=" + src, "--out=" + dst, "--height=32", "--width=64", "--resume"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const nlohmann::json j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j["frames"], 1);
   EXPECT_EQ(j["resumed"], 11);
   auto b = sal360::data::Dataset::Open(dst);
@@ -203,8 +182,8 @@ TEST(ResizeDatasetTest, CorruptFrameFailsWithItsNameOrIsSkipped) {
 
   r = Resize({"--data=" + src, "--out=" + dst, "--height=32", "--width=64", "--skip_bad"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(nlohmann::json::parse(r.out)["skipped"], 1);
-  EXPECT_EQ(nlohmann::json::parse(r.out)["frames"], 5);
+  EXPECT_EQ(nlohmann::json::parse(r.output)["skipped"], 1);
+  EXPECT_EQ(nlohmann::json::parse(r.output)["frames"], 5);
   EXPECT_THAT(r.err, HasSubstr(jpg));
   EXPECT_FALSE(fs::exists(dst + "/syn001/0002.jpg"));
   auto b = sal360::data::Dataset::Open(dst);

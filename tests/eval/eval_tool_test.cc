@@ -4,7 +4,6 @@
 // tests run the real binary.
 #include <gtest/gtest.h>
 #include <stb/stb_image_write.h>
-#include <sys/wait.h>
 
 #include <cmath>
 #include <cstdio>
@@ -21,6 +20,7 @@
 #include "data/map_file.h"
 #include "data/metrics.h"
 #include "data/synthetic.h"
+#include "tests/testing/tool_runner.h"
 #include "tools/eval_lib.h"
 #include "util/file.h"
 #include "util/npy.h"
@@ -466,32 +466,13 @@ TEST(EvalLib, DatasetModeErrors) {
 
 // ---- the binary ----
 
-std::string EvalBinary() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* ws = std::getenv("TEST_WORKSPACE");
-  return std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "sal360") + "/tools/eval";
-}
+using sal360::testing::ToolResult;
 
-struct BinaryRun {
-  int status;
-  std::string out, err;
-};
-
-// `env` is prepended to the command (e.g. "VAR=value ").
-BinaryRun RunBinary(const std::string& args, const std::string& env = "") {
-  const std::string err_path = TempDir() + "/eval_stderr.txt";
-  const std::string cmd = env + EvalBinary() + " " + args + " 2>" + err_path;
-  BinaryRun r{-1, "", ""};
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  const int st = pclose(pipe);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  auto err = util::ReadFile(err_path, 1 << 20);
-  if (err.ok()) r.err = *err;
-  return r;
+// tools/eval as a subprocess: stdout in `output`, stderr in `err`; `env` entries
+// ("NAME=value") are prepended.
+ToolResult RunBinary(const std::vector<std::string>& args,
+                              const std::vector<std::string>& env = {}) {
+  return sal360::testing::RunToolSplit("tools/eval", args, env);
 }
 
 TEST(EvalBinary, PrintsJsonAndExitsNonZeroOnBadInput) {
@@ -499,19 +480,19 @@ TEST(EvalBinary, PrintsJsonAndExitsNonZeroOnBadInput) {
   const auto pred = Blob(8, 16, 0.4, 0.5, 0.1, 7), gt = Blob(8, 16, 0.5, 0.5, 0, 8);
   WriteF64(dir + "/p.npy", {8, 16}, pred);
   WriteF64(dir + "/g.npy", {8, 16}, gt);
-  const BinaryRun ok = RunBinary("--pred=" + dir + "/p.npy --gt=" + dir + "/g.npy");
-  ASSERT_EQ(ok.status, 0) << ok.err;
-  const Json j = Json::parse(ok.out);
+  const ToolResult ok = RunBinary({"--pred=" + dir + "/p.npy", "--gt=" + dir + "/g.npy"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  const Json j = Json::parse(ok.output);
   ExpectJsonEqualsMetrics(j, data::ComputeMetrics(pred.data(), gt.data(), nullptr, 8, 16));
 
   ASSERT_TRUE(util::WriteFileAtomically(dir + "/bad.npy", "\x93NUMPY garbage").ok());
-  const BinaryRun bad = RunBinary("--pred=" + dir + "/bad.npy --gt=" + dir + "/g.npy");
-  EXPECT_EQ(bad.status, 1);
-  EXPECT_TRUE(bad.out.empty());
+  const ToolResult bad = RunBinary({"--pred=" + dir + "/bad.npy", "--gt=" + dir + "/g.npy"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(bad.output.empty());
   EXPECT_NE(bad.err.find("bad.npy"), std::string::npos) << bad.err;
 
-  const BinaryRun usage = RunBinary("--gt=" + dir + "/g.npy");
-  EXPECT_EQ(usage.status, 2);
+  const ToolResult usage = RunBinary({"--gt=" + dir + "/g.npy"});
+  EXPECT_EQ(usage.exit_code, 2);
   EXPECT_NE(usage.err.find("--pred"), std::string::npos) << usage.err;
 }
 
@@ -520,14 +501,14 @@ TEST(EvalBinary, DatasetMode) {
   const std::string pred_dir = TempDir() + "/binary_dataset/pred";
   fs::create_directories(pred_dir + "/syn001");
   WriteF64(pred_dir + "/syn001/0003.npy", {8, 16}, Blob(8, 16, 0.5, 0.5, 0.1, 3));
-  const BinaryRun ok = RunBinary("--pred=" + pred_dir + " --data=" + root);
-  ASSERT_EQ(ok.status, 0) << ok.err;
-  const Json j = Json::parse(ok.out);
+  const ToolResult ok = RunBinary({"--pred=" + pred_dir, "--data=" + root});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  const Json j = Json::parse(ok.output);
   EXPECT_EQ(j["count"], 1);
   EXPECT_TRUE(j["mean"]["auc_judd"].is_number());
   EXPECT_NE(ok.err.find("scoring 1 of the 6 frames"), std::string::npos) << ok.err;
-  const BinaryRun both = RunBinary("--pred=" + pred_dir + " --data=" + root + " --gt=" + root);
-  EXPECT_EQ(both.status, 2);
+  const ToolResult both = RunBinary({"--pred=" + pred_dir, "--data=" + root, "--gt=" + root});
+  EXPECT_EQ(both.exit_code, 2);
   EXPECT_NE(both.err.find("--data replaces"), std::string::npos) << both.err;
 }
 
@@ -538,13 +519,14 @@ TEST(EvalBinary, RelativePathsFollowBuildWorkingDirectory) {
   const auto pred = Blob(8, 16, 0.4, 0.5, 0.1, 7), gt = Blob(8, 16, 0.5, 0.5, 0, 8);
   WriteF64(dir + "/p.npy", {8, 16}, pred);
   WriteF64(dir + "/g.npy", {8, 16}, gt);
-  const BinaryRun ok = RunBinary("--pred=p.npy --gt=g.npy", "BUILD_WORKING_DIRECTORY=" + dir + " ");
-  ASSERT_EQ(ok.status, 0) << ok.err;
-  ExpectJsonEqualsMetrics(Json::parse(ok.out),
+  const ToolResult ok =
+      RunBinary({"--pred=p.npy", "--gt=g.npy"}, {"BUILD_WORKING_DIRECTORY=" + dir});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  ExpectJsonEqualsMetrics(Json::parse(ok.output),
                           data::ComputeMetrics(pred.data(), gt.data(), nullptr, 8, 16));
-  const BinaryRun missing =
-      RunBinary("--pred=p.npy --gt=nope.npy", "BUILD_WORKING_DIRECTORY=" + dir + " ");
-  EXPECT_EQ(missing.status, 1);
+  const ToolResult missing =
+      RunBinary({"--pred=p.npy", "--gt=nope.npy"}, {"BUILD_WORKING_DIRECTORY=" + dir});
+  EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find(dir + "/nope.npy"), std::string::npos) << missing.err;
 }
 

@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "nn/model.h"
-#include "tests/tools/tool_runner.h"
+#include "tests/testing/tool_runner.h"
 #include "tools/model_lib.h"
 #include "util/file.h"
 #include "util/npy.h"

@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "nn/checkpoint.h"
 #include "nn/model.h"
-#include "tests/tools/tool_runner.h"
+#include "tests/testing/tool_runner.h"
 #include "util/file.h"
 #include "util/npy.h"
 

@@ -1,0 +1,88 @@
+// Runs the tools' binaries (runfiles of the test) as subprocesses and captures their
+// output and exit status, for the tests that exercise a tool as a user would.
+#ifndef SAL360_TESTS_TESTING_TOOL_RUNNER_H_
+#define SAL360_TESTS_TESTING_TOOL_RUNNER_H_
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "util/file.h"
+
+namespace sal360::testing {
+
+struct ToolResult {
+  int exit_code = -1;  // WEXITSTATUS, or 128 + signal
+  std::string output;  // stdout and stderr interleaved (RunTool), or stdout (RunToolSplit)
+  std::string err;     // stderr (RunToolSplit only)
+};
+
+// Path of a binary of this workspace in the test's runfiles, e.g. ToolPath("tools/train").
+inline std::string ToolPath(const std::string& target_path) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  return std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "sal360") + "/" + target_path;
+}
+
+inline std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+namespace internal {
+
+inline ToolResult Run(const std::string& binary, const std::vector<std::string>& args,
+                      const std::vector<std::string>& env, const std::string& stderr_path) {
+  std::string cmd;
+  for (const std::string& e : env) cmd += e + " ";
+  cmd += ShellQuote(ToolPath(binary));
+  for (const std::string& a : args) cmd += " " + ShellQuote(a);
+  cmd += stderr_path.empty() ? " 2>&1" : " 2>" + ShellQuote(stderr_path);
+  ToolResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  if (WIFEXITED(status)) {
+    r.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    r.exit_code = 128 + WTERMSIG(status);
+  }
+  return r;
+}
+
+}  // namespace internal
+
+// Runs `binary args...` with `env` assignments ("NAME=value") prepended; stdout and
+// stderr interleaved in `output`.
+inline ToolResult RunTool(const std::string& binary, const std::vector<std::string>& args,
+                          const std::vector<std::string>& env = {}) {
+  return internal::Run(binary, args, env, "");
+}
+
+// As RunTool, with stdout in `output` and stderr in `err` (for tools that print JSON).
+inline ToolResult RunToolSplit(const std::string& binary, const std::vector<std::string>& args,
+                               const std::vector<std::string>& env = {}) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string err_path = std::string(tmp ? tmp : "/tmp") + "/tool_runner_stderr.txt";
+  ToolResult r = internal::Run(binary, args, env, err_path);
+  absl::StatusOr<std::string> e = util::ReadFile(err_path, int64_t{64} << 20);
+  if (e.ok()) r.err = *e;
+  return r;
+}
+
+}  // namespace sal360::testing
+
+#endif  // SAL360_TESTS_TESTING_TOOL_RUNNER_H_
