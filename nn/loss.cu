@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nn/cuda/check.h"
+#include "nn/cuda/launch.h"
 #include "nn/loss_kernels.h"
 
 namespace sal360::nn::cuda {
@@ -73,11 +74,11 @@ __global__ void SegmentFinalKernel(int segments, int groups, const double* parti
 template <int K, class F>
 void SegmentSums(int segments, int64_t len, F f, double* partial, double* out, void* stream) {
   const int groups = Groups(len);
-  SegmentPartialsKernel<K><<<dim3(groups, segments), kThreads, 0, S(stream)>>>(len, groups, f,
-                                                                               partial);
+  SAL_LAUNCH(SegmentPartialsKernel<K>, dim3(groups, segments), kThreads, 0, S(stream))
+  (len, groups, f, partial);
   SAL_CUDA_CHECK_LAUNCH();
-  SegmentFinalKernel<K><<<Blocks(segments), kThreads, 0, S(stream)>>>(segments, groups, partial,
-                                                                     out);
+  SAL_LAUNCH(SegmentFinalKernel<K>, Blocks(segments), kThreads, 0, S(stream))
+  (segments, groups, partial, out);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -173,8 +174,8 @@ void SphereKld(const float* pred, const float* target, const float* row_weights,
                  s.terms, stream);
   if (dpred != nullptr) {
     const int64_t total = int64_t{n} * len;
-    KldGradKernel<<<Blocks(total), kThreads, 0, S(stream)>>>(
-        pred, target, row_weights, len, w, total, s.sums, s.terms, eps, 1.0 / n, dpred);
+    SAL_LAUNCH(KldGradKernel, Blocks(total), kThreads, 0, S(stream))
+    (pred, target, row_weights, len, w, total, s.sums, s.terms, eps, 1.0 / n, dpred);
     SAL_CUDA_CHECK_LAUNCH();
   }
   CopyColumnToHost(s.terms, n, 2, 0, sample_loss_host, stream);

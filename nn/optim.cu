@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "nn/cuda/check.h"
+#include "nn/cuda/launch.h"
 #include "nn/optim_kernels.h"
 
 namespace sal360::nn::cuda {
@@ -32,15 +33,16 @@ __global__ void SgdKernel(kernels::SgdStep s, float* p, const float* g, float* b
 }  // namespace
 
 void Adam(const kernels::AdamStep& s, float* params, const float* grads, float* exp_avg,
-              float* exp_avg_sq, int64_t n, void* stream) {
+          float* exp_avg_sq, int64_t n, void* stream) {
   if (n == 0) return;
-  AdamKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(s, params, grads, exp_avg, exp_avg_sq, n);
+  SAL_LAUNCH(AdamKernel, Blocks(n), kThreads, 0, S(stream))
+  (s, params, grads, exp_avg, exp_avg_sq, n);
   SAL_CUDA_CHECK_LAUNCH();
 }
 void Sgd(const kernels::SgdStep& s, float* params, const float* grads, float* buf, int64_t n,
-             void* stream) {
+         void* stream) {
   if (n == 0) return;
-  SgdKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(s, params, grads, buf, n);
+  SAL_LAUNCH(SgdKernel, Blocks(n), kThreads, 0, S(stream))(s, params, grads, buf, n);
   SAL_CUDA_CHECK_LAUNCH();
 }
 

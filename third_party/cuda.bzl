@@ -8,6 +8,13 @@ cc_library so C++ targets depend on it like on any other library.
 The include paths, defines and headers of `deps` are passed to nvcc, so `.cu` files
 include project headers inside the sandbox. Under the default (CPU) build nothing is
 compiled: the cc_library is empty, and C++ code guards its calls with SAL360_WITH_CUDA.
+
+Under --config=cuda_emu the same `.cu` files are compiled by the host C++ compiler as
+C++ (`-x c++`), with the emulated kernel language force-included (as nvcc force-includes
+cuda_runtime.h) and linked against //nn/cuda/emu instead of the toolkit; SAL360_CUDA_EMU
+is defined as well as SAL360_WITH_CUDA. nvcc-only `copts` are not passed to the host
+compiler: both builds use one contraction policy, no fused multiply-add (nvcc
+-fmad=false; g++ -ffp-contract=off).
 """
 
 load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
@@ -20,10 +27,26 @@ CUDA_ARCH_FLAGS = [
     "-gencode=arch=compute_90,code=compute_90",
 ]
 
+# Host-compiler flags for a .cu file under the emulation.
+EMU_COPTS = [
+    "-x",
+    "c++",
+    "-include",
+    "nn/cuda/emu/device.h",
+    "-ffp-contract=off",
+]
+
 def cuda_enabled_setting(name):
     native.config_setting(
         name = name,
         define_values = {"sal360_cuda": "1"},
+        visibility = ["//visibility:public"],
+    )
+
+def cuda_emu_setting(name):
+    native.config_setting(
+        name = name,
+        define_values = {"sal360_cuda": "emu"},
         visibility = ["//visibility:public"],
     )
 
@@ -84,7 +107,8 @@ _cuda_objects = rule(
 )
 
 def cuda_library(name, srcs, hdrs = [], deps = [], defines = [], copts = [], visibility = None, **kwargs):
-    """A cc_library whose .cu sources are compiled by nvcc under --config=cuda only."""
+    """A cc_library whose .cu sources are compiled by nvcc under --config=cuda, by the
+    host compiler against the emulation under --config=cuda_emu, and not at all otherwise."""
     _cuda_objects(
         name = name + "_nvcc",
         srcs = srcs,
@@ -98,15 +122,22 @@ def cuda_library(name, srcs, hdrs = [], deps = [], defines = [], copts = [], vis
         name = name,
         srcs = select({
             "//third_party:cuda_enabled": [":" + name + "_nvcc"],
+            "//third_party:cuda_emu": srcs,
             "//conditions:default": [],
         }),
         hdrs = hdrs,
+        copts = select({
+            "//third_party:cuda_emu": EMU_COPTS,
+            "//conditions:default": [],
+        }),
         deps = deps + select({
             "//third_party:cuda_enabled": ["@cuda//:cuda_runtime"],
+            "//third_party:cuda_emu": ["//nn/cuda/emu"],
             "//conditions:default": [],
         }),
         defines = select({
             "//third_party:cuda_enabled": ["SAL360_WITH_CUDA=1"],
+            "//third_party:cuda_emu": ["SAL360_WITH_CUDA=1", "SAL360_CUDA_EMU=1"],
             "//conditions:default": [],
         }),
         alwayslink = True,

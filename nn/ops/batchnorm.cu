@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "nn/cuda/check.h"
+#include "nn/cuda/launch.h"
 #include "nn/ops/batchnorm_kernels.h"
 
 namespace sal360::nn::cuda {
@@ -24,7 +25,9 @@ inline cudaStream_t S(void* s) { return static_cast<cudaStream_t>(s); }
 inline unsigned Blocks(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
 
 // Row groups per channel column: about 512 rows per group, at most 256 groups.
-int Groups(int64_t m) { return static_cast<int>(std::min<int64_t>(256, std::max<int64_t>(1, m / 512))); }
+int Groups(int64_t m) {
+  return static_cast<int>(std::min<int64_t>(256, std::max<int64_t>(1, m / 512)));
+}
 
 // Scratch layout: partial (G, C, 2) doubles | stat (C, 2) doubles | per-channel floats (C, 2).
 struct Scratch {
@@ -96,7 +99,7 @@ template <class F>
 void ChannelPartials(int64_t m, int c, F f, double* partial, void* stream) {
   const int groups = Groups(m);
   const dim3 block(kCols, kRows), grid((c + kCols - 1) / kCols, groups);
-  ChannelPartialsKernel<<<grid, block, 0, S(stream)>>>(m, c, groups, f, partial);
+  SAL_LAUNCH(ChannelPartialsKernel, grid, block, 0, S(stream))(m, c, groups, f, partial);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -124,7 +127,8 @@ __global__ void FinalizeVarKernel(const double* partial, int groups, int64_t m, 
   save_mean[ch] = static_cast<float>(mean);
   save_invstd[ch] = kernels::BnInvStd(var, eps);
   running_mean[ch] = kernels::BnRunningUpdate(running_mean[ch], mean, momentum);
-  running_var[ch] = kernels::BnRunningUpdate(running_var[ch], kernels::BnUnbiased(var, m), momentum);
+  running_var[ch] =
+      kernels::BnRunningUpdate(running_var[ch], kernels::BnUnbiased(var, m), momentum);
 }
 
 __global__ void FinalizeBackwardKernel(const double* partial, int groups, int64_t m, int c,
@@ -146,8 +150,7 @@ __global__ void InvStdKernel(const float* var, int c, float eps, float* invstd) 
 }
 
 __global__ void NormalizeKernel(const float* x, const float* mean, const float* invstd,
-                                const float* gamma, const float* beta, int64_t n, int c,
-                                float* y) {
+                                const float* gamma, const float* beta, int64_t n, int c, float* y) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i >= n) return;
   const int ch = static_cast<int>(i % c);
@@ -171,25 +174,25 @@ size_t BatchNormScratchBytes(int64_t m, int c) {
          static_cast<size_t>(c) * 2 * sizeof(float);
 }
 
-void BatchNormForwardTrain(const float* x, const float* gamma, const float* beta, int64_t m,
-                           int c, float momentum, float eps, float* running_mean,
-                           float* running_var, float* save_mean, float* save_invstd, float* y,
-                           void* scratch, void* stream) {
+void BatchNormForwardTrain(const float* x, const float* gamma, const float* beta, int64_t m, int c,
+                           float momentum, float eps, float* running_mean, float* running_var,
+                           float* save_mean, float* save_invstd, float* y, void* scratch,
+                           void* stream) {
   if (c == 0) return;
   const Scratch s = Carve(scratch, m, c);
   const int groups = Groups(m);
   const unsigned cb = Blocks(c);
   ChannelPartials(m, c, SumX{x, c}, s.partial, stream);
-  FinalizeMeanKernel<<<cb, kThreads, 0, S(stream)>>>(s.partial, groups, m, c, s.stat);
+  SAL_LAUNCH(FinalizeMeanKernel, cb, kThreads, 0, S(stream))(s.partial, groups, m, c, s.stat);
   SAL_CUDA_CHECK_LAUNCH();
   ChannelPartials(m, c, SumSquaredDeviation{x, c, s.stat}, s.partial, stream);
-  FinalizeVarKernel<<<cb, kThreads, 0, S(stream)>>>(s.partial, groups, m, c, momentum, eps, s.stat,
-                                                    running_mean, running_var, save_mean,
-                                                    save_invstd);
+  SAL_LAUNCH(FinalizeVarKernel, cb, kThreads, 0, S(stream))
+  (s.partial, groups, m, c, momentum, eps, s.stat, running_mean, running_var, save_mean,
+   save_invstd);
   SAL_CUDA_CHECK_LAUNCH();
   const int64_t n = m * c;
-  NormalizeKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(x, save_mean, save_invstd, gamma, beta, n,
-                                                         c, y);
+  SAL_LAUNCH(NormalizeKernel, Blocks(n), kThreads, 0, S(stream))
+  (x, save_mean, save_invstd, gamma, beta, n, c, y);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -199,10 +202,10 @@ void BatchNormForwardEval(const float* x, const float* gamma, const float* beta,
   const int64_t n = m * c;
   if (n == 0) return;
   const Scratch s = Carve(scratch, m, c);
-  InvStdKernel<<<Blocks(c), kThreads, 0, S(stream)>>>(running_var, c, eps, s.f);
+  SAL_LAUNCH(InvStdKernel, Blocks(c), kThreads, 0, S(stream))(running_var, c, eps, s.f);
   SAL_CUDA_CHECK_LAUNCH();
-  NormalizeKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(x, running_mean, s.f, gamma, beta, n, c,
-                                                         y);
+  SAL_LAUNCH(NormalizeKernel, Blocks(n), kThreads, 0, S(stream))
+  (x, running_mean, s.f, gamma, beta, n, c, y);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -215,13 +218,13 @@ void BatchNormBackward(const float* x, const float* gamma, const float* save_mea
   ChannelPartials(m, c, SumBackward{x, dy, c, save_mean, save_invstd}, s.partial, stream);
   float* mean_dy = s.f;
   float* mean_dy_xhat = s.f + c;
-  FinalizeBackwardKernel<<<Blocks(c), kThreads, 0, S(stream)>>>(s.partial, groups, m, c, mean_dy,
-                                                                mean_dy_xhat, dgamma, dbeta);
+  SAL_LAUNCH(FinalizeBackwardKernel, Blocks(c), kThreads, 0, S(stream))
+  (s.partial, groups, m, c, mean_dy, mean_dy_xhat, dgamma, dbeta);
   SAL_CUDA_CHECK_LAUNCH();
   const int64_t n = m * c;
   if (n == 0) return;
-  BackwardDxKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(x, dy, save_mean, save_invstd, gamma,
-                                                          mean_dy, mean_dy_xhat, n, c, dx);
+  SAL_LAUNCH(BackwardDxKernel, Blocks(n), kThreads, 0, S(stream))
+  (x, dy, save_mean, save_invstd, gamma, mean_dy, mean_dy_xhat, n, c, dx);
   SAL_CUDA_CHECK_LAUNCH();
 }
 

@@ -1,5 +1,6 @@
 // Channel concat / split on CUDA: one thread per output element (concat_kernels.h).
 #include "nn/cuda/check.h"
+#include "nn/cuda/launch.h"
 #include "nn/ops/concat_kernels.h"
 
 namespace sal360::nn::cuda {
@@ -31,14 +32,14 @@ void ConcatChannels(const float* a, const float* b, int64_t m, int ca, int cb, f
                     void* stream) {
   const int64_t total = m * (ca + cb);
   if (total == 0) return;
-  ConcatKernel<<<Blocks(total), kThreads, 0, S(stream)>>>(a, b, ca, cb, total, y);
+  SAL_LAUNCH(ConcatKernel, Blocks(total), kThreads, 0, S(stream))(a, b, ca, cb, total, y);
   SAL_CUDA_CHECK_LAUNCH();
 }
 void SplitChannels(const float* dy, int64_t m, int cy, int first, int cpart, float* part,
                    void* stream) {
   const int64_t total = m * cpart;
   if (total == 0) return;
-  SplitKernel<<<Blocks(total), kThreads, 0, S(stream)>>>(dy, cy, first, cpart, total, part);
+  SAL_LAUNCH(SplitKernel, Blocks(total), kThreads, 0, S(stream))(dy, cy, first, cpart, total, part);
   SAL_CUDA_CHECK_LAUNCH();
 }
 

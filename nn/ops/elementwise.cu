@@ -1,4 +1,5 @@
 #include "nn/cuda/check.h"
+#include "nn/cuda/launch.h"
 #include "nn/ops/elementwise_kernels.h"
 
 namespace sal360::nn::cuda {
@@ -29,22 +30,22 @@ __global__ void ReluBackwardKernel(const float* y, const float* dy, float* dx, i
 
 void Fill(float* y, int64_t n, float value, void* stream) {
   if (n == 0) return;
-  FillKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(y, n, value);
+  SAL_LAUNCH(FillKernel, Blocks(n), kThreads, 0, S(stream))(y, n, value);
   SAL_CUDA_CHECK_LAUNCH();
 }
 void Axpy(float a, const float* x, float* y, int64_t n, void* stream) {
   if (n == 0) return;
-  AxpyKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(a, x, y, n);
+  SAL_LAUNCH(AxpyKernel, Blocks(n), kThreads, 0, S(stream))(a, x, y, n);
   SAL_CUDA_CHECK_LAUNCH();
 }
 void ReluForward(const float* x, float* y, int64_t n, void* stream) {
   if (n == 0) return;
-  ReluForwardKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(x, y, n);
+  SAL_LAUNCH(ReluForwardKernel, Blocks(n), kThreads, 0, S(stream))(x, y, n);
   SAL_CUDA_CHECK_LAUNCH();
 }
 void ReluBackward(const float* y, const float* dy, float* dx, int64_t n, void* stream) {
   if (n == 0) return;
-  ReluBackwardKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(y, dy, dx, n);
+  SAL_LAUNCH(ReluBackwardKernel, Blocks(n), kThreads, 0, S(stream))(y, dy, dx, n);
   SAL_CUDA_CHECK_LAUNCH();
 }
 

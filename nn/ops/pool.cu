@@ -3,6 +3,7 @@
 // backward takes the argmax (cuDNN's pooling backward recomputes it from x and y and
 // documents no tie rule), and cuDNN 9 deprecates the legacy pooling descriptors.
 #include "nn/cuda/check.h"
+#include "nn/cuda/launch.h"
 #include "nn/ops/pool_kernels.h"
 
 namespace sal360::nn::cuda {
@@ -62,27 +63,29 @@ void MaxPool2x2Forward(const float* x, int n, int h, int w, int c, float* y, int
                        void* stream) {
   const int64_t total = int64_t{n} * (h / 2) * (w / 2) * c;
   if (total == 0) return;
-  MaxPoolForwardKernel<<<Blocks(total), kThreads, 0, S(stream)>>>(x, h, w, c, total, y, argmax);
+  SAL_LAUNCH(MaxPoolForwardKernel, Blocks(total), kThreads, 0, S(stream))
+  (x, h, w, c, total, y, argmax);
   SAL_CUDA_CHECK_LAUNCH();
 }
 void MaxPool2x2Backward(const float* dy, const int32_t* argmax, int n, int h, int w, int c,
                         float* dx, void* stream) {
   const int64_t total = int64_t{n} * h * w * c;
   if (total == 0) return;
-  MaxPoolBackwardKernel<<<Blocks(total), kThreads, 0, S(stream)>>>(dy, argmax, h, w, c, total, dx);
+  SAL_LAUNCH(MaxPoolBackwardKernel, Blocks(total), kThreads, 0, S(stream))
+  (dy, argmax, h, w, c, total, dx);
   SAL_CUDA_CHECK_LAUNCH();
 }
 void UpsampleNearest2xForward(const float* x, int n, int h, int w, int c, float* y, void* stream) {
   const int64_t total = int64_t{n} * (2 * h) * (2 * w) * c;
   if (total == 0) return;
-  UpsampleForwardKernel<<<Blocks(total), kThreads, 0, S(stream)>>>(x, h, w, c, total, y);
+  SAL_LAUNCH(UpsampleForwardKernel, Blocks(total), kThreads, 0, S(stream))(x, h, w, c, total, y);
   SAL_CUDA_CHECK_LAUNCH();
 }
 void UpsampleNearest2xBackward(const float* dy, int n, int h, int w, int c, float* dx,
                                void* stream) {
   const int64_t total = int64_t{n} * h * w * c;
   if (total == 0) return;
-  UpsampleBackwardKernel<<<Blocks(total), kThreads, 0, S(stream)>>>(dy, h, w, c, total, dx);
+  SAL_LAUNCH(UpsampleBackwardKernel, Blocks(total), kThreads, 0, S(stream))(dy, h, w, c, total, dx);
   SAL_CUDA_CHECK_LAUNCH();
 }
 

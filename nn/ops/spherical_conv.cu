@@ -6,6 +6,7 @@
 // the gathers are memory-bound, so FMAs would buy nothing. GEMMs go through cuBLAS
 // (deterministic: atomics mode off, its default). Every launch is checked.
 #include "nn/cuda/check.h"
+#include "nn/cuda/launch.h"
 #include "nn/ops/spherical_conv_kernels.h"
 
 namespace sal360::nn::cuda {
@@ -20,17 +21,17 @@ inline unsigned Blocks(int64_t n) {
 }
 inline cudaStream_t S(void* s) { return static_cast<cudaStream_t>(s); }
 
-#define SAL_GRID_STRIDE_LOOP(i, n)                                              \
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (n);    \
+#define SAL_GRID_STRIDE_LOOP(i, n)                                          \
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (n); \
        i += int64_t{blockDim.x} * gridDim.x)
 
-__global__ void GatherColumnsKernel(ConvTableView t, const float* x_img, int channels,
-                                    int64_t pt0, int64_t n, float* col) {
+__global__ void GatherColumnsKernel(ConvTableView t, const float* x_img, int channels, int64_t pt0,
+                                    int64_t n, float* col) {
   SAL_GRID_STRIDE_LOOP(i, n) {
     const int64_t r = i / channels;
     const int c = static_cast<int>(i % channels);
-    kernels::GatherColumnRow(x_img, channels, t.src, t.weight, t.taps, pt0 + r,
-                             col + r * channels, c, c + 1, 1);
+    kernels::GatherColumnRow(x_img, channels, t.src, t.weight, t.taps, pt0 + r, col + r * channels,
+                             c, c + 1, 1);
   }
 }
 
@@ -39,8 +40,8 @@ __global__ void InverseGatherKernel(ConvTableView t, const float* dcol_img, int 
   SAL_GRID_STRIDE_LOOP(i, n) {
     const int64_t r = i / channels;
     const int c = static_cast<int>(i % channels);
-    kernels::InverseGatherRow(dcol_img, channels, t.inv_offsets, t.inv_rows, t.inv_weights,
-                              q0 + r, dx_rows + r * channels, c, c + 1, 1);
+    kernels::InverseGatherRow(dcol_img, channels, t.inv_offsets, t.inv_rows, t.inv_weights, q0 + r,
+                              dx_rows + r * channels, c, c + 1, 1);
   }
 }
 
@@ -60,8 +61,7 @@ __global__ void InverseGatherTapsKernel(ConvTableView t, const float* dy_img, in
     const int64_t r = i / channels;
     const int c = static_cast<int>(i % channels);
     kernels::InverseGatherTapsRow(dy_img, channels, t.inv_offsets, t.inv_rows, t.inv_weights,
-                                  q0 + r, g_rows + r * kernels::kConvTaps * channels, c,
-                                  c + 1, 1);
+                                  q0 + r, g_rows + r * kernels::kConvTaps * channels, c, c + 1, 1);
   }
 }
 
@@ -115,7 +115,8 @@ void GatherColumns(const ConvTableView& t, const float* x_img, int channels, int
                    int64_t pt1, float* col, void* stream) {
   const int64_t n = (pt1 - pt0) * channels;
   if (n <= 0) return;
-  GatherColumnsKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(t, x_img, channels, pt0, n, col);
+  SAL_LAUNCH(GatherColumnsKernel, Blocks(n), kThreads, 0, S(stream))
+  (t, x_img, channels, pt0, n, col);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -123,8 +124,8 @@ void InverseGather(const ConvTableView& t, const float* dcol_img, int channels, 
                    int64_t q1, float* dx_rows, void* stream) {
   const int64_t n = (q1 - q0) * channels;
   if (n <= 0) return;
-  InverseGatherKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(t, dcol_img, channels, q0, n,
-                                                             dx_rows);
+  SAL_LAUNCH(InverseGatherKernel, Blocks(n), kThreads, 0, S(stream))
+  (t, dcol_img, channels, q0, n, dx_rows);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -132,8 +133,8 @@ void GatherSum(const ConvTableView& t, const float* z_img, int channels, const f
                int64_t p0, int64_t p1, float* y_rows, void* stream) {
   const int64_t n = (p1 - p0) * channels;
   if (n <= 0) return;
-  GatherSumKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(t, z_img, channels, bias, p0, n,
-                                                         y_rows);
+  SAL_LAUNCH(GatherSumKernel, Blocks(n), kThreads, 0, S(stream))
+  (t, z_img, channels, bias, p0, n, y_rows);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -141,15 +142,15 @@ void InverseGatherTaps(const ConvTableView& t, const float* dy_img, int channels
                        int64_t q1, float* g_rows, void* stream) {
   const int64_t n = (q1 - q0) * channels;
   if (n <= 0) return;
-  InverseGatherTapsKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(t, dy_img, channels, q0, n,
-                                                                 g_rows);
+  SAL_LAUNCH(InverseGatherTapsKernel, Blocks(n), kThreads, 0, S(stream))
+  (t, dy_img, channels, q0, n, g_rows);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
 void FillRowsWithBias(const float* bias, int64_t rows, int channels, float* y, void* stream) {
   const int64_t n = rows * channels;
   if (n <= 0) return;
-  FillRowsWithBiasKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(bias, n, channels, y);
+  SAL_LAUNCH(FillRowsWithBiasKernel, Blocks(n), kThreads, 0, S(stream))(bias, n, channels, y);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -158,23 +159,24 @@ void BiasGrad(const float* dy, int64_t rows, int channels, float* partial, float
   if (rows <= 0 || channels <= 0) return;
   const int64_t chunks = (rows + kernels::kBiasChunkRows - 1) / kernels::kBiasChunkRows;
   const int64_t n = chunks * channels;
-  BiasPartialKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(dy, rows, channels, n, partial);
+  SAL_LAUNCH(BiasPartialKernel, Blocks(n), kThreads, 0, S(stream))(dy, rows, channels, n, partial);
   SAL_CUDA_CHECK_LAUNCH();
-  BiasReduceKernel<<<Blocks(channels), kThreads, 0, S(stream)>>>(partial, chunks, channels, db);
+  SAL_LAUNCH(BiasReduceKernel, Blocks(channels), kThreads, 0, S(stream))
+  (partial, chunks, channels, db);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
 void WeightToZ(const float* w, int cin, int cout, float* wz, void* stream) {
   const int64_t n = int64_t{kernels::kConvTaps} * cin * cout;
   if (n <= 0) return;
-  WeightToZKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(w, cin, cout, n, wz);
+  SAL_LAUNCH(WeightToZKernel, Blocks(n), kThreads, 0, S(stream))(w, cin, cout, n, wz);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
 void AddZToWeight(const float* dwz, int cin, int cout, float* w, void* stream) {
   const int64_t n = int64_t{kernels::kConvTaps} * cin * cout;
   if (n <= 0) return;
-  AddZToWeightKernel<<<Blocks(n), kThreads, 0, S(stream)>>>(dwz, cin, cout, n, w);
+  SAL_LAUNCH(AddZToWeightKernel, Blocks(n), kThreads, 0, S(stream))(dwz, cin, cout, n, w);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
