@@ -7,7 +7,10 @@
 //   __global__ __device__ __host__    nothing: kernels are plain functions
 //   __shared__                        `static`: one object per kernel (per template
 //                                     instantiation), shared by every thread of the
-//                                     block that runs it (blocks run one at a time)
+//                                     block that runs it (blocks run one at a time).
+//                                     Like uninitialised device memory it holds what
+//                                     the previous block wrote (zeros at first), so a
+//                                     read racing its write sees another block's data.
 //   threadIdx blockIdx blockDim gridDim
 //                                     globals that the scheduler sets before it runs or
 //                                     resumes a thread (nn/cuda/emu/scheduler.cc)
@@ -23,7 +26,6 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __shared__ static
 

@@ -75,8 +75,9 @@ struct SchedulerStats {
   long long fibers_created = 0;   // fiber stacks allocated so far (pooled, reused)
 };
 SchedulerStats GetSchedulerStats();
-// Seed of the thread and block orders; launch i uses a stream derived from (seed, i).
-// Default 1, or SAL360_EMU_SEED from the environment.
+// Seed of the thread and block orders: the i-th launch after SetSchedulerSeed(s) draws
+// its orders from (s, i), so a sequence of launches replays exactly. Default 1, or
+// SAL360_EMU_SEED from the environment.
 void SetSchedulerSeed(unsigned long long seed);
 unsigned long long SchedulerSeed();
 

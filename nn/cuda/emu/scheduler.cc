@@ -107,6 +107,7 @@ class Scheduler {
 
   SchedulerStats stats;
   unsigned long long seed = InitialSeed();
+  uint64_t launches_since_seed = 0;
 
  private:
   static void FiberMain();
@@ -306,9 +307,10 @@ void Scheduler::Run(const LaunchConfig& c, void (*thread)(void*), void* ctx) {
     return;
   }
 
-  // The launch's own generator: (seed, launch index).
-  uint64_t rng = seed ^ (0xd1b54a32d192ed03ull * static_cast<uint64_t>(stats.launches + 1));
+  // The launch's own generator: (seed, index of the launch since the seed was set).
+  uint64_t rng = seed ^ (0xd1b54a32d192ed03ull * (launches_since_seed + 1));
   SplitMix64(rng);
+  ++launches_since_seed;
   ++stats.launches;
 
   gridDim = c.grid;
@@ -354,6 +356,7 @@ SchedulerStats GetSchedulerStats() {
 void SetSchedulerSeed(unsigned long long seed) {
   std::lock_guard<std::recursive_mutex> lock(DeviceMutex());
   Scheduler::Get().seed = seed;
+  Scheduler::Get().launches_since_seed = 0;
 }
 
 unsigned long long SchedulerSeed() {
