@@ -37,6 +37,15 @@ int CudaDeviceCount(std::string* why) {
   return count;
 }
 
+std::string CudaDeviceDescription() {
+  if (CudaDeviceCount() == 0) return "";
+#ifdef SAL360_WITH_CUDA
+  return cuda::DeviceDescription();
+#else
+  return "";
+#endif
+}
+
 absl::StatusOr<Device> ResolveDevice(std::string_view request) {
   if (request == "cpu") return Device::kCpu;
   std::string why;

@@ -22,6 +22,11 @@ bool CudaCompiledIn();
 // error from the probe is cleared. The probe runs once; later calls are cached.
 int CudaDeviceCount(std::string* why = nullptr);
 
+// The CUDA device's name as the runtime reports it ("NVIDIA H200", or "sal360 CUDA
+// emulation (host CPU)" under --config=cuda_emu); empty when there is none. Benchmarks
+// record it so that no emulated number passes for a GPU's.
+std::string CudaDeviceDescription();
+
 // Resolves a --device flag value: "cpu", "cuda" or "auto". "auto" picks CUDA when a
 // device is usable and otherwise falls back to the CPU, printing one notice to stderr
 // (once per process). "cuda" without a usable device is an error.

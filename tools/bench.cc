@@ -366,6 +366,8 @@ int Main(int argc, char** argv) {
       const LaunchCounts launches_after = LaunchCountsSoFar();
       json line = {{"case", training ? "train_step" : "forward"},
                    {"device", nn::DeviceName(*device)},
+                   {"cuda_device", *device == Device::kCuda ? json(nn::CudaDeviceDescription())
+                                                            : json(nullptr)},
                    {"threads", threads},
                    {"height", h},
                    {"width", w},

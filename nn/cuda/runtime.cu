@@ -1,4 +1,5 @@
 #include <atomic>
+#include <cstdio>
 #include <string>
 
 #include "nn/cuda/check.h"
@@ -29,6 +30,18 @@ int ProbeDeviceCount(std::string* why) {
   }
   if (count == 0 && why) *why = "no CUDA device present";
   return count;
+}
+
+std::string DeviceDescription() {
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+    cudaGetLastError();
+    return "unknown CUDA device";
+  }
+  char text[384];
+  std::snprintf(text, sizeof text, "%s (sm_%d%d, %.0f GiB)", prop.name, prop.major, prop.minor,
+                static_cast<double>(prop.totalGlobalMem) / (1 << 30));
+  return text;
 }
 
 void* Malloc(size_t bytes) {
