@@ -13,6 +13,10 @@ SUMMARY="$OUT_DIR/summary.txt"
 : > "$SUMMARY"
 START=$(date +%s)
 DEADLINE=$((START + ${SAL360_KIT_BUDGET_S:-460}))
+# Sizes (defaults for the GPU; a rehearsal on the emulation uses small ones).
+TRAIN_STEPS="${SAL360_KIT_TRAIN_STEPS:-200}"
+BENCH_H="${SAL360_KIT_BENCH_H:-240}"
+BENCH_W=$((2 * BENCH_H))
 
 say() { echo "$*" | tee -a "$SUMMARY"; }
 elapsed() { echo $(($(date +%s) - START)); }
@@ -112,24 +116,26 @@ else
 fi
 
 # ---- 3. bench on the GPU: forward and train step at 240x480, batch 1 and 8 ----
+say "bench: ${BENCH_H}x${BENCH_W}"
 bench_line() {  # the JSON lines of bench, one summary line each
   awk '/^\{/' "$1" | while read -r j; do
     printf '%s\n' "$j" | tr -d '{}"' | tr ',' '\n' | awk -F: -v pre="$2" '
       { v[$1] = $2 }
-      END { printf "%s %s batch %s: %.2f ms, %.1f GFLOP/s, %s kernel launches + %s cuBLAS GEMMs per step, %s device allocations in a step\n",
+      END { printf "%s %s batch %s: %.2f ms, %.1f GFLOP/s, %s kernel launches + %s cuBLAS GEMMs per step, %s device allocations in a step%s\n",
             pre, v["case"], v["batch"], v["seconds"] * 1000, v["gflops"], v["kernel_launches_per_step"],
-            v["cublas_gemms_per_step"], v["device_allocations_in_step"] }'
+            v["cublas_gemms_per_step"], v["device_allocations_in_step"],
+            v["cuda_device"] == "null" ? "" : " [" v["cuda_device"] "]" }'
   done
 }
 t0=$(now_s)
-if timeout "$(limit 90)" "$RUN" bench --device=cuda --height=240 --width=480 --batches=1,8 \
+if timeout "$(limit 90)" "$RUN" bench --device=cuda --height="$BENCH_H" --width="$BENCH_W" --batches=1,8 \
     --reps=5 --torch=off --ceiling=false --layers=false > "$LOGS/bench_cuda.jsonl" 2> "$LOGS/bench_cuda.err"; then
   bench_line "$LOGS/bench_cuda.jsonl" "bench cuda" | tee -a "$SUMMARY"
 else
   say "bench cuda: FAIL (see logs/bench_cuda.err): $(tail -2 "$LOGS/bench_cuda.err" | tr '\n' ' ')"
   failed=$((failed + 1))
 fi
-if timeout "$(limit 60)" "$RUN" bench --device=cpu --height=240 --width=480 --batches=1 --reps=2 \
+if timeout "$(limit 60)" "$RUN" bench --device=cpu --height="$BENCH_H" --width="$BENCH_W" --batches=1 --reps=2 \
     --torch=off --ceiling=false --layers=false > "$LOGS/bench_cpu.jsonl" 2> "$LOGS/bench_cpu.err"; then
   bench_line "$LOGS/bench_cpu.jsonl" "bench cpu ($(nproc) cores)" | tee -a "$SUMMARY"
 else
@@ -141,13 +147,13 @@ say "bench: $(secs_since "$t0") s"
 train() {  # device
   local t0 rc
   t0=$(now_s)
-  timeout "$(limit 150)" "$RUN" train "--device=$1" --max_steps=200 --epochs=1000 \
+  timeout "$(limit 150)" "$RUN" train "--device=$1" --max_steps="$TRAIN_STEPS" --epochs=1000 \
     --out="$OUT_DIR/train_$1" > "$LOGS/train_$1.log" 2>&1
   rc=$?
   local last_epoch cc
   last_epoch="$(tail -1 "$OUT_DIR/train_$1/epochs.csv" 2>/dev/null)"
   if [ $rc -eq 0 ]; then
-    say "train $1: PASS 200 steps in $(secs_since "$t0") s; $(grep -o 'last loss [0-9.e+-]*' "$LOGS/train_$1.log" | tail -1); last epoch row: $last_epoch"
+    say "train $1: PASS $TRAIN_STEPS steps in $(secs_since "$t0") s; $(grep -o 'last loss [0-9.e+-]*' "$LOGS/train_$1.log" | tail -1); last epoch row: $last_epoch"
   else
     say "train $1: FAIL (exit $rc) after $(secs_since "$t0") s: $(tail -2 "$LOGS/train_$1.log" | tr '\n' ' ')"
     failed=$((failed + 1))

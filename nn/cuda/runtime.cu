@@ -39,7 +39,7 @@ std::string DeviceDescription() {
     return "unknown CUDA device";
   }
   char text[384];
-  std::snprintf(text, sizeof text, "%s (sm_%d%d, %.0f GiB)", prop.name, prop.major, prop.minor,
+  std::snprintf(text, sizeof text, "%s (sm_%d%d; %.0f GiB)", prop.name, prop.major, prop.minor,
                 static_cast<double>(prop.totalGlobalMem) / (1 << 30));
   return text;
 }

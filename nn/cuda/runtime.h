@@ -12,7 +12,7 @@ namespace sal360::nn::cuda {
 // cudaGetDeviceCount with the no-driver case handled: returns 0 and a reason on any
 // error, and clears the sticky error state (cudaGetLastError).
 int ProbeDeviceCount(std::string* why);
-// Device 0's name and compute capability, e.g. "NVIDIA H200 (sm_90, 140 GiB)".
+// Device 0's name and compute capability, e.g. "NVIDIA H200 (sm_90; 140 GiB)".
 std::string DeviceDescription();
 
 void* Malloc(size_t bytes);  // aborts with a located message on failure
