@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "util/file.h"
 
 namespace sal360::testing {
@@ -19,6 +20,13 @@ struct ToolResult {
   std::string output;  // stdout and stderr interleaved (RunTool), or stdout (RunToolSplit)
   std::string err;     // stderr (RunToolSplit only)
 };
+
+// A path under the test's temporary directory.
+inline std::string TempPath(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+// SAL360_CACHE=<the test's temporary directory>/cache, for the tools' environment: the
+// synthetic dataset they generate stays inside the test.
+inline std::string CacheEnv() { return "SAL360_CACHE=" + TempPath("cache"); }
 
 // Path of a binary of this workspace in the test's runfiles, e.g. ToolPath("tools/train").
 inline std::string ToolPath(const std::string& target_path) {

@@ -27,11 +27,11 @@ namespace sal360::tools {
 namespace {
 
 using nlohmann::json;
+using ::sal360::testing::CacheEnv;
 using ::sal360::testing::RunTool;
+using ::sal360::testing::TempPath;
 using ::sal360::testing::ToolResult;
 
-std::string Tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
-std::string CacheEnv() { return "SAL360_CACHE=" + Tmp("cache"); }
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -69,7 +69,7 @@ std::vector<std::string> SmallTrainFlags(const std::string& out) {
 }
 
 TEST(ModelToolsE2E, TrainLearnsThenTestAndPredictUseTheCheckpoint) {
-  const std::string run = Tmp("run");
+  const std::string run = TempPath("run");
   ToolResult train = RunTool("tools/train", SmallTrainFlags(run), {CacheEnv()});
   ASSERT_EQ(train.exit_code, 0) << train.output;
   ASSERT_TRUE(Exists(run + "/best.safetensors")) << train.output;
@@ -86,7 +86,7 @@ TEST(ModelToolsE2E, TrainLearnsThenTestAndPredictUseTheCheckpoint) {
   EXPECT_GT(cc, equator + 0.15) << train.output;
 
   // test: the checkpoint at once, on the same embedded dataset.
-  const std::string out = Tmp("test");
+  const std::string out = TempPath("test");
   ToolResult test = RunTool("tools/test", {"--checkpoint=" + run + "/best.safetensors", "--out=" + out,
                                            "--device=cpu", "--gallery=4"},
                             {CacheEnv()});
@@ -110,14 +110,14 @@ TEST(ModelToolsE2E, TrainLearnsThenTestAndPredictUseTheCheckpoint) {
   ASSERT_TRUE(config.is_object());
   std::string frame;
   {
-    FILE* p = popen(("find " + Tmp("cache") + " -name 0001.jpg | sort | head -1").c_str(), "r");
+    FILE* p = popen(("find " + TempPath("cache") + " -name 0001.jpg | sort | head -1").c_str(), "r");
     char buf[4096] = {0};
     if (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) frame = buf;
     if (p != nullptr) pclose(p);
     while (!frame.empty() && frame.back() == '\n') frame.pop_back();
   }
   ASSERT_FALSE(frame.empty());
-  const std::string pred_dir = Tmp("pred");
+  const std::string pred_dir = TempPath("pred");
   ToolResult pred = RunTool("tools/predict", {"--checkpoint=" + run + "/best.safetensors", "--input=" + frame,
                                               "--out=" + pred_dir, "--device=cpu"});
   ASSERT_EQ(pred.exit_code, 0) << pred.output;
@@ -129,12 +129,12 @@ TEST(ModelToolsE2E, TrainLearnsThenTestAndPredictUseTheCheckpoint) {
   std::vector<float> x(size_t(n) * 3 * h * w), prev(size_t(n) * h * w);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 7919) % 1000) / 1000.0f;
   for (size_t i = 0; i < prev.size(); ++i) prev[i] = float((i * 104729) % 1000) / 100.0f;
-  ASSERT_TRUE(util::WriteNpy(Tmp("x.npy"), util::NpyArray::FromFloat32({n, 3, h, w}, x)).ok());
-  ASSERT_TRUE(util::WriteNpy(Tmp("p.npy"), util::NpyArray::FromFloat32({n, 1, h, w}, prev)).ok());
-  ToolResult raw = RunTool("tools/predict", {"--checkpoint=" + run + "/best.safetensors", "--input=" + Tmp("x.npy"),
-                                             "--prev=" + Tmp("p.npy"), "--out=" + Tmp("y.npy"), "--device=cpu"});
+  ASSERT_TRUE(util::WriteNpy(TempPath("x.npy"), util::NpyArray::FromFloat32({n, 3, h, w}, x)).ok());
+  ASSERT_TRUE(util::WriteNpy(TempPath("p.npy"), util::NpyArray::FromFloat32({n, 1, h, w}, prev)).ok());
+  ToolResult raw = RunTool("tools/predict", {"--checkpoint=" + run + "/best.safetensors", "--input=" + TempPath("x.npy"),
+                                             "--prev=" + TempPath("p.npy"), "--out=" + TempPath("y.npy"), "--device=cpu"});
   ASSERT_EQ(raw.exit_code, 0) << raw.output;
-  absl::StatusOr<util::NpyArray> y = util::ReadNpy(Tmp("y.npy"));
+  absl::StatusOr<util::NpyArray> y = util::ReadNpy(TempPath("y.npy"));
   ASSERT_TRUE(y.ok()) << y.status();
   EXPECT_EQ(y->dtype, util::DType::kFloat32);
   EXPECT_EQ(y->shape, (std::vector<int64_t>{n, 1, h, w}));
@@ -158,19 +158,19 @@ TEST(ModelToolsE2E, ResumeThroughTheBinaryIsBitIdentical) {
     extra.insert(extra.end(), common.begin(), common.end());
     return extra;
   };
-  ToolResult a = RunTool("tools/train", with({"--out=" + Tmp("full")}), {CacheEnv()});
+  ToolResult a = RunTool("tools/train", with({"--out=" + TempPath("full")}), {CacheEnv()});
   ASSERT_EQ(a.exit_code, 0) << a.output;
-  ToolResult b1 = RunTool("tools/train", with({"--out=" + Tmp("part"), "--max_steps=7"}), {CacheEnv()});
+  ToolResult b1 = RunTool("tools/train", with({"--out=" + TempPath("part"), "--max_steps=7"}), {CacheEnv()});
   ASSERT_EQ(b1.exit_code, 0) << b1.output;
   // Resuming with a different learning rate is refused; the same run continues.
-  ToolResult bad = RunTool("tools/train", {"--out=" + Tmp("part"), "--resume", "--lr=0.5"}, {CacheEnv()});
+  ToolResult bad = RunTool("tools/train", {"--out=" + TempPath("part"), "--resume", "--lr=0.5"}, {CacheEnv()});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.output.find("--lr"), std::string::npos) << bad.output;
-  ToolResult b2 = RunTool("tools/train", {"--out=" + Tmp("part"), "--resume", "--max_steps=0", "--device=cpu"},
+  ToolResult b2 = RunTool("tools/train", {"--out=" + TempPath("part"), "--resume", "--max_steps=0", "--device=cpu"},
                           {CacheEnv()});
   ASSERT_EQ(b2.exit_code, 0) << b2.output;
-  absl::StatusOr<util::Safetensors> fa = util::ReadSafetensors(Tmp("full") + "/last.safetensors");
-  absl::StatusOr<util::Safetensors> fb = util::ReadSafetensors(Tmp("part") + "/last.safetensors");
+  absl::StatusOr<util::Safetensors> fa = util::ReadSafetensors(TempPath("full") + "/last.safetensors");
+  absl::StatusOr<util::Safetensors> fb = util::ReadSafetensors(TempPath("part") + "/last.safetensors");
   ASSERT_TRUE(fa.ok() && fb.ok());
   ASSERT_EQ(fa->tensors.size(), fb->tensors.size());
   for (const auto& [name, t] : fa->tensors) {

@@ -15,10 +15,11 @@
 namespace sal360::tools {
 namespace {
 
+using ::sal360::testing::CacheEnv;
 using ::sal360::testing::RunTool;
+using ::sal360::testing::TempPath;
 using ::sal360::testing::ToolResult;
 
-std::string Tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
 
 // A valid checkpoint of a freshly initialised model, and variants of it.
 class ModelToolsErrors : public ::testing::Test {
@@ -27,15 +28,15 @@ class ModelToolsErrors : public ::testing::Test {
     nn::SphericalUNet model(nn::Device::kCpu, nn::ModelConfig{});
     nn::Rng rng(3);
     model.Initialize(rng);
-    ASSERT_TRUE(nn::SaveCheckpoint(Tmp("good.safetensors"), model, nullptr, {}).ok());
-    absl::StatusOr<std::string> bytes = util::ReadFile(Tmp("good.safetensors"), 1 << 30);
+    ASSERT_TRUE(nn::SaveCheckpoint(TempPath("good.safetensors"), model, nullptr, {}).ok());
+    absl::StatusOr<std::string> bytes = util::ReadFile(TempPath("good.safetensors"), 1 << 30);
     ASSERT_TRUE(bytes.ok());
-    ASSERT_TRUE(util::WriteFileAtomically(Tmp("truncated.safetensors"), bytes->substr(0, bytes->size() / 2)).ok());
-    ASSERT_TRUE(util::WriteFileAtomically(Tmp("garbage.safetensors"), "this is not a checkpoint at all").ok());
+    ASSERT_TRUE(util::WriteFileAtomically(TempPath("truncated.safetensors"), bytes->substr(0, bytes->size() / 2)).ok());
+    ASSERT_TRUE(util::WriteFileAtomically(TempPath("garbage.safetensors"), "this is not a checkpoint at all").ok());
     util::Safetensors st;
     nn::ExportModel(model, st);
     st.tensors["conv1.weight"] = util::SafetensorsTensor::FromFloat32({64, 3, 3, 3}, std::vector<float>(64 * 27, 0.f));
-    ASSERT_TRUE(util::WriteSafetensors(Tmp("shape.safetensors"), st).ok());
+    ASSERT_TRUE(util::WriteSafetensors(TempPath("shape.safetensors"), st).ok());
   }
 };
 
@@ -52,34 +53,34 @@ TEST_F(ModelToolsErrors, BadCheckpoints) {
   for (const char* tool : {"tools/test", "tools/predict"}) {
     const std::vector<std::string> extra =
         std::string(tool) == "tools/predict"
-            ? std::vector<std::string>{"--input=" + Tmp("x.npy"), "--out=" + Tmp("y.npy")}
-            : std::vector<std::string>{"--out=" + Tmp("t")};
+            ? std::vector<std::string>{"--input=" + TempPath("x.npy"), "--out=" + TempPath("y.npy")}
+            : std::vector<std::string>{"--out=" + TempPath("t")};
     auto run = [&](const std::string& ckpt) {
       std::vector<std::string> args = {"--checkpoint=" + ckpt, "--device=cpu"};
       args.insert(args.end(), extra.begin(), extra.end());
       return RunTool(tool, args);
     };
-    ExpectError(run(Tmp("missing.safetensors")), "missing.safetensors: no such file");
-    ExpectError(run(Tmp("truncated.safetensors")), "truncated.safetensors");
-    ExpectError(run(Tmp("garbage.safetensors")), "garbage.safetensors");
-    ExpectError(run(Tmp("shape.safetensors")), "tensor 'conv1.weight' has shape (64, 3, 3, 3), expected (64, 4, 3, 3)");
+    ExpectError(run(TempPath("missing.safetensors")), "missing.safetensors: no such file");
+    ExpectError(run(TempPath("truncated.safetensors")), "truncated.safetensors");
+    ExpectError(run(TempPath("garbage.safetensors")), "garbage.safetensors");
+    ExpectError(run(TempPath("shape.safetensors")), "tensor 'conv1.weight' has shape (64, 3, 3, 3), expected (64, 4, 3, 3)");
   }
 }
 
 TEST_F(ModelToolsErrors, BadFlagValues) {
-  ExpectError(RunTool("tools/train", {"--optimizer=rmsprop", "--out=" + Tmp("r1")}), "--optimizer", 2);
-  ExpectError(RunTool("tools/train", {"--loss=l1", "--out=" + Tmp("r1")}), "--loss", 2);
-  ExpectError(RunTool("tools/train", {"--height=20", "--out=" + Tmp("r1")}), "--height/--width", 2);
-  ExpectError(RunTool("tools/train", {"--table_mode=cubic", "--out=" + Tmp("r1")}), "--table_mode", 2);
-  ExpectError(RunTool("tools/train", {"--device=tpu", "--out=" + Tmp("r1")}), "--device", 2);
-  ExpectError(RunTool("tools/train", {"--lr=-1", "--out=" + Tmp("r1")}), "lr", 2);
-  ExpectError(RunTool("tools/train", {"--resume", "--out=" + Tmp("nothing")}), "does not exist", 2);
-  ExpectError(RunTool("tools/train", {"--data=" + Tmp("no_dataset"), "--out=" + Tmp("r2"), "--device=cpu"}),
+  ExpectError(RunTool("tools/train", {"--optimizer=rmsprop", "--out=" + TempPath("r1")}), "--optimizer", 2);
+  ExpectError(RunTool("tools/train", {"--loss=l1", "--out=" + TempPath("r1")}), "--loss", 2);
+  ExpectError(RunTool("tools/train", {"--height=20", "--out=" + TempPath("r1")}), "--height/--width", 2);
+  ExpectError(RunTool("tools/train", {"--table_mode=cubic", "--out=" + TempPath("r1")}), "--table_mode", 2);
+  ExpectError(RunTool("tools/train", {"--device=tpu", "--out=" + TempPath("r1")}), "--device", 2);
+  ExpectError(RunTool("tools/train", {"--lr=-1", "--out=" + TempPath("r1")}), "lr", 2);
+  ExpectError(RunTool("tools/train", {"--resume", "--out=" + TempPath("nothing")}), "does not exist", 2);
+  ExpectError(RunTool("tools/train", {"--data=" + TempPath("no_dataset"), "--out=" + TempPath("r2"), "--device=cpu"}),
               "no_dataset");
   ExpectError(RunTool("tools/train", {"--epochs=notanumber"}), "epochs");
   ExpectError(RunTool("tools/train", {"--no_such_flag=1"}), "no_such_flag");
-  ExpectError(RunTool("tools/test", {"--checkpoint=" + Tmp("good.safetensors"), "--prev=future"}), "--prev", 2);
-  ExpectError(RunTool("tools/test", {"--checkpoint=" + Tmp("good.safetensors"), "--save_maps=some"}), "--save_maps", 2);
+  ExpectError(RunTool("tools/test", {"--checkpoint=" + TempPath("good.safetensors"), "--prev=future"}), "--prev", 2);
+  ExpectError(RunTool("tools/test", {"--checkpoint=" + TempPath("good.safetensors"), "--save_maps=some"}), "--save_maps", 2);
   ExpectError(RunTool("tools/bench", {"--batches=0"}), "--batches", 2);
   ExpectError(RunTool("tools/bench", {"--height=12"}), "--height", 2);
   ExpectError(RunTool("tools/bench", {"--torch=maybe"}), "--torch", 2);
@@ -90,37 +91,37 @@ TEST_F(ModelToolsErrors, BadFlagValues) {
 // syn000..syn007), generated once into the test's cache; the default seed split would
 // be 5 training, 1 validation and 2 test videos.
 TEST_F(ModelToolsErrors, SplitFileAloneSelectsTheFileSplit) {
-  const std::vector<std::string> env = {"SAL360_CACHE=" + Tmp("cache")};
-  const std::string ck = "--checkpoint=" + Tmp("good.safetensors");
-  ASSERT_TRUE(util::WriteFileAtomically(Tmp("split_ok.json"),
+  const std::vector<std::string> env = {CacheEnv()};
+  const std::string ck = "--checkpoint=" + TempPath("good.safetensors");
+  ASSERT_TRUE(util::WriteFileAtomically(TempPath("split_ok.json"),
                                         R"({"train": ["syn000", "syn001"], "val": ["syn002"], "test": ["syn003"]})")
                   .ok());
-  ASSERT_TRUE(util::WriteFileAtomically(Tmp("split_unknown.json"),
+  ASSERT_TRUE(util::WriteFileAtomically(TempPath("split_unknown.json"),
                                         R"({"train": ["syn000", "no_such_video"], "test": ["syn003"]})")
                   .ok());
   for (const char* tool : {"tools/train", "tools/test"}) {
-    std::vector<std::string> args = {"--split=seed", "--split_file=" + Tmp("split_ok.json"), "--out=" + Tmp("s1")};
+    std::vector<std::string> args = {"--split=seed", "--split_file=" + TempPath("split_ok.json"), "--out=" + TempPath("s1")};
     if (std::string(tool) == "tools/test") args.push_back(ck);
     ExpectError(RunTool(tool, args, env), "contradict", 2);
   }
   // The file is read: a video the dataset lacks is named.
-  ExpectError(RunTool("tools/train", {"--split_file=" + Tmp("split_unknown.json"), "--out=" + Tmp("s2"),
+  ExpectError(RunTool("tools/train", {"--split_file=" + TempPath("split_unknown.json"), "--out=" + TempPath("s2"),
                                       "--device=cpu", "--height=16", "--width=32"},
                       env),
               "no_such_video", 1);
-  ExpectError(RunTool("tools/test", {ck, "--split_file=" + Tmp("split_unknown.json"), "--out=" + Tmp("s3"),
+  ExpectError(RunTool("tools/test", {ck, "--split_file=" + TempPath("split_unknown.json"), "--out=" + TempPath("s3"),
                                      "--device=cpu", "--height=16"},
                       env),
               "no_such_video", 1);
   // And used: the training run reports the file's lists, the test run evaluates its one
   // test video (2 frames with --max_frames=2; the seed split's 2 test videos would give 4).
-  const ToolResult train = RunTool("tools/train", {"--split_file=" + Tmp("split_ok.json"), "--out=" + Tmp("s4"),
+  const ToolResult train = RunTool("tools/train", {"--split_file=" + TempPath("split_ok.json"), "--out=" + TempPath("s4"),
                                                    "--device=cpu", "--height=16", "--width=32", "--batch=4",
                                                    "--max_steps=1"},
                                    env);
   EXPECT_EQ(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find("2 training, 1 validation, 1 test videos"), std::string::npos) << train.output;
-  const ToolResult test = RunTool("tools/test", {ck, "--split_file=" + Tmp("split_ok.json"), "--out=" + Tmp("s5"),
+  const ToolResult test = RunTool("tools/test", {ck, "--split_file=" + TempPath("split_ok.json"), "--out=" + TempPath("s5"),
                                                  "--device=cpu", "--height=16", "--max_frames=2", "--save_maps=none"},
                                   env);
   EXPECT_EQ(test.exit_code, 0) << test.output;
@@ -128,24 +129,24 @@ TEST_F(ModelToolsErrors, SplitFileAloneSelectsTheFileSplit) {
 }
 
 TEST_F(ModelToolsErrors, PredictRejectsBadTensors) {
-  const std::string ck = "--checkpoint=" + Tmp("good.safetensors");
-  ASSERT_TRUE(util::WriteNpy(Tmp("four.npy"), util::NpyArray::FromFloat32({1, 4, 16, 32}, std::vector<float>(4 * 512))).ok());
-  ASSERT_TRUE(util::WriteNpy(Tmp("odd.npy"), util::NpyArray::FromFloat32({3, 20, 40}, std::vector<float>(3 * 800))).ok());
-  ASSERT_TRUE(util::WriteNpy(Tmp("ok.npy"), util::NpyArray::FromFloat32({2, 3, 16, 32}, std::vector<float>(6 * 512))).ok());
-  ASSERT_TRUE(util::WriteNpy(Tmp("prev1.npy"), util::NpyArray::FromFloat32({1, 1, 16, 32}, std::vector<float>(512))).ok());
-  ASSERT_TRUE(util::WriteFileAtomically(Tmp("bad.npy"), "\x93NUMPY garbage").ok());
-  ExpectError(RunTool("tools/predict", {ck, "--out=" + Tmp("y.npy")}), "--input");
-  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("four.npy"), "--out=" + Tmp("y.npy")}), "(N,3,H,W)");
-  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("odd.npy"), "--out=" + Tmp("y.npy")}), "multiples of 8");
-  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("ok.npy"), "--prev=" + Tmp("prev1.npy"), "--out=" + Tmp("y.npy")}),
+  const std::string ck = "--checkpoint=" + TempPath("good.safetensors");
+  ASSERT_TRUE(util::WriteNpy(TempPath("four.npy"), util::NpyArray::FromFloat32({1, 4, 16, 32}, std::vector<float>(4 * 512))).ok());
+  ASSERT_TRUE(util::WriteNpy(TempPath("odd.npy"), util::NpyArray::FromFloat32({3, 20, 40}, std::vector<float>(3 * 800))).ok());
+  ASSERT_TRUE(util::WriteNpy(TempPath("ok.npy"), util::NpyArray::FromFloat32({2, 3, 16, 32}, std::vector<float>(6 * 512))).ok());
+  ASSERT_TRUE(util::WriteNpy(TempPath("prev1.npy"), util::NpyArray::FromFloat32({1, 1, 16, 32}, std::vector<float>(512))).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(TempPath("bad.npy"), "\x93NUMPY garbage").ok());
+  ExpectError(RunTool("tools/predict", {ck, "--out=" + TempPath("y.npy")}), "--input");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("four.npy"), "--out=" + TempPath("y.npy")}), "(N,3,H,W)");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("odd.npy"), "--out=" + TempPath("y.npy")}), "multiples of 8");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("ok.npy"), "--prev=" + TempPath("prev1.npy"), "--out=" + TempPath("y.npy")}),
               "prev1.npy: expected shape (2, 1, 16, 32)");
-  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("bad.npy"), "--out=" + Tmp("y.npy")}), "bad.npy");
-  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("ok.npy"), "--out=" + Tmp("y_dir")}), "--out must name a .npy");
-  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("nothing.jpg"), "--out=" + Tmp("o")}), "nothing.jpg");
-  ASSERT_TRUE(util::WriteFileAtomically(Tmp("broken.jpg"), "\xff\xd8\xff garbage").ok());
-  ExpectError(RunTool("tools/predict", {ck, "--input=" + Tmp("broken.jpg"), "--out=" + Tmp("o")}), "broken.jpg");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("bad.npy"), "--out=" + TempPath("y.npy")}), "bad.npy");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("ok.npy"), "--out=" + TempPath("y_dir")}), "--out must name a .npy");
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("nothing.jpg"), "--out=" + TempPath("o")}), "nothing.jpg");
+  ASSERT_TRUE(util::WriteFileAtomically(TempPath("broken.jpg"), "\xff\xd8\xff garbage").ok());
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("broken.jpg"), "--out=" + TempPath("o")}), "broken.jpg");
   // The good tensor works, for contrast.
-  ToolResult ok = RunTool("tools/predict", {ck, "--input=" + Tmp("ok.npy"), "--out=" + Tmp("y.npy"), "--device=cpu"});
+  ToolResult ok = RunTool("tools/predict", {ck, "--input=" + TempPath("ok.npy"), "--out=" + TempPath("y.npy"), "--device=cpu"});
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 

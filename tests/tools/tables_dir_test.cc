@@ -24,9 +24,9 @@ namespace sal360::tools {
 namespace {
 
 using ::sal360::testing::RunTool;
+using ::sal360::testing::TempPath;
 using ::sal360::testing::ToolResult;
 
-std::string Tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
 
 void GenCoords(const std::string& out, const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"--height=16", "--width=32", "--out=" + out};
@@ -42,21 +42,21 @@ class TablesDir : public ::testing::Test {
     nn::SphericalUNet model(nn::Device::kCpu, nn::ModelConfig{});
     nn::Rng rng(5);
     model.Initialize(rng);
-    ASSERT_TRUE(nn::SaveCheckpoint(Tmp("model.safetensors"), model, nullptr, {}).ok());
+    ASSERT_TRUE(nn::SaveCheckpoint(TempPath("model.safetensors"), model, nullptr, {}).ok());
     std::vector<float> x(2 * 3 * 16 * 32);
     for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 2654435761u) % 1000) / 1000.0f;
-    ASSERT_TRUE(util::WriteNpy(Tmp("x.npy"), util::NpyArray::FromFloat32({2, 3, 16, 32}, x)).ok());
-    GenCoords(Tmp("nearest"), {"--levels=4"});
-    GenCoords(Tmp("bilinear"), {"--levels=4", "--mode=bilinear"});
-    GenCoords(Tmp("two_levels"), {"--levels=2"});
+    ASSERT_TRUE(util::WriteNpy(TempPath("x.npy"), util::NpyArray::FromFloat32({2, 3, 16, 32}, x)).ok());
+    GenCoords(TempPath("nearest"), {"--levels=4"});
+    GenCoords(TempPath("bilinear"), {"--levels=4", "--mode=bilinear"});
+    GenCoords(TempPath("two_levels"), {"--levels=2"});
   }
 
   // predict on x.npy; returns the output values (empty on failure, with `r` set).
   static std::vector<float> Predict(const std::vector<std::string>& extra, ToolResult* r,
                                     const std::vector<std::string>& env = {}) {
-    const std::string out = Tmp("y.npy");
+    const std::string out = TempPath("y.npy");
     std::remove(out.c_str());
-    std::vector<std::string> args = {"--checkpoint=" + Tmp("model.safetensors"), "--input=" + Tmp("x.npy"),
+    std::vector<std::string> args = {"--checkpoint=" + TempPath("model.safetensors"), "--input=" + TempPath("x.npy"),
                                      "--out=" + out, "--device=cpu"};
     args.insert(args.end(), extra.begin(), extra.end());
     *r = RunTool("tools/predict", args, env);
@@ -77,7 +77,7 @@ TEST_F(TablesDir, GenCoordsTablesGiveTheSameOutputAsGeneratedOnes) {
   const std::vector<float> generated = Predict({}, &r);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ASSERT_EQ(generated.size(), size_t{2 * 16 * 32});
-  const std::vector<float> loaded = Predict({"--tables_dir=" + Tmp("nearest")}, &r);
+  const std::vector<float> loaded = Predict({"--tables_dir=" + TempPath("nearest")}, &r);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(loaded, generated);  // bit for bit
   // Relative to BUILD_WORKING_DIRECTORY, as under `bazel run`.
@@ -89,17 +89,17 @@ TEST_F(TablesDir, GenCoordsTablesGiveTheSameOutputAsGeneratedOnes) {
 
 TEST_F(TablesDir, TheFilesAreWhatTheModelUses) {
   // Seed-convention tables labelled pixel_centre pass the checks but are other tables.
-  GenCoords(Tmp("relabelled"), {"--levels=4", "--convention=seed"});
-  absl::StatusOr<std::string> meta = util::ReadFile(Tmp("relabelled/tables.json"), 1 << 20);
+  GenCoords(TempPath("relabelled"), {"--levels=4", "--convention=seed"});
+  absl::StatusOr<std::string> meta = util::ReadFile(TempPath("relabelled/tables.json"), 1 << 20);
   ASSERT_TRUE(meta.ok()) << meta.status();
   ASSERT_NE(meta->find("\"seed\""), std::string::npos) << *meta;
-  ASSERT_TRUE(util::WriteFileAtomically(Tmp("relabelled/tables.json"),
+  ASSERT_TRUE(util::WriteFileAtomically(TempPath("relabelled/tables.json"),
                                         absl::StrReplaceAll(*meta, {{"\"seed\"", "\"pixel_centre\""}}))
                   .ok());
   ToolResult r;
   const std::vector<float> generated = Predict({}, &r);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const std::vector<float> relabelled = Predict({"--tables_dir=" + Tmp("relabelled")}, &r);
+  const std::vector<float> relabelled = Predict({"--tables_dir=" + TempPath("relabelled")}, &r);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ASSERT_EQ(relabelled.size(), generated.size());
   EXPECT_NE(relabelled, generated);
@@ -107,23 +107,23 @@ TEST_F(TablesDir, TheFilesAreWhatTheModelUses) {
 
 TEST_F(TablesDir, MismatchesAreErrorsNamingTheFile) {
   ToolResult r;
-  Predict({"--tables_dir=" + Tmp("bilinear")}, &r);
+  Predict({"--tables_dir=" + TempPath("bilinear")}, &r);
   ExpectFails(r, "tables.json");
   EXPECT_NE(r.output.find("mode 'bilinear', need 'nearest'"), std::string::npos) << r.output;
-  Predict({"--tables_dir=" + Tmp("two_levels")}, &r);
+  Predict({"--tables_dir=" + TempPath("two_levels")}, &r);
   ExpectFails(r, "4x8.npy");  // level 2 of 16x32
-  Predict({"--tables_dir=" + Tmp("no_such_dir")}, &r);
+  Predict({"--tables_dir=" + TempPath("no_such_dir")}, &r);
   ExpectFails(r, "no_such_dir/tables.json");
   // train and test check the directory before touching any data; tables of another
   // size lack the first level's file.
-  ExpectFails(RunTool("tools/train", {"--tables_dir=" + Tmp("bilinear"), "--height=16", "--width=32",
-                                      "--out=" + Tmp("run"), "--device=cpu"}),
+  ExpectFails(RunTool("tools/train", {"--tables_dir=" + TempPath("bilinear"), "--height=16", "--width=32",
+                                      "--out=" + TempPath("run"), "--device=cpu"}),
               "tables.json");
-  ExpectFails(RunTool("tools/train", {"--tables_dir=" + Tmp("nearest"), "--height=32", "--width=64",
-                                      "--out=" + Tmp("run"), "--device=cpu"}),
+  ExpectFails(RunTool("tools/train", {"--tables_dir=" + TempPath("nearest"), "--height=32", "--width=64",
+                                      "--out=" + TempPath("run"), "--device=cpu"}),
               "32x64.npy");
-  ExpectFails(RunTool("tools/test", {"--checkpoint=" + Tmp("model.safetensors"), "--tables_dir=" + Tmp("bilinear"),
-                                     "--height=16", "--out=" + Tmp("test"), "--device=cpu"}),
+  ExpectFails(RunTool("tools/test", {"--checkpoint=" + TempPath("model.safetensors"), "--tables_dir=" + TempPath("bilinear"),
+                                     "--height=16", "--out=" + TempPath("test"), "--device=cpu"}),
               "tables.json");
 }
 

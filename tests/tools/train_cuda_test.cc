@@ -24,11 +24,11 @@ namespace sal360 {
 namespace {
 
 using nlohmann::json;
+using ::sal360::testing::CacheEnv;
 using ::sal360::testing::RunTool;
+using ::sal360::testing::TempPath;
 using ::sal360::testing::ToolResult;
 
-std::string Tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
-std::string CacheEnv() { return "SAL360_CACHE=" + Tmp("cache"); }
 
 // The loss column of a run's steps.csv (epoch,step,loss,...).
 std::vector<double> Losses(const std::string& run) {
@@ -64,7 +64,7 @@ ToolResult Train(const std::string& device, const std::string& out) {
 
 TEST(TrainCuda, EightStepsMatchTheCpuAndTheCheckpointEvaluatesAlike) {
   SAL_SKIP_WITHOUT_CUDA();
-  const std::string cpu = Tmp("cpu"), gpu = Tmp("cuda");
+  const std::string cpu = TempPath("cpu"), gpu = TempPath("cuda");
   const ToolResult tc = Train("cpu", cpu);
   ASSERT_EQ(tc.exit_code, 0) << tc.output;
   const ToolResult tg = Train("cuda", gpu);
@@ -78,7 +78,7 @@ TEST(TrainCuda, EightStepsMatchTheCpuAndTheCheckpointEvaluatesAlike) {
 
   // The CUDA run's checkpoint, evaluated on both devices.
   auto test = [&](const std::string& device) {
-    const std::string out = Tmp("test_" + device);
+    const std::string out = TempPath("test_" + device);
     const ToolResult r = RunTool("tools/test",
                                  {"--checkpoint=" + gpu + "/last.safetensors",
                                   "--device=" + device, "--out=" + out, "--max_frames=3",
