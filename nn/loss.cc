@@ -7,6 +7,7 @@
 #include "nn/context.h"
 #include "nn/loss_kernels.h"
 #include "nn/ops/check_args.h"
+#include "nn/ops/dispatch.h"
 #include "sphere/tables.h"
 
 namespace sal360::nn {
@@ -51,16 +52,14 @@ float SphereMseLoss(const Tensor& pred, const Tensor& target, const Tensor& row_
   CheckLossArgs(pred, target, row_weights, dpred, "SphereMseLoss");
   const int N = pred.shape().n, H = pred.shape().h, W = pred.shape().w;
   std::vector<double> sample_loss(N, 0.0);
-  if (pred.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(pred.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::LossScratchBytes(N, H, W));
     cuda::SphereMse(pred.data(), target.data(), row_weights.data(), N, H, W,
                     dpred ? dpred->data() : nullptr, sample_loss.data(), scratch, ctx.stream());
     return Mean(sample_loss);
-#endif
-  }
+  });
   const float* y = pred.data();    // (N, H, W)
   const float* t = target.data();  // (N, H, W)
   const float* rw = row_weights.data();  // (H)
@@ -84,16 +83,14 @@ float SphereKldLoss(const Tensor& pred, const Tensor& target, const Tensor& row_
   SAL_NN_CHECK(eps > 0.0f, "SphereKldLoss: eps must be > 0, got %g", eps);
   const int N = pred.shape().n, H = pred.shape().h, W = pred.shape().w;
   std::vector<double> sample_loss(N, 0.0);
-  if (pred.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(pred.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::LossScratchBytes(N, H, W));
     cuda::SphereKld(pred.data(), target.data(), row_weights.data(), N, H, W, eps,
                     dpred ? dpred->data() : nullptr, sample_loss.data(), scratch, ctx.stream());
     return Mean(sample_loss);
-#endif
-  }
+  });
   const float* y = pred.data();          // (N, H, W)
   const float* t = target.data();        // (N, H, W)
   const float* rw = row_weights.data();  // (H)

@@ -1,14 +1,15 @@
-// Sphere-weighted losses on CUDA. Per-sample sums use a deterministic two-level
-// reduction: a grid (G, N) of blocks, each folding a fixed, strided subset of one
-// sample's pixels in a fixed shared-memory tree (double), then one thread per sample
-// adding its G partials in ascending order. G depends only on the shape. No atomics.
-// The per-pixel arithmetic is loss_kernels.h, shared with the CPU loops.
-#include <algorithm>
+// Sphere-weighted losses on CUDA. Per-sample sums use the deterministic tree sum of
+// nn/ops/tree_sum_kernels.h with 256 lanes: a grid (G, N) of blocks, block (g, n) folding
+// group g of sample n's pixels through a shared-memory tree (double), then one thread
+// per sample adding its G group sums in ascending order. G depends only on the shape.
+// No atomics. The per-pixel arithmetic is loss_kernels.h, shared with the CPU loops.
 #include <vector>
 
 #include "nn/cuda/check.h"
 #include "nn/cuda/launch.h"
+#include "nn/cuda/tree_sum.h"
 #include "nn/loss_kernels.h"
+#include "nn/ops/tree_sum_kernels.h"
 
 namespace sal360::nn::cuda {
 namespace {
@@ -19,9 +20,7 @@ inline unsigned Blocks(int64_t n) { return static_cast<unsigned>((n + kThreads -
 inline cudaStream_t S(void* s) { return static_cast<cudaStream_t>(s); }
 
 // Blocks per sample: about 4096 pixels per block, at most 64.
-int Groups(int64_t len) {
-  return static_cast<int>(std::min<int64_t>(64, std::max<int64_t>(1, len / 4096)));
-}
+int TreeGroups(int64_t len) { return kernels::TreeSumGroups(len, 4096, 64); }
 
 // Scratch: partial (N, G, 3) | sums (N, 3) | terms (N, 3), all double.
 struct Scratch {
@@ -29,10 +28,10 @@ struct Scratch {
   double* sums;
   double* terms;
 };
-Scratch Carve(void* scratch, int n, int64_t len) {
+Scratch LayOutScratch(void* scratch, int n, int64_t len) {
   Scratch s;
   s.partial = static_cast<double*>(scratch);
-  s.sums = s.partial + int64_t{n} * Groups(len) * kMaxQuantities;
+  s.sums = s.partial + int64_t{n} * TreeGroups(len) * kMaxQuantities;
   s.terms = s.sums + int64_t{n} * kMaxQuantities;
   return s;
 }
@@ -42,18 +41,16 @@ __global__ void SegmentPartialsKernel(int64_t len, int groups, F f, double* part
   const int n = blockIdx.y, g = blockIdx.x, tid = threadIdx.x;
   double acc[K];
   for (int k = 0; k < K; ++k) acc[k] = 0.0;
-  for (int64_t i = int64_t{g} * kThreads + tid; i < len; i += int64_t{groups} * kThreads) {
+  const int64_t stride = kernels::TreeSumStride(groups, kThreads);
+  for (int64_t i = kernels::TreeSumFirst(g, tid, kThreads); i < len; i += stride) {
     f(n, i, acc);
   }
   __shared__ double sh[K][kThreads];
   for (int k = 0; k < K; ++k) sh[k][tid] = acc[k];
   __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (tid < s) {
-      for (int k = 0; k < K; ++k) sh[k][tid] += sh[k][tid + s];
-    }
-    __syncthreads();
-  }
+  BlockTreeFold<kThreads>(tid, [&](int t, int u) {
+    for (int k = 0; k < K; ++k) sh[k][t] += sh[k][u];
+  });
   if (tid == 0) {
     for (int k = 0; k < K; ++k) partial[(int64_t{n} * groups + g) * K + k] = sh[k][0];
   }
@@ -64,16 +61,14 @@ __global__ void SegmentFinalKernel(int segments, int groups, const double* parti
   const int n = blockIdx.x * blockDim.x + threadIdx.x;
   if (n >= segments) return;
   for (int k = 0; k < K; ++k) {
-    double s = 0.0;
-    for (int g = 0; g < groups; ++g) s += partial[(int64_t{n} * groups + g) * K + k];
-    out[n * K + k] = s;
+    out[n * K + k] = kernels::SumGroupsAscending(partial + int64_t{n} * groups * K + k, groups, K);
   }
 }
 
 // out (N, K) = per-sample sums of f over the sample's len pixels.
 template <int K, class F>
 void SegmentSums(int segments, int64_t len, F f, double* partial, double* out, void* stream) {
-  const int groups = Groups(len);
+  const int groups = TreeGroups(len);
   SAL_LAUNCH(SegmentPartialsKernel<K>, dim3(groups, segments), kThreads, 0, S(stream))
   (len, groups, f, partial);
   SAL_CUDA_CHECK_LAUNCH();
@@ -151,13 +146,13 @@ __global__ void KldGradKernel(const float* y, const float* t, const float* rw, i
 
 size_t LossScratchBytes(int n, int h, int w) {
   const int64_t len = int64_t{h} * w;
-  return static_cast<size_t>(n) * (Groups(len) + 2) * kMaxQuantities * sizeof(double);
+  return static_cast<size_t>(n) * (TreeGroups(len) + 2) * kMaxQuantities * sizeof(double);
 }
 
 void SphereMse(const float* pred, const float* target, const float* row_weights, int n, int h,
                int w, float* dpred, double* sample_loss_host, void* scratch, void* stream) {
   const int64_t len = int64_t{h} * w;
-  const Scratch s = Carve(scratch, n, len);
+  const Scratch s = LayOutScratch(scratch, n, len);
   const float scale = 2.0f / static_cast<float>(n);
   SegmentSums<1>(n, len, MseF{pred, target, row_weights, len, w, scale, dpred}, s.partial, s.sums,
                  stream);
@@ -168,7 +163,7 @@ void SphereKld(const float* pred, const float* target, const float* row_weights,
                int w, double eps, float* dpred, double* sample_loss_host, void* scratch,
                void* stream) {
   const int64_t len = int64_t{h} * w;
-  const Scratch s = Carve(scratch, n, len);
+  const Scratch s = LayOutScratch(scratch, n, len);
   SegmentSums<3>(n, len, KldSumsF{pred, target, row_weights, len, w}, s.partial, s.sums, stream);
   SegmentSums<2>(n, len, KldTermsF{pred, target, row_weights, len, w, s.sums, eps}, s.partial,
                  s.terms, stream);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "nn/context.h"
 #include "nn/ops/check_args.h"
+#include "nn/ops/dispatch.h"
 #include "nn/optim_kernels.h"
 
 namespace sal360::nn {
@@ -60,11 +61,9 @@ void Optimizer::Step() {
     s.momentum = cfg_.momentum;
     s.first = step_ == 1 ? 1 : 0;
     float* buf = momentum_buffer_.empty() ? nullptr : momentum_buffer_.data();
-    if (device == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+    SAL_ON_CUDA(device, {
       return cuda::Sgd(s, p.data(), g.data(), buf, n, stream);
-#endif
-    }
+    });
     float* pp = p.data();
     const float* pg = g.data();
     float dummy = 0.0f;
@@ -83,11 +82,9 @@ void Optimizer::Step() {
   const bool decoupled = cfg_.kind == "adamw";
   s.l2 = decoupled ? 0.0f : cfg_.weight_decay;
   s.decay_scale = decoupled ? static_cast<float>(1.0 - lr * wd) : 1.0f;
-  if (device == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(device, {
     return cuda::Adam(s, p.data(), g.data(), exp_avg_.data(), exp_avg_sq_.data(), n, stream);
-#endif
-  }
+  });
   float* pp = p.data();
   const float* pg = g.data();
   float* m = exp_avg_.data();

@@ -13,13 +13,22 @@ Under --config=cuda_emu the same `.cu` files are compiled by the host C++ compil
 C++ (`-x c++`), with the emulated kernel language force-included (as nvcc force-includes
 cuda_runtime.h) and linked against //nn/cuda/emu instead of the toolkit; SAL360_CUDA_EMU
 is defined as well as SAL360_WITH_CUDA. nvcc-only `copts` are not passed to the host
-compiler: both builds use one contraction policy, no fused multiply-add (nvcc
--fmad=false; g++ -ffp-contract=off).
+compiler.
+
+Floating-point contraction policy (one for the whole project): no fused multiply-add is
+formed from separate `a * b + c` in our code, so that every SAL_HD body rounds the same
+on the CPU, under nvcc and under the emulation. nvcc gets `-fmad=false` for every `.cu`
+(NVCC_FP_FLAGS below); g++ gets `-ffp-contract=off` for every `.cc` and emulated `.cu`
+(.bazelrc and EMU_COPTS). Libraries keep their own choices (OpenBLAS and cuBLAS use FMA
+inside their GEMMs). See docs/architecture.md, "Floating point".
 """
 
 load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
 
 NVCC = "/usr/local/cuda/bin/nvcc"
+
+# The contraction policy (see above), for every .cu nvcc compiles.
+NVCC_FP_FLAGS = ["-fmad=false"]
 
 CUDA_ARCH_FLAGS = [
     "-gencode=arch=compute_80,code=sm_80",
@@ -76,6 +85,7 @@ def _cuda_objects_impl(ctx):
         args.add("-ccbin", cc_toolchain.compiler_executable)
         args.add_all(["-std=c++17", "-O3", "-Xcompiler", "-fPIC", "-lineinfo", "--expt-relaxed-constexpr"])
         args.add_all(CUDA_ARCH_FLAGS)
+        args.add_all(NVCC_FP_FLAGS)
         args.add_all(include_flags)
         args.add_all(define_flags)
         args.add_all(ctx.attr.copts)

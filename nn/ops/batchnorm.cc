@@ -5,6 +5,7 @@
 #include "nn/context.h"
 #include "nn/ops/batchnorm_kernels.h"
 #include "nn/ops/check_args.h"
+#include "nn/ops/dispatch.h"
 
 namespace sal360::nn {
 namespace {
@@ -49,8 +50,7 @@ void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& b
   EnsureChannelVector(cache.invstd, c, x.device());
   ++stats.num_batches_tracked;
 
-  if (x.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(x.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::BatchNormScratchBytes(m, c));
@@ -58,8 +58,7 @@ void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& b
                                        stats.running_mean.data(), stats.running_var.data(),
                                        cache.mean.data(), cache.invstd.data(), y.data(), scratch,
                                        ctx.stream());
-#endif
-  }
+  });
   const float* px = x.data();                  // (M, C)
   std::vector<double> mean(c, 0.0), var(c, 0.0);  // (C)
   for (int64_t i = 0; i < m; ++i) {
@@ -101,16 +100,14 @@ void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& be
   CheckChannelVector(stats.running_var, x, "running_var", op);
   const int c = x.shape().c;
   const int64_t m = int64_t{x.shape().n} * x.shape().h * x.shape().w;
-  if (x.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(x.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::BatchNormScratchBytes(m, c));
     return cuda::BatchNormForwardEval(x.data(), gamma.data(), beta.data(),
                                       stats.running_mean.data(), stats.running_var.data(), m, c,
                                       eps, y.data(), scratch, ctx.stream());
-#endif
-  }
+  });
   const float* rm = stats.running_mean.data();
   const float* rv = stats.running_var.data();
   std::vector<float> invstd(c);
@@ -138,16 +135,14 @@ void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCach
   CheckChannelVector(dbeta, x, "dbeta", op);
   const int c = x.shape().c;
   const int64_t m = int64_t{x.shape().n} * x.shape().h * x.shape().w;
-  if (x.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(x.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::BatchNormScratchBytes(m, c));
     return cuda::BatchNormBackward(x.data(), gamma.data(), cache.mean.data(), cache.invstd.data(),
                                    dy.data(), m, c, dx.data(), dgamma.data(), dbeta.data(),
                                    scratch, ctx.stream());
-#endif
-  }
+  });
   const float* px = x.data();    // (M, C)
   const float* pdy = dy.data();  // (M, C)
   const float* mean = cache.mean.data();

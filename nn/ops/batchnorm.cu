@@ -7,15 +7,17 @@
 // (batchnorm_kernels.h), reduce in double in a fixed order and so agree with the CPU to
 // float rounding of the per-channel statistics, and are deterministic run to run.
 //
-// Reduction layout (x is (M, C) row-major, channels contiguous): a block of 32 channels
-// x 8 rows walks a fixed set of rows; grid (ceil(C/32), G) with G = Groups(M) fixed by the
-// shape. Each block writes one partial per channel; a per-channel kernel adds the G
-// partials in ascending order. No atomics.
-#include <algorithm>
+// Reduction layout (x is (M, C) row-major, channels contiguous): the deterministic tree
+// sum of nn/ops/tree_sum_kernels.h over rows with 8 lanes. A block of 32 channels x 8
+// rows (lanes) walks one group's rows; grid (ceil(C/32), G) with G = TreeGroups(M) fixed by
+// the shape. Each block writes one group sum per channel; a per-channel kernel adds the
+// G group sums in ascending order. No atomics.
 
 #include "nn/cuda/check.h"
 #include "nn/cuda/launch.h"
+#include "nn/cuda/tree_sum.h"
 #include "nn/ops/batchnorm_kernels.h"
+#include "nn/ops/tree_sum_kernels.h"
 
 namespace sal360::nn::cuda {
 namespace {
@@ -25,9 +27,7 @@ inline cudaStream_t S(void* s) { return static_cast<cudaStream_t>(s); }
 inline unsigned Blocks(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
 
 // Row groups per channel column: about 512 rows per group, at most 256 groups.
-int Groups(int64_t m) {
-  return static_cast<int>(std::min<int64_t>(256, std::max<int64_t>(1, m / 512)));
-}
+int TreeGroups(int64_t m) { return kernels::TreeSumGroups(m, 512, 256); }
 
 // Scratch layout: partial (G, C, 2) doubles | stat (C, 2) doubles | per-channel floats (C, 2).
 struct Scratch {
@@ -35,10 +35,10 @@ struct Scratch {
   double* stat;
   float* f;
 };
-Scratch Carve(void* scratch, int64_t m, int c) {
+Scratch LayOutScratch(void* scratch, int64_t m, int c) {
   Scratch s;
   s.partial = static_cast<double*>(scratch);
-  s.stat = s.partial + int64_t{Groups(m)} * c * 2;
+  s.stat = s.partial + int64_t{TreeGroups(m)} * c * 2;
   s.f = reinterpret_cast<float*>(s.stat + int64_t{c} * 2);
   return s;
 }
@@ -76,19 +76,17 @@ __global__ void ChannelPartialsKernel(int64_t m, int c, int groups, F f, double*
   const int ch = blockIdx.x * kCols + tx, g = blockIdx.y;
   double a = 0.0, b = 0.0;
   if (ch < c) {
-    for (int64_t r = int64_t{g} * kRows + ty; r < m; r += int64_t{groups} * kRows) f(r, ch, &a, &b);
+    const int64_t stride = kernels::TreeSumStride(groups, kRows);
+    for (int64_t r = kernels::TreeSumFirst(g, ty, kRows); r < m; r += stride) f(r, ch, &a, &b);
   }
   __shared__ double sa[kRows][kCols], sb[kRows][kCols];
   sa[ty][tx] = a;
   sb[ty][tx] = b;
   __syncthreads();
-  for (int s = kRows / 2; s > 0; s >>= 1) {
-    if (ty < s) {
-      sa[ty][tx] += sa[ty + s][tx];
-      sb[ty][tx] += sb[ty + s][tx];
-    }
-    __syncthreads();
-  }
+  BlockTreeFold<kRows>(ty, [&](int t, int u) {
+    sa[t][tx] += sa[u][tx];
+    sb[t][tx] += sb[u][tx];
+  });
   if (ty == 0 && ch < c) {
     partial[(int64_t{g} * c + ch) * 2] = sa[0][tx];
     partial[(int64_t{g} * c + ch) * 2 + 1] = sb[0][tx];
@@ -97,23 +95,21 @@ __global__ void ChannelPartialsKernel(int64_t m, int c, int groups, F f, double*
 
 template <class F>
 void ChannelPartials(int64_t m, int c, F f, double* partial, void* stream) {
-  const int groups = Groups(m);
+  const int groups = TreeGroups(m);
   const dim3 block(kCols, kRows), grid((c + kCols - 1) / kCols, groups);
   SAL_LAUNCH(ChannelPartialsKernel, grid, block, 0, S(stream))(m, c, groups, f, partial);
   SAL_CUDA_CHECK_LAUNCH();
 }
 
 // Σ over groups in ascending order, for quantity q of channel ch.
-__device__ double SumGroups(const double* partial, int groups, int c, int ch, int q) {
-  double s = 0.0;
-  for (int g = 0; g < groups; ++g) s += partial[(int64_t{g} * c + ch) * 2 + q];
-  return s;
+__device__ double SumChannelGroups(const double* partial, int groups, int c, int ch, int q) {
+  return kernels::SumGroupsAscending(partial + int64_t{ch} * 2 + q, groups, int64_t{c} * 2);
 }
 
 __global__ void FinalizeMeanKernel(const double* partial, int groups, int64_t m, int c,
                                    double* stat) {
   const int ch = blockIdx.x * blockDim.x + threadIdx.x;
-  if (ch < c) stat[ch * 2] = SumGroups(partial, groups, c, ch, 0) / static_cast<double>(m);
+  if (ch < c) stat[ch * 2] = SumChannelGroups(partial, groups, c, ch, 0) / static_cast<double>(m);
 }
 
 __global__ void FinalizeVarKernel(const double* partial, int groups, int64_t m, int c,
@@ -123,7 +119,7 @@ __global__ void FinalizeVarKernel(const double* partial, int groups, int64_t m, 
   const int ch = blockIdx.x * blockDim.x + threadIdx.x;
   if (ch >= c) return;
   const double mean = stat[ch * 2];
-  const double var = SumGroups(partial, groups, c, ch, 0) / static_cast<double>(m);
+  const double var = SumChannelGroups(partial, groups, c, ch, 0) / static_cast<double>(m);
   save_mean[ch] = static_cast<float>(mean);
   save_invstd[ch] = kernels::BnInvStd(var, eps);
   running_mean[ch] = kernels::BnRunningUpdate(running_mean[ch], mean, momentum);
@@ -136,8 +132,8 @@ __global__ void FinalizeBackwardKernel(const double* partial, int groups, int64_
                                        float* dbeta) {
   const int ch = blockIdx.x * blockDim.x + threadIdx.x;
   if (ch >= c) return;
-  const double sum_dy = SumGroups(partial, groups, c, ch, 0);
-  const double sum_dy_xhat = SumGroups(partial, groups, c, ch, 1);
+  const double sum_dy = SumChannelGroups(partial, groups, c, ch, 0);
+  const double sum_dy_xhat = SumChannelGroups(partial, groups, c, ch, 1);
   mean_dy[ch] = static_cast<float>(sum_dy / static_cast<double>(m));
   mean_dy_xhat[ch] = static_cast<float>(sum_dy_xhat / static_cast<double>(m));
   dgamma[ch] += static_cast<float>(sum_dy_xhat);
@@ -170,7 +166,7 @@ __global__ void BackwardDxKernel(const float* x, const float* dy, const float* m
 }  // namespace
 
 size_t BatchNormScratchBytes(int64_t m, int c) {
-  return (static_cast<size_t>(Groups(m)) * c * 2 + static_cast<size_t>(c) * 2) * sizeof(double) +
+  return (static_cast<size_t>(TreeGroups(m)) * c * 2 + static_cast<size_t>(c) * 2) * sizeof(double) +
          static_cast<size_t>(c) * 2 * sizeof(float);
 }
 
@@ -179,8 +175,8 @@ void BatchNormForwardTrain(const float* x, const float* gamma, const float* beta
                            float* save_mean, float* save_invstd, float* y, void* scratch,
                            void* stream) {
   if (c == 0) return;
-  const Scratch s = Carve(scratch, m, c);
-  const int groups = Groups(m);
+  const Scratch s = LayOutScratch(scratch, m, c);
+  const int groups = TreeGroups(m);
   const unsigned cb = Blocks(c);
   ChannelPartials(m, c, SumX{x, c}, s.partial, stream);
   SAL_LAUNCH(FinalizeMeanKernel, cb, kThreads, 0, S(stream))(s.partial, groups, m, c, s.stat);
@@ -201,7 +197,7 @@ void BatchNormForwardEval(const float* x, const float* gamma, const float* beta,
                           float eps, float* y, void* scratch, void* stream) {
   const int64_t n = m * c;
   if (n == 0) return;
-  const Scratch s = Carve(scratch, m, c);
+  const Scratch s = LayOutScratch(scratch, m, c);
   SAL_LAUNCH(InvStdKernel, Blocks(c), kThreads, 0, S(stream))(running_var, c, eps, s.f);
   SAL_CUDA_CHECK_LAUNCH();
   SAL_LAUNCH(NormalizeKernel, Blocks(n), kThreads, 0, S(stream))
@@ -213,8 +209,8 @@ void BatchNormBackward(const float* x, const float* gamma, const float* save_mea
                        const float* save_invstd, const float* dy, int64_t m, int c, float* dx,
                        float* dgamma, float* dbeta, void* scratch, void* stream) {
   if (c == 0) return;
-  const Scratch s = Carve(scratch, m, c);
-  const int groups = Groups(m);
+  const Scratch s = LayOutScratch(scratch, m, c);
+  const int groups = TreeGroups(m);
   ChannelPartials(m, c, SumBackward{x, dy, c, save_mean, save_invstd}, s.partial, stream);
   float* mean_dy = s.f;
   float* mean_dy_xhat = s.f + c;

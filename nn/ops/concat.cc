@@ -5,6 +5,7 @@
 #include "nn/context.h"
 #include "nn/ops/check_args.h"
 #include "nn/ops/concat_kernels.h"
+#include "nn/ops/dispatch.h"
 
 namespace sal360::nn {
 namespace {
@@ -27,13 +28,11 @@ void CheckConcatShapes(const Tensor& a, const Tensor& b, const Tensor& y, const 
 void ConcatChannelsForward(const Tensor& a, const Tensor& b, Tensor& y) {
   CheckConcatShapes(a, b, y, "ConcatChannelsForward");
   const int ca = a.shape().c, cb = b.shape().c;
-  if (y.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(y.device(), {
     const int64_t m = int64_t{y.shape().n} * y.shape().h * y.shape().w;
     return cuda::ConcatChannels(a.data(), b.data(), m, ca, cb, y.data(),
-                                Context::Get(Device::kCuda).stream());
-#endif
-  }
+                                CudaStream());
+  });
   const float* __restrict pa = a.data();  // (M, Ca)
   const float* __restrict pb = b.data();  // (M, Cb)
   float* __restrict py = y.data();        // (M, Ca+Cb)
@@ -50,14 +49,12 @@ void ConcatChannelsBackward(const Tensor& dy, Tensor& da, Tensor& db) {
   CheckConcatShapes(da, db, dy, "ConcatChannelsBackward");
   const int64_t m = int64_t{dy.shape().n} * dy.shape().h * dy.shape().w;
   const int cy = dy.shape().c, ca = da.shape().c, cb = db.shape().c;
-  if (dy.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    void* stream = Context::Get(Device::kCuda).stream();
+  SAL_ON_CUDA(dy.device(), {
+    void* stream = CudaStream();
     cuda::SplitChannels(dy.data(), m, cy, 0, ca, da.data(), stream);
     cuda::SplitChannels(dy.data(), m, cy, ca, cb, db.data(), stream);
     return;
-#endif
-  }
+  });
   // One pass over dy (two passes, one per part, would stream dy from memory twice: the
   // prefetcher pulls whole rows).
   const float* __restrict pdy = dy.data();  // (M, Ca+Cb)

@@ -2,6 +2,7 @@
 
 #include "nn/context.h"
 #include "nn/ops/check_args.h"
+#include "nn/ops/dispatch.h"
 #include "nn/ops/elementwise_kernels.h"
 
 namespace sal360::nn {
@@ -9,11 +10,9 @@ namespace sal360::nn {
 void Fill(Tensor& y, float value) {
   const int64_t n = y.numel();
   float* py = y.data();
-  if (y.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::Fill(py, n, value, Context::Get(Device::kCuda).stream());
-#endif
-  }
+  SAL_ON_CUDA(y.device(), {
+    return cuda::Fill(py, n, value, CudaStream());
+  });
   for (int64_t i = 0; i < n; ++i) py[i] = value;
 }
 
@@ -22,11 +21,9 @@ void Axpy(float a, const Tensor& x, Tensor& y) {
   const int64_t n = y.numel();
   const float* px = x.data();
   float* py = y.data();
-  if (y.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::Axpy(a, px, py, n, Context::Get(Device::kCuda).stream());
-#endif
-  }
+  SAL_ON_CUDA(y.device(), {
+    return cuda::Axpy(a, px, py, n, CudaStream());
+  });
   for (int64_t i = 0; i < n; ++i) py[i] = kernels::Axpy(a, px[i], py[i]);
 }
 
@@ -35,11 +32,9 @@ void ReluForward(const Tensor& x, Tensor& y) {
   const int64_t n = y.numel();
   const float* px = x.data();
   float* py = y.data();
-  if (y.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::ReluForward(px, py, n, Context::Get(Device::kCuda).stream());
-#endif
-  }
+  SAL_ON_CUDA(y.device(), {
+    return cuda::ReluForward(px, py, n, CudaStream());
+  });
   for (int64_t i = 0; i < n; ++i) py[i] = kernels::Relu(px[i]);
 }
 
@@ -47,12 +42,10 @@ void ReluBackward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   CheckSameShapeAndDevice(y, dy, "ReluBackward");
   CheckSameShapeAndDevice(y, dx, "ReluBackward");
   const int64_t n = y.numel();
-  if (y.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(y.device(), {
     return cuda::ReluBackward(y.data(), dy.data(), dx.data(), n,
-                              Context::Get(Device::kCuda).stream());
-#endif
-  }
+                              CudaStream());
+  });
   const float* py = y.data();
   const float* pdy = dy.data();
   float* pdx = dx.data();

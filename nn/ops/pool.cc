@@ -4,6 +4,7 @@
 
 #include "nn/context.h"
 #include "nn/ops/check_args.h"
+#include "nn/ops/dispatch.h"
 #include "nn/ops/pool_kernels.h"
 
 namespace sal360::nn {
@@ -27,12 +28,10 @@ void MaxPool2x2Forward(const Tensor& x, Tensor& y, Buffer& argmax) {
   SAL_NN_CHECK(x.device() == y.device(), "%s: x and y on different devices", op);
   CheckArgmax(argmax, pooled, x.device(), op);
   auto* arg = static_cast<int32_t*>(argmax.data());
-  if (x.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(x.device(), {
     return cuda::MaxPool2x2Forward(x.data(), s.n, s.h, s.w, s.c, y.data(), arg,
-                                   Context::Get(Device::kCuda).stream());
-#endif
-  }
+                                   CudaStream());
+  });
   const float* px = x.data();
   float* py = y.data();  // (N, H/2, W/2, C)
   const int64_t row = int64_t{s.w} * s.c;
@@ -63,12 +62,10 @@ void MaxPool2x2Backward(const Tensor& dy, const Buffer& argmax, Tensor& dx) {
   SAL_NN_CHECK(dx.device() == dy.device(), "%s: dx and dy on different devices", op);
   CheckArgmax(argmax, pooled, dx.device(), op);
   const auto* arg = static_cast<const int32_t*>(argmax.data());
-  if (dx.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(dx.device(), {
     return cuda::MaxPool2x2Backward(dy.data(), arg, s.n, s.h, s.w, s.c, dx.data(),
-                                    Context::Get(Device::kCuda).stream());
-#endif
-  }
+                                    CudaStream());
+  });
   const float* pdy = dy.data();
   float* pdx = dx.data();  // (N, H, W, C)
   int64_t i = 0;
@@ -90,12 +87,10 @@ void UpsampleNearest2xForward(const Tensor& x, Tensor& y) {
   SAL_NN_CHECK(y.shape() == up, "%s: y %s, want %s", op, y.shape().ToString().c_str(),
                up.ToString().c_str());
   SAL_NN_CHECK(x.device() == y.device(), "%s: x and y on different devices", op);
-  if (x.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(x.device(), {
     return cuda::UpsampleNearest2xForward(x.data(), s.n, s.h, s.w, s.c, y.data(),
-                                          Context::Get(Device::kCuda).stream());
-#endif
-  }
+                                          CudaStream());
+  });
   const float* px = x.data();
   float* py = y.data();  // (N, 2H, 2W, C)
   int64_t o = 0;
@@ -115,12 +110,10 @@ void UpsampleNearest2xBackward(const Tensor& dy, Tensor& dx) {
   SAL_NN_CHECK(dy.shape() == up, "%s: dy %s, want %s", op, dy.shape().ToString().c_str(),
                up.ToString().c_str());
   SAL_NN_CHECK(dx.device() == dy.device(), "%s: dx and dy on different devices", op);
-  if (dx.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(dx.device(), {
     return cuda::UpsampleNearest2xBackward(dy.data(), s.n, s.h, s.w, s.c, dx.data(),
-                                           Context::Get(Device::kCuda).stream());
-#endif
-  }
+                                           CudaStream());
+  });
   const float* pdy = dy.data();
   float* pdx = dx.data();  // (N, H, W, C)
   int64_t i = 0;

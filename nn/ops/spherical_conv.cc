@@ -13,6 +13,7 @@
 
 #include "nn/context.h"
 #include "nn/ops/check_args.h"
+#include "nn/ops/dispatch.h"
 #include "nn/ops/spherical_conv_kernels.h"
 
 namespace sal360::nn {
@@ -159,26 +160,16 @@ cuda::ConvTableView View(const ConvTable& t) {
   return {t.src(),           t.weight(),          t.inverse_offsets(),
           t.inverse_rows(),  t.inverse_weights(), t.taps(), t.pixels()};
 }
-void* Stream() { return Context::Get(Device::kCuda).stream(); }
 #endif
-
-[[maybe_unused, noreturn]] void NoCuda() {
-  std::fprintf(stderr, "sal360: SphericalConv on CUDA in a build without CUDA\n");
-  std::abort();
-}
 
 // Row-major C (m, n) = alpha · op(A) · op(B) + beta · C.
 void Gemm(Device d, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
           int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   if (m == 0 || n == 0) return;
-  if (d == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
+  SAL_ON_CUDA(d, {
     return cuda::RowMajorSgemm(Context::Get(Device::kCuda).cublas(), trans_a, trans_b, m, n, k,
                                alpha, a, lda, b, ldb, beta, c, ldc);
-#else
-    NoCuda();
-#endif
-  }
+  });
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
@@ -186,13 +177,9 @@ void Gemm(Device d, bool trans_a, bool trans_b, int m, int n, int k, float alpha
 // col (pt1 - pt0, C): column rows [pt0, pt1) of one image (pt = p*9 + tap).
 void GatherColumns(const ConvTable& t, const float* x_img, int channels, int64_t pt0, int64_t pt1,
                    float* col) {
-  if (t.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::GatherColumns(View(t), x_img, channels, pt0, pt1, col, Stream());
-#else
-    NoCuda();
-#endif
-  }
+  SAL_ON_CUDA(t.device(), {
+    return cuda::GatherColumns(View(t), x_img, channels, pt0, pt1, col, CudaStream());
+  });
   for (int64_t pt = pt0; pt < pt1; ++pt) {
     kernels::GatherColumnRow(x_img, channels, t.src(), t.weight(), t.taps(), pt,
                              col + (pt - pt0) * channels, 0, channels, 1);
@@ -202,13 +189,9 @@ void GatherColumns(const ConvTable& t, const float* x_img, int channels, int64_t
 // dx rows [q0, q1) of one image from the image's dcol (H*W*9, C).
 void InverseGather(const ConvTable& t, const float* dcol_img, int channels, int64_t q0, int64_t q1,
                    float* dx_rows) {
-  if (t.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::InverseGather(View(t), dcol_img, channels, q0, q1, dx_rows, Stream());
-#else
-    NoCuda();
-#endif
-  }
+  SAL_ON_CUDA(t.device(), {
+    return cuda::InverseGather(View(t), dcol_img, channels, q0, q1, dx_rows, CudaStream());
+  });
   for (int64_t q = q0; q < q1; ++q) {
     kernels::InverseGatherRow(dcol_img, channels, t.inverse_offsets(), t.inverse_rows(),
                               t.inverse_weights(), q, dx_rows + (q - q0) * channels, 0, channels,
@@ -219,13 +202,9 @@ void InverseGather(const ConvTable& t, const float* dcol_img, int channels, int6
 // y rows [p0, p1) of one image: bias + gathered sum of the image's z rows (H*W, 9*C).
 void GatherSum(const ConvTable& t, const float* z_img, int channels, const float* bias, int64_t p0,
                int64_t p1, float* y_rows) {
-  if (t.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::GatherSum(View(t), z_img, channels, bias, p0, p1, y_rows, Stream());
-#else
-    NoCuda();
-#endif
-  }
+  SAL_ON_CUDA(t.device(), {
+    return cuda::GatherSum(View(t), z_img, channels, bias, p0, p1, y_rows, CudaStream());
+  });
   for (int64_t p = p0; p < p1; ++p) {
     kernels::GatherSumRow(z_img, channels, t.src(), t.weight(), t.taps(), p, bias,
                           y_rows + (p - p0) * channels, 0, channels, 1);
@@ -235,13 +214,9 @@ void GatherSum(const ConvTable& t, const float* z_img, int channels, const float
 // g rows [q0, q1) (9*C each) of one image from the image's dy (H*W, C).
 void InverseGatherTaps(const ConvTable& t, const float* dy_img, int channels, int64_t q0,
                        int64_t q1, float* g_rows) {
-  if (t.device() == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::InverseGatherTaps(View(t), dy_img, channels, q0, q1, g_rows, Stream());
-#else
-    NoCuda();
-#endif
-  }
+  SAL_ON_CUDA(t.device(), {
+    return cuda::InverseGatherTaps(View(t), dy_img, channels, q0, q1, g_rows, CudaStream());
+  });
   for (int64_t q = q0; q < q1; ++q) {
     kernels::InverseGatherTapsRow(dy_img, channels, t.inverse_offsets(), t.inverse_rows(),
                                   t.inverse_weights(), q, g_rows + (q - q0) * kConvTaps * channels,
@@ -250,13 +225,9 @@ void InverseGatherTaps(const ConvTable& t, const float* dy_img, int channels, in
 }
 
 void FillRowsWithBias(Device d, const float* bias, int64_t rows, int channels, float* y) {
-  if (d == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::FillRowsWithBias(bias, rows, channels, y, Stream());
-#else
-    NoCuda();
-#endif
-  }
+  SAL_ON_CUDA(d, {
+    return cuda::FillRowsWithBias(bias, rows, channels, y, CudaStream());
+  });
   for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * channels, bias, channels * sizeof(float));
 }
 
@@ -264,13 +235,9 @@ void FillRowsWithBias(Device d, const float* bias, int64_t rows, int channels, f
 void BiasGrad(Device d, const float* dy, int64_t rows, int channels, float* db, Arena& arena) {
   const int64_t chunks = (rows + kernels::kBiasChunkRows - 1) / kernels::kBiasChunkRows;
   float* partial = arena.AllocFloats(chunks * channels);  // (chunks, C)
-  if (d == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::BiasGrad(dy, rows, channels, partial, db, Stream());
-#else
-    NoCuda();
-#endif
-  }
+  SAL_ON_CUDA(d, {
+    return cuda::BiasGrad(dy, rows, channels, partial, db, CudaStream());
+  });
   for (int64_t k = 0; k < chunks; ++k) {
     float* acc = partial + k * channels;
     std::fill(acc, acc + channels, 0.0f);
@@ -286,13 +253,9 @@ void BiasGrad(Device d, const float* dy, int64_t rows, int channels, float* db, 
 
 // wz (Cin, 9*Cout) = w (9, Cin, Cout) permuted.
 void WeightToZ(Device d, const float* w, int cin, int cout, float* wz) {
-  if (d == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::WeightToZ(w, cin, cout, wz, Stream());
-#else
-    NoCuda();
-#endif
-  }
+  SAL_ON_CUDA(d, {
+    return cuda::WeightToZ(w, cin, cout, wz, CudaStream());
+  });
   for (int tap = 0; tap < kConvTaps; ++tap)
     for (int ci = 0; ci < cin; ++ci)
       for (int co = 0; co < cout; ++co)
@@ -302,13 +265,9 @@ void WeightToZ(Device d, const float* w, int cin, int cout, float* wz) {
 
 // w (9, Cin, Cout) += dwz (Cin, 9*Cout) permuted back.
 void AddZToWeight(Device d, const float* dwz, int cin, int cout, float* w) {
-  if (d == Device::kCuda) {
-#ifdef SAL360_WITH_CUDA
-    return cuda::AddZToWeight(dwz, cin, cout, w, Stream());
-#else
-    NoCuda();
-#endif
-  }
+  SAL_ON_CUDA(d, {
+    return cuda::AddZToWeight(dwz, cin, cout, w, CudaStream());
+  });
   for (int tap = 0; tap < kConvTaps; ++tap)
     for (int ci = 0; ci < cin; ++ci)
       for (int co = 0; co < cout; ++co)

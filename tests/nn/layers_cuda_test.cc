@@ -27,7 +27,10 @@
 #include "nn/ops/batchnorm.h"
 #include "nn/ops/concat.h"
 #include "nn/ops/pool.h"
+#include "nn/ops/tree_sum_kernels.h"
 #include "nn/optim.h"
+#include "nn/loss_kernels.h"
+#include "nn/ops/batchnorm_kernels.h"
 #include "nn/params.h"
 #include "tests/nn/guarded_ops.h"
 #include "tests/testing/gpu.h"
@@ -287,6 +290,60 @@ TEST(LayersCuda, NoDeviceAllocationAfterWarmUp) {
   step();
   step();
   EXPECT_EQ(Buffer::device_allocations(), before);
+}
+
+// The documented order of the CUDA reductions (nn/ops/tree_sum_kernels.h), reproduced on
+// the host, predicts the device's bits: the per-sample MSE sums (256 lanes, G = 2 groups
+// here) and the batch-norm mean and inverse standard deviation (8 lanes, G = 8 groups).
+TEST(TreeSumCuda, LossAndBatchNormSumInTheDocumentedOrder) {
+  SAL_SKIP_WITHOUT_CUDA();
+  const Device g = Device::kCuda;
+  {
+    const int n = 2, h = 64, w = 160;  // 10240 pixels a sample: 2 groups of 256 lanes
+    const int64_t len = int64_t{h} * w;
+    const std::vector<float> yv = RandomFloats(n * len, 31, 0, 3), tv = RandomFloats(n * len, 32, 0, 3);
+    const Shape s{n, h, w, 1};
+    const Tensor rw = LossRowWeights(h, w, Device::kCpu);
+    const float loss = SphereMseLoss(Cpu(s, yv).To(g), Cpu(s, tv).To(g), rw.To(g), nullptr);
+    const std::vector<float> rwv = rw.ToVector();
+    const int groups = kernels::TreeSumGroups(len, 4096, 64);
+    ASSERT_EQ(groups, 2);
+    double total = 0.0;
+    for (int i = 0; i < n; ++i) {
+      total += kernels::TreeOrderSum(len, groups, 256, [&](int64_t p) {
+        return kernels::MseTerm(yv[i * len + p], tv[i * len + p], rwv[p / w]);
+      });
+    }
+    const float expected = static_cast<float>(total / n);
+    EXPECT_EQ(std::memcmp(&loss, &expected, sizeof loss), 0) << loss << " vs " << expected;
+  }
+  {
+    const Shape s{2, 32, 64, 3};  // M = 4096 rows: 8 groups of 8 lanes
+    const int64_t m = int64_t{s.n} * s.h * s.w;
+    const std::vector<float> xv = RandomFloats(s.numel(), 33, -2, 6);
+    const Tensor x = Cpu(s, xv).To(g);
+    const Tensor gamma = ChannelVector(std::vector<float>(3, 1.0f)).To(g);
+    const Tensor beta = ChannelVector(std::vector<float>(3, 0.0f)).To(g);
+    BatchNormStats stats = BatchNormStats::Create(3, g);
+    BatchNormCache cache;
+    Tensor y(s, g);
+    BatchNormForwardTrain(x, gamma, beta, stats, cache, y);
+    const std::vector<float> mean = cache.mean.ToVector(), invstd = cache.invstd.ToVector();
+    const int groups = kernels::TreeSumGroups(m, 512, 256);
+    ASSERT_EQ(groups, 8);
+    const float eps = 1e-5f;  // BatchNormForwardTrain's default
+    for (int ch = 0; ch < 3; ++ch) {
+      const double mu = kernels::TreeOrderSum(m, groups, 8, [&](int64_t r) {
+        return static_cast<double>(xv[r * 3 + ch]);
+      }) / static_cast<double>(m);
+      const double var = kernels::TreeOrderSum(m, groups, 8, [&](int64_t r) {
+        return kernels::SquaredDeviation(xv[r * 3 + ch], mu);
+      }) / static_cast<double>(m);
+      const float want_mean = static_cast<float>(mu), want_invstd = kernels::BnInvStd(var, eps);
+      EXPECT_EQ(std::memcmp(&mean[ch], &want_mean, sizeof(float)), 0) << ch;
+      EXPECT_EQ(std::memcmp(&invstd[ch], &want_invstd, sizeof(float)), 0) << ch;
+    }
+  }
 }
 
 }  // namespace
