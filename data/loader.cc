@@ -21,6 +21,11 @@ absl::StatusOr<FirstFramesPolicy> ParseFirstFramesPolicy(const std::string& s) {
       absl::StrCat("--first_frames=", s, ": expected centre or zeros"));
 }
 
+std::vector<float> FirstFramesMap(FirstFramesPolicy policy, int h, int w, const GroundTruthOptions& options) {
+  return policy == FirstFramesPolicy::kCentrePrior ? CentrePriorMap(h, w, options)
+                                                   : std::vector<float>(static_cast<size_t>(h) * w, 0.0f);
+}
+
 namespace {
 
 absl::Status CheckSampleOptions(const SampleOptions& o) {
@@ -105,9 +110,7 @@ absl::StatusOr<Sample> LoadSample(const Dataset& dataset, const FrameRef& ref,
 
   const int prev_id = ref.frame - options.prev_interval;
   if (prev_id <= 0) {
-    s.prev = options.first_frames == FirstFramesPolicy::kCentrePrior
-                 ? CentrePriorMap(h, w, options.gt_options)
-                 : std::vector<float>(static_cast<size_t>(h) * w, 0.0f);
+    s.prev = FirstFramesMap(options.first_frames, h, w, options.gt_options);
   } else {
     auto prev =
         FrameGroundTruth(dataset, FrameRef{ref.video, prev_id}, h, w, options, &s.prev_from_cache);

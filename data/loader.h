@@ -65,6 +65,11 @@ enum class FirstFramesPolicy {
 absl::StatusOr<GtSource> ParseGtSource(const std::string& s);
 absl::StatusOr<FirstFramesPolicy> ParseFirstFramesPolicy(const std::string& s);
 
+// The previous map of a video's first frames (those with no frame `prev_interval`
+// before them), (h, w) in the published scale: CentrePriorMap, or zeros. The loader and
+// the inference loop (infer/sequence.h) both take it from here.
+std::vector<float> FirstFramesMap(FirstFramesPolicy policy, int h, int w, const GroundTruthOptions& options);
+
 struct SampleOptions {
   int height = 240, width = 480;
   GtSource gt = GtSource::kCache;

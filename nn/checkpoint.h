@@ -15,7 +15,7 @@
 //   sal360.table_mode  "nearest" | "bilinear"      sal360.convention "pixel_centre" | "seed"
 //   sal360.optim.kind  "adam" | "adamw" | "sgd"    (with optimiser state)
 //   plus the caller's keys (the trainer stores progress, config and RNG state as JSON
-//   strings under "sal360.train.*"; see tools/train_lib.h).
+//   strings under "sal360.train.*"; see train/trainer.h).
 //
 // Loading is strict: every expected tensor must be present with the expected dtype and
 // shape (the error names the tensor and both shapes), and a tensor that is neither a
@@ -42,6 +42,12 @@ inline constexpr char kMetaVersion[] = "sal360.version";
 inline constexpr char kMetaTableMode[] = "sal360.table_mode";
 inline constexpr char kMetaConvention[] = "sal360.convention";
 inline constexpr char kMetaOptimKind[] = "sal360.optim.kind";
+// Written by the trainer (train/trainer.h): the run's configuration (config.json's
+// text), its progress and its RNG state. Inference reads the training height from the
+// first.
+inline constexpr char kMetaTrainConfig[] = "sal360.train.config";
+inline constexpr char kMetaTrainProgress[] = "sal360.train.progress";
+inline constexpr char kMetaTrainRng[] = "sal360.train.rng";
 
 // Names are sphere::ModeName / sphere::ConventionName; these parse them back.
 absl::StatusOr<sphere::TableMode> ParseTableMode(const std::string& name);

@@ -53,6 +53,11 @@ struct ConvLayerSpec {
   int cin, cout;
   int level;  // 0: full resolution, l: (H/2^l, W/2^l)
 };
+// The published input/target scale: saliency maps enter (the previous-map channel) and
+// leave the network multiplied by 10. The one place this number lives; the loader takes
+// it as data::LoaderOptions::map_scale, inference as infer/sequence.h's scale.
+inline constexpr float kMapScale = 10.0f;
+
 inline constexpr int kNumConvLayers = 7;
 inline constexpr int kNumBatchNorms = 6;  // bn_i follows conv_i for i = 1..6
 inline constexpr int kNumLevels = 4;

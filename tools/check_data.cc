@@ -16,49 +16,41 @@
 #include "absl/strings/str_cat.h"
 #include "data/check.h"
 #include "util/progress.h"
+#include "tools/flags.h"
 #include "util/file.h"
 
-ABSL_FLAG(std::string, data, "", "Dataset root (vinfo.pkl + one folder per video)");
-ABSL_FLAG(std::string, split, "",
-          "seed: the published split (random.Random(--split_seed).sample(sorted(videos), k)); "
-          "file: read --split_file. Default: file when --split_file is given, else seed");
-ABSL_FLAG(std::string, split_file, "",
-          "JSON {\"train\": [...], \"val\": [...], \"test\": [...]} (implies --split=file)");
-ABSL_FLAG(int64_t, split_seed, 367643, "Seed of --split=seed (the published one)");
-ABSL_FLAG(int, train_videos, 0, "Training videos of --split=seed; 0 = round(80 * n / 104)");
-ABSL_FLAG(int, val_videos, 0, "Training videos held out for validation (--split=seed)");
-ABSL_FLAG(int64_t, val_seed, 1, "Seed choosing the validation videos");
-ABSL_FLAG(int, prev_interval, 5, "Frames between a frame and its temporal input");
+// And the shared dataset flags (--data, --split, --split_file, --split_seed, --train_videos,
+// --val_videos, --val_seed, --gaze_sigma, --prev_interval; //tools:data_flags).
 ABSL_FLAG(int, threads, 2, "Decoding threads");
 ABSL_FLAG(int, max_listed, 100, "Problems listed in full in the JSON");
 ABSL_FLAG(bool, write_gt_cache, false,
           "Write the missing NNNN_gt.npy caches (generated from the gaze points, atomically)");
 ABSL_FLAG(int, gt_cache_height, 128, "Height of written caches");
 ABSL_FLAG(int, gt_cache_width, 256, "Width of written caches");
-ABSL_FLAG(double, gaze_sigma, 3.14159265358979323846 / 20,
-          "Sigma (radians) of the spherical Gaussian of written caches");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  sal360::tools::SetToolUsage(
       "Validates a dataset: --data=ROOT [--split=seed | --split_file=F]; JSON to stdout; "
       "exit 1 when unusable.");
   absl::ParseCommandLine(argc, argv);
+  const sal360::data::DataConfig dc = sal360::tools::DataConfigFromFlags();
   sal360::data::CheckOptions o;
-  o.root = sal360::util::UserPath(absl::GetFlag(FLAGS_data));
-  o.split = absl::GetFlag(FLAGS_split);
-  o.split_file = sal360::util::UserPath(absl::GetFlag(FLAGS_split_file));
-  o.seed_split.seed = absl::GetFlag(FLAGS_split_seed);
-  o.seed_split.train_videos = absl::GetFlag(FLAGS_train_videos);
-  o.seed_split.val_videos = absl::GetFlag(FLAGS_val_videos);
-  o.seed_split.val_seed = absl::GetFlag(FLAGS_val_seed);
-  o.prev_interval = absl::GetFlag(FLAGS_prev_interval);
+  o.root = sal360::util::UserPath(dc.data);
+  o.split = dc.split;
+  o.split_file = sal360::util::UserPath(dc.split_file);
+  o.seed_split.seed = dc.split_seed;
+  o.seed_split.train_videos = dc.train_videos;
+  o.seed_split.val_videos = dc.val_videos;
+  o.seed_split.val_seed = dc.val_seed;
+  o.prev_interval = dc.prev_interval;
   o.threads = absl::GetFlag(FLAGS_threads);
   o.max_listed = absl::GetFlag(FLAGS_max_listed);
   o.write_gt_cache = absl::GetFlag(FLAGS_write_gt_cache);
   o.gt_cache_height = absl::GetFlag(FLAGS_gt_cache_height);
   o.gt_cache_width = absl::GetFlag(FLAGS_gt_cache_width);
-  o.gt_options.sigma = absl::GetFlag(FLAGS_gaze_sigma);
+  o.gt_options.sigma = dc.gaze_sigma;
   std::string usage_error;
+  if (absl::Status s = sal360::data::ValidateDataConfig(dc); !s.ok()) usage_error = std::string(s.message());
   if (o.root.empty()) usage_error = "--data=ROOT is required";
   if (absl::StatusOr<std::string> mode = sal360::data::ResolveSplitMode(o.split, o.split_file);
       mode.ok()) {

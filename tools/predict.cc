@@ -5,10 +5,11 @@
 //   bazel run //tools:predict -- --input=X.npy [--prev=P.npy] --out=Y.npy
 //
 // Images and directories: each frame is decoded and resized to the network resolution
-// (--height x 2*--height); a directory's frames (.jpg/.jpeg/.png, sorted by name) are a
-// video: the previous-map input of frame k is the model's own prediction for frame
-// k - --interval (zeros for the first --interval frames, like the dataset's first
-// frames). Writes <name>.npy (the map, float32 (H, W), the network's output scale) and
+// (--height x --width, default the checkpoint's training height x 2); a directory's
+// frames (.jpg/.jpeg/.png, sorted by name) are a video, run through the same inference
+// loop as test (infer/sequence.h): the previous-map input of frame k is the model's own
+// prediction for frame k - --prev_interval, and the first frames get the
+// --first_frames map (the centre prior by default, as in training and test). Writes <name>.npy (the map, float32 (H, W), the network's output scale) and
 // <name>_overlay.png (the map over the frame, at the frame's size).
 //
 // .npy input: X of shape (N,3,H,W) or (3,H,W), RGB in [0,1], float32 or float64, any
@@ -25,6 +26,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <deque>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -42,12 +44,15 @@
 #include "nlohmann/json.hpp"
 #include "nn/model.h"
 #include "nn/tensor.h"
-#include "tools/model_lib.h"
+#include "data/loader.h"
+#include "data/source.h"
+#include "infer/model.h"
+#include "infer/sequence.h"
+#include "tools/flags.h"
 #include "util/file.h"
 #include "util/npy.h"
 #include "util/progress.h"
 
-ABSL_FLAG(std::string, checkpoint, "runs/train/best.safetensors", "Checkpoint (.safetensors) to run");
 ABSL_FLAG(std::string, input, "",
           "An image (.jpg/.jpeg/.png), a directory of frames (a video, in name order), or a "
           ".npy tensor (N,3,H,W) / (3,H,W) of RGB in [0,1]");
@@ -57,23 +62,13 @@ ABSL_FLAG(std::string, prev, "",
 ABSL_FLAG(std::string, out, "",
           "For .npy input: the output .npy (raw network output, float32 (N,1,H,W)). "
           "Otherwise a directory for <name>.npy maps and <name>_overlay.png");
-ABSL_FLAG(std::string, device, "auto", "auto | cpu | cuda");
-ABSL_FLAG(std::string, table_mode, "", "nearest | bilinear (default: from the checkpoint)");
-ABSL_FLAG(std::string, convention, "", "pixel_centre | seed (default: from the checkpoint)");
-ABSL_FLAG(int, height, 0,
-          "Images: network height (width = 2 x height); 0 = the checkpoint's training "
-          "height, or 240 without one");
-ABSL_FLAG(int, interval, 5, "Directory input: frame k's previous map is the prediction of frame k - interval");
 ABSL_FLAG(int, batch, 4, ".npy input: images per forward pass");
-ABSL_FLAG(std::string, tables_dir, "",
-          "Directory of neighbour tables written by gen_coords (tables.json + one .npy per level) "
-          "to load instead of generating them; must match the model's size, table mode and convention");
+// And the shared flags: --checkpoint, --device, --height, --width, --table_mode,
+// --convention, --tables_dir (//tools:infer_flags); --prev_interval, --first_frames
+// (//tools:temporal_flags).
 
 namespace sal360::tools {
 namespace {
-
-using nn::Shape;
-using nn::Tensor;
 
 constexpr int64_t kMaxNpyBytes = int64_t{8} << 30;
 constexpr int64_t kMaxSide = 16384;
@@ -94,12 +89,6 @@ std::string Stem(const std::string& path) {
   return dot == std::string::npos ? base : base.substr(0, dot);
 }
 
-// Runs the model on host images (n, h, w, 4) and returns (n, h, w) outputs.
-std::vector<float> Run(nn::SphericalUNet& model, const std::vector<float>& input, int n, int h, int w) {
-  const Tensor x = Tensor::FromVector(Shape{n, h, w, 4}, input, model.device());
-  return model.Forward(x, false).ToVector();
-}
-
 absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, const std::string& prev_path,
                         const std::string& out_path, int batch, const std::string& tables_dir) {
   absl::StatusOr<util::NpyArray> x = util::ReadNpy(in_path, kMaxNpyBytes);
@@ -118,10 +107,10 @@ absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, co
     return absl::InvalidArgumentError(absl::StrCat(in_path, ": unsupported shape ", util::ShapeString(x->shape)));
   }
   const int h = static_cast<int>(shape[2]), w = static_cast<int>(shape[3]);
-  if (const std::string bad = nn::SphericalUNet::CheckInputShape(Shape{1, h, w, 4}); !bad.empty()) {
+  if (const std::string bad = nn::SphericalUNet::CheckInputShape(nn::Shape{1, h, w, 4}); !bad.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(in_path, ": ", bad));
   }
-  if (absl::Status s = LoadTablesDir(tables_dir, h, w, model.config()); !s.ok()) return s;
+  if (absl::Status s = infer::LoadTablesDir(tables_dir, h, w, model.config()); !s.ok()) return s;
   const std::vector<float> rgb = x->ToFloats();  // (N,3,H,W)
   std::vector<float> prev;                       // (N,1,H,W)
   if (!prev_path.empty()) {
@@ -153,7 +142,7 @@ absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, co
         dst[3] = prev.empty() ? 0.0f : prev[k * pixels + p];
       }
     }
-    const std::vector<float> y = Run(model, input, b, h, w);
+    const std::vector<float> y = infer::ForwardHost(model, input, b, h, w);
     std::copy(y.begin(), y.end(), out.begin() + start * pixels);
     line.Update(start + b);
   }
@@ -161,44 +150,49 @@ absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, co
   return util::WriteNpy(out_path, util::NpyArray::FromFloat32({n, 1, h, w}, out));
 }
 
-// Images and directories: decode, resize, predict (feeding back own predictions for a
-// directory), write maps and overlays.
-absl::Status PredictImages(nn::SphericalUNet& model, const std::vector<std::string>& frames, int h,
-                           int interval, const std::string& out_dir) {
-  const int w = 2 * h;
+// Images and directories: decode, resize, run the frames through the inference loop
+// (a directory is a video: frame k's temporal input is the prediction for frame
+// k - interval, the first frames get the first-frames map, as in training and test),
+// write maps and overlays.
+absl::Status PredictImages(nn::SphericalUNet& model, const std::vector<std::string>& frames, int h, int w,
+                           const data::TemporalConfig& temporal, const std::string& out_dir) {
   if (absl::Status s = util::MakeDirs(out_dir); !s.ok()) return s;
-  const int64_t pixels = int64_t{h} * w;
-  std::vector<std::vector<float>> history;  // predictions, for the feedback input
+  absl::StatusOr<data::SampleOptions> sample = data::TemporalSampleOptions(temporal, h, w);
+  if (!sample.ok()) return sample.status();
+  infer::SequenceOptions so;
+  so.input = infer::TemporalInput::kPrediction;
+  so.interval = temporal.prev_interval;
+  so.first_frames_map = data::FirstFramesMap(sample->first_frames, h, w, sample->gt_options);
+  std::deque<data::Image> pending;  // decoded frames whose maps have not come back yet
   util::ProgressLine line("predict", static_cast<int64_t>(frames.size()), "frame");
+  infer::SequenceRunner runner(model, h, w, so, [&](int64_t k, int, const float* map) -> absl::Status {
+    const data::Image image = std::move(pending.front());
+    pending.pop_front();
+    const std::string stem = out_dir + "/" + Stem(frames[static_cast<size_t>(k)]);
+    const std::vector<float> y(map, map + int64_t{h} * w);
+    if (absl::Status s = util::WriteNpy(stem + ".npy", util::NpyArray::FromFloat32({h, w}, y)); !s.ok()) return s;
+    const std::vector<float> full = data::ResizeFloat(map, h, w, 1, image.height, image.width);
+    const std::vector<uint8_t> overlay = data::OverlayHeatmap(image.pixels.data(), full.data(), image.height, image.width);
+    if (absl::Status s = data::WritePng(stem + "_overlay.png", overlay.data(), image.height, image.width, 3); !s.ok()) {
+      return s;
+    }
+    line.Update(k + 1);
+    return absl::OkStatus();
+  });
   for (size_t k = 0; k < frames.size(); ++k) {
     absl::StatusOr<data::Image> image = data::ReadImage(frames[k], 3);
     if (!image.ok()) return image.status();
     const std::vector<float> rgb = data::ResizeToFloat(*image, h, w);  // (h, w, 3) in [0,1]
-    std::vector<float> input(static_cast<size_t>(pixels * 4));
-    const float* prev = k >= static_cast<size_t>(interval) ? history[k - interval].data() : nullptr;
-    PackInput(rgb.data(), prev, h, w, input.data());
-    std::vector<float> y = Run(model, input, 1, h, w);
-    const std::string stem = out_dir + "/" + Stem(frames[k]);
-    if (absl::Status s = util::WriteNpy(stem + ".npy", util::NpyArray::FromFloat32({h, w}, y)); !s.ok()) {
-      return s;
-    }
-    const std::vector<float> full = data::ResizeFloat(y.data(), h, w, 1, image->height, image->width);
-    const std::vector<uint8_t> overlay =
-        data::OverlayHeatmap(image->pixels.data(), full.data(), image->height, image->width);
-    if (absl::Status s = data::WritePng(stem + "_overlay.png", overlay.data(), image->height, image->width, 3);
-        !s.ok()) {
-      return s;
-    }
-    history.push_back(std::move(y));
-    if (k >= static_cast<size_t>(interval)) history[k - interval].clear();  // no longer needed
-    line.Update(static_cast<int64_t>(k + 1));
+    pending.push_back(*std::move(image));
+    if (absl::Status s = runner.Push(static_cast<int>(k) + 1, rgb.data()); !s.ok()) return s;
   }
+  if (absl::Status s = runner.Finish(); !s.ok()) return s;
   line.Finish();
   return absl::OkStatus();
 }
 
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  SetToolUsage(
       "Saliency maps for your own panoramas: --input=IMAGE|DIR|X.npy --out=DIR|Y.npy "
       "[--checkpoint=...]. See docs/model.md.");
   absl::ParseCommandLine(argc, argv);
@@ -206,13 +200,17 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "predict: %s\n", std::string(s.message()).c_str());
     return 1;
   };
-  const std::string input = UserPath(absl::GetFlag(FLAGS_input));
-  const std::string out = UserPath(absl::GetFlag(FLAGS_out));
+  const std::string input = util::UserPath(absl::GetFlag(FLAGS_input));
+  const std::string out = util::UserPath(absl::GetFlag(FLAGS_out));
   if (input.empty()) return fail(absl::InvalidArgumentError("--input is required (an image, a directory or a .npy)"));
   if (out.empty()) return fail(absl::InvalidArgumentError("--out is required"));
-  const int batch = absl::GetFlag(FLAGS_batch), interval = absl::GetFlag(FLAGS_interval);
+  const int batch = absl::GetFlag(FLAGS_batch);
   if (batch < 1 || batch > 1024) return fail(absl::InvalidArgumentError("--batch must be in 1..1024"));
-  if (interval < 1) return fail(absl::InvalidArgumentError("--interval must be at least 1"));
+  const infer::InferConfig ic = InferConfigFromFlags();
+  if (absl::Status s = infer::ValidateInferConfig(ic); !s.ok()) return fail(s);
+  data::TemporalConfig temporal;
+  ReadTemporalFlags(temporal);
+  if (absl::Status s = data::ValidateTemporalConfig(temporal); !s.ok()) return fail(s);
   const bool npy = absl::EndsWith(absl::AsciiStrToLower(input), ".npy");
   if (!npy && !absl::GetFlag(FLAGS_prev).empty()) {
     return fail(absl::InvalidArgumentError("--prev applies to .npy input only"));
@@ -240,24 +238,17 @@ int Main(int argc, char** argv) {
           absl::StrCat(input, ": not a directory, an image (.jpg/.jpeg/.png) or a .npy file")));
     }
   }
-  absl::StatusOr<nn::Device> device = DeviceFromFlag(absl::GetFlag(FLAGS_device));
-  if (!device.ok()) return fail(device.status());
-  const std::string ckpt = UserPath(absl::GetFlag(FLAGS_checkpoint));
-  absl::StatusOr<LoadedModel> loaded =
-      LoadModelForInference(ckpt, *device, absl::GetFlag(FLAGS_table_mode), absl::GetFlag(FLAGS_convention));
+  absl::StatusOr<infer::LoadedModel> loaded = infer::LoadModel(ic);
   if (!loaded.ok()) return fail(loaded.status());
-  const std::string tables_dir = absl::GetFlag(FLAGS_tables_dir);
   absl::Status status;
   if (npy) {
-    status = PredictNpy(*loaded->model, input, UserPath(absl::GetFlag(FLAGS_prev)), out, batch, tables_dir);
+    status = PredictNpy(*loaded->model, input, util::UserPath(absl::GetFlag(FLAGS_prev)), out, batch, ic.tables_dir);
   } else {
-    int h = absl::GetFlag(FLAGS_height);
-    if (h == 0) h = TrainingHeight(loaded->file).value_or(240);
-    if (const std::string bad = nn::SphericalUNet::CheckInputShape(Shape{1, h, 2 * h, 4}); !bad.empty()) {
-      return fail(absl::InvalidArgumentError(absl::StrCat("--height: ", bad)));
-    }
-    if (absl::Status s = LoadTablesDir(tables_dir, h, 2 * h, loaded->model->config()); !s.ok()) return fail(s);
-    status = PredictImages(*loaded->model, frames, h, interval, out);
+    absl::StatusOr<std::pair<int, int>> size = infer::Resolution(ic, *loaded);
+    if (!size.ok()) return fail(size.status());
+    const auto [h, w] = *size;
+    if (absl::Status s = infer::LoadTablesDir(ic.tables_dir, h, w, loaded->model->config()); !s.ok()) return fail(s);
+    status = PredictImages(*loaded->model, frames, h, w, temporal, out);
   }
   if (!status.ok()) return fail(status);
   std::fprintf(stderr, "predict: wrote %s\n", out.c_str());

@@ -26,6 +26,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/baselines.h"
@@ -34,49 +35,27 @@
 #include "data/loader.h"
 #include "data/metrics.h"
 #include "data/report.h"
-#include "data/split.h"
-#include "nn/checkpoint.h"
+#include "data/source.h"
 #include "nn/model.h"
-#include "tools/model_lib.h"
+#include "infer/model.h"
+#include "infer/sequence.h"
+#include "tools/flags.h"
 #include "util/file.h"
 #include "util/npy.h"
 #include "util/progress.h"
 
-ABSL_FLAG(std::string, checkpoint, "runs/train/best.safetensors", "Checkpoint (.safetensors) to evaluate");
-ABSL_FLAG(std::string, data, "",
-          "Dataset root; empty: the synthetic dataset `train` uses by default (generated into the cache if needed)");
 ABSL_FLAG(std::string, out, "runs/train/test", "Output directory (metrics.json, report.html, maps/)");
 ABSL_FLAG(std::string, prev, "pred", "Temporal input: pred (own previous prediction) | gt (published protocol) | none");
 ABSL_FLAG(bool, both, true, "Also evaluate the other of pred/gt and report it as a second model");
-ABSL_FLAG(int, height, 0, "Network input height; 0 = the checkpoint's training height (else 240)");
-ABSL_FLAG(int, width, 0, "Network input width; 0 = 2 x height");
-ABSL_FLAG(std::string, device, "auto", "auto | cpu | cuda");
-ABSL_FLAG(std::string, table_mode, "", "nearest | bilinear (default: from the checkpoint)");
-ABSL_FLAG(std::string, convention, "", "pixel_centre | seed (default: from the checkpoint)");
-ABSL_FLAG(std::string, split, "",
-          "seed: the published video selection; file: read --split_file. Default: file when "
-          "--split_file is given, else seed");
-ABSL_FLAG(std::string, split_file, "", "JSON split file (implies --split=file); its \"test\" list is evaluated");
-ABSL_FLAG(int, val_videos, 1, "Validation videos of the training run (excluded from the equator baseline's mean)");
-ABSL_FLAG(std::string, gt, "cache", "Ground truth: cache | generate");
-ABSL_FLAG(int, prev_interval, 5, "The temporal input of frame k comes from frame k - interval");
-ABSL_FLAG(std::string, first_frames, "centre", "Previous map of a video's first frames: centre | zeros");
 ABSL_FLAG(std::string, save_maps, "all", "Per-frame .npy maps and PNG overlays: all | none");
 ABSL_FLAG(int, gallery, 8, "Frames shown in the report's gallery (spread over the test set)");
 ABSL_FLAG(int, max_frames, 0, "Evaluate at most this many frames per video (0: all)");
-ABSL_FLAG(std::string, tables_dir, "",
-          "Directory of neighbour tables written by gen_coords (tables.json + one .npy per level) "
-          "to load instead of generating them; must match the model's size, table mode and convention");
+// And the shared flags: --checkpoint, --device, --height, ... (//tools:infer_flags),
+// --data, --split, ..., --prev_interval, --first_frames (//tools:data_flags).
 
 namespace sal360::tools {
 namespace {
 
-using nn::Shape;
-using nn::Tensor;
-
-enum class PrevMode { kPred, kGt, kNone };
-
-const char* PrevModeName(PrevMode m) { return m == PrevMode::kPred ? "pred" : m == PrevMode::kGt ? "gt" : "none"; }
 
 std::vector<float> Bytes01ToFloats(const std::vector<uint8_t>& v) {
   return std::vector<float>(v.begin(), v.end());
@@ -90,53 +69,8 @@ std::vector<uint8_t> ToRgb8(const std::vector<float>& rgb) {
   return out;
 }
 
-// Runs one video in order with the given temporal input; returns the model's outputs
-// (network scale), one (H, W) map per sample.
-absl::StatusOr<std::vector<std::vector<float>>> RunVideo(nn::SphericalUNet& model, const std::vector<data::Sample>& samples,
-                                                         PrevMode mode, int interval, const std::vector<float>& first_prev,
-                                                         int h, int w) {
-  const int64_t pixels = int64_t{h} * w;
-  std::vector<std::vector<float>> out(samples.size());
-  std::map<int, size_t> index_of;  // frame id -> position
-  for (size_t i = 0; i < samples.size(); ++i) index_of[samples[i].ref.frame] = i;
-  // Chunks of consecutive samples whose previous frames all precede the chunk run as
-  // one batch (in pred mode the feedback makes later frames wait for earlier ones).
-  size_t i = 0;
-  while (i < samples.size()) {
-    size_t j = i + 1;
-    while (j < samples.size() && j - i < 8 &&
-           (mode != PrevMode::kPred || samples[j].ref.frame - interval < samples[i].ref.frame)) {
-      ++j;
-    }
-    const int n = static_cast<int>(j - i);
-    std::vector<float> input(static_cast<size_t>(n * pixels * 4));
-    for (int k = 0; k < n; ++k) {
-      const data::Sample& s = samples[i + k];
-      std::vector<float> prev(static_cast<size_t>(pixels), 0.0f);
-      if (mode == PrevMode::kGt) {
-        for (int64_t p = 0; p < pixels; ++p) prev[p] = s.prev[p] * kMapScale;
-      } else if (mode == PrevMode::kPred) {
-        const int prev_id = s.ref.frame - interval;
-        const auto it = index_of.find(prev_id);
-        if (prev_id >= 1 && it != index_of.end() && it->second < i) {
-          prev = out[it->second];  // already in the network scale
-        } else {
-          // The dataset's first-frames map (or the frame before was not evaluated).
-          for (int64_t p = 0; p < pixels; ++p) prev[p] = first_prev[p] * kMapScale;
-        }
-      }
-      PackInput(s.rgb.data(), prev.data(), h, w, input.data() + k * pixels * 4);
-    }
-    const Tensor x = Tensor::FromVector(Shape{n, h, w, 4}, input, model.device());
-    const std::vector<float> y = model.Forward(x, false).ToVector();
-    for (int k = 0; k < n; ++k) out[i + k].assign(y.begin() + k * pixels, y.begin() + (k + 1) * pixels);
-    i = j;
-  }
-  return out;
-}
-
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  SetToolUsage(
       "Evaluates a checkpoint on the test videos with every metric and baseline; writes "
       "metrics.json, report.html and maps into --out. See docs/model.md.");
   absl::ParseCommandLine(argc, argv);
@@ -144,12 +78,8 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "test: %s\n", std::string(s.message()).c_str());
     return code;
   };
-  const std::string prev_flag = absl::GetFlag(FLAGS_prev);
-  PrevMode mode;
-  if (prev_flag == "pred") mode = PrevMode::kPred;
-  else if (prev_flag == "gt") mode = PrevMode::kGt;
-  else if (prev_flag == "none") mode = PrevMode::kNone;
-  else return fail(absl::InvalidArgumentError(absl::StrCat("--prev must be pred, gt or none, not '", prev_flag, "'")), 2);
+  absl::StatusOr<infer::TemporalInput> mode = infer::ParseTemporalInput(absl::GetFlag(FLAGS_prev));
+  if (!mode.ok()) return fail(mode.status(), 2);
   const std::string save_maps = absl::GetFlag(FLAGS_save_maps);
   if (save_maps != "all" && save_maps != "none") {
     return fail(absl::InvalidArgumentError(absl::StrCat("--save_maps must be all or none, not '", save_maps, "'")), 2);
@@ -157,52 +87,32 @@ int Main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_gallery) < 0 || absl::GetFlag(FLAGS_max_frames) < 0) {
     return fail(absl::InvalidArgumentError("--gallery and --max_frames must be >= 0"), 2);
   }
-  // --split_file alone selects the file split; --split=seed with a file is a contradiction.
-  absl::StatusOr<std::string> split_mode =
-      data::ResolveSplitMode(absl::GetFlag(FLAGS_split), absl::GetFlag(FLAGS_split_file));
-  if (!split_mode.ok()) return fail(split_mode.status(), 2);
-  absl::StatusOr<nn::Device> device = DeviceFromFlag(absl::GetFlag(FLAGS_device));
-  if (!device.ok()) return fail(device.status(), 2);
-  const std::string ckpt = UserPath(absl::GetFlag(FLAGS_checkpoint));
-  absl::StatusOr<LoadedModel> loaded =
-      LoadModelForInference(ckpt, *device, absl::GetFlag(FLAGS_table_mode), absl::GetFlag(FLAGS_convention));
-  if (!loaded.ok()) return fail(loaded.status());
-  int h = absl::GetFlag(FLAGS_height);
-  if (h == 0) h = TrainingHeight(loaded->file).value_or(240);
-  int w = absl::GetFlag(FLAGS_width);
-  if (w == 0) w = 2 * h;
-  if (const std::string bad = nn::SphericalUNet::CheckInputShape(Shape{1, h, w, 4}); !bad.empty()) {
-    return fail(absl::InvalidArgumentError(absl::StrCat("--height/--width: ", bad)), 2);
-  }
-  if (absl::Status s = LoadTablesDir(absl::GetFlag(FLAGS_tables_dir), h, w, loaded->model->config()); !s.ok()) {
-    return fail(s);
-  }
-  DataConfig dc;
-  dc.data = absl::GetFlag(FLAGS_data);
-  dc.split = *split_mode;
-  dc.split_file = absl::GetFlag(FLAGS_split_file);
-  dc.val_videos = absl::GetFlag(FLAGS_val_videos);
-  dc.gt = absl::GetFlag(FLAGS_gt);
-  dc.prev_interval = absl::GetFlag(FLAGS_prev_interval);
-  dc.first_frames = absl::GetFlag(FLAGS_first_frames);
-  absl::StatusOr<OpenedData> d = OpenData(dc, h, w);
+  const infer::InferConfig ic = InferConfigFromFlags();
+  data::DataConfig dc = DataConfigFromFlags();
+  if (absl::Status s = infer::ValidateInferConfig(ic); !s.ok()) return fail(s, 2);
+  if (absl::Status s = data::ValidateDataConfig(dc); !s.ok()) return fail(s, 2);
+  absl::StatusOr<infer::LoadedModel> loaded = infer::LoadModel(ic);
+  if (!loaded.ok()) return fail(loaded.status(), absl::IsInvalidArgument(loaded.status()) && absl::StartsWith(loaded.status().message(), "--") ? 2 : 1);
+  const std::string& ckpt = loaded->path;
+  absl::StatusOr<std::pair<int, int>> size = infer::Resolution(ic, *loaded);
+  if (!size.ok()) return fail(size.status(), 2);
+  const auto [h, w] = *size;
+  if (absl::Status s = infer::LoadTablesDir(ic.tables_dir, h, w, loaded->model->config()); !s.ok()) return fail(s);
+  absl::StatusOr<data::OpenedData> d = data::OpenData(dc, h, w);
   if (!d.ok()) return fail(d.status());
   if (d->split.test.empty()) return fail(absl::FailedPreconditionError("the split has no test videos"));
-  absl::StatusOr<std::vector<float>> equator = EquatorPrior(*d);
+  absl::StatusOr<std::vector<float>> equator = data::EquatorPrior(*d);
   if (!equator.ok()) return fail(equator.status());
   const std::vector<float> uniform = data::UniformMap(h, w);
-  const std::vector<float> first_prev =
-      d->sample.first_frames == data::FirstFramesPolicy::kCentrePrior
-          ? data::CentrePriorMap(h, w, d->sample.gt_options)
-          : std::vector<float>(static_cast<size_t>(h) * w, 0.0f);
 
-  const std::string out_dir = UserPath(absl::GetFlag(FLAGS_out));
+  const std::string out_dir = util::UserPath(absl::GetFlag(FLAGS_out));
   if (absl::Status s = util::MakeDirs(out_dir); !s.ok()) return fail(s);
-  std::vector<PrevMode> modes = {mode};
+  using infer::TemporalInput;
+  std::vector<TemporalInput> modes = {*mode};
   std::vector<std::string> model_names = {"model"};
-  if (absl::GetFlag(FLAGS_both) && mode != PrevMode::kNone) {
-    modes.push_back(mode == PrevMode::kPred ? PrevMode::kGt : PrevMode::kPred);
-    model_names.push_back(mode == PrevMode::kPred ? "model_prev_gt" : "model_prev_pred");
+  if (absl::GetFlag(FLAGS_both) && *mode != TemporalInput::kNone) {
+    modes.push_back(*mode == TemporalInput::kPrediction ? TemporalInput::kGroundTruth : TemporalInput::kPrediction);
+    model_names.push_back(*mode == TemporalInput::kPrediction ? "model_prev_gt" : "model_prev_pred");
   }
   data::ReportConfig rc;
   rc.title = "sal360 test: " + ckpt;
@@ -212,7 +122,10 @@ int Main(int argc, char** argv) {
              {"dataset", d->root},
              {"test videos", absl::StrCat(d->split.test.size())},
              {"resolution", absl::StrCat(h, "x", w)},
-             {"prev", absl::StrCat(PrevModeName(mode), model_names.size() > 1 ? absl::StrCat(" (model), ", PrevModeName(modes[1]), " (", model_names[1], ")") : "")},
+             {"prev", absl::StrCat(infer::TemporalInputName(*mode),
+                                   model_names.size() > 1 ? absl::StrCat(" (model), ", infer::TemporalInputName(modes[1]),
+                                                                         " (", model_names[1], ")")
+                                                          : "")},
              {"prev_interval", absl::StrCat(dc.prev_interval)},
              {"table_mode", sphere::ModeName(loaded->model->config().table_mode)},
              {"convention", sphere::ConventionName(loaded->model->config().convention)}};
@@ -230,6 +143,8 @@ int Main(int argc, char** argv) {
   const int64_t gallery_every = gallery > 0 ? std::max<int64_t>(1, total / gallery) : 0;
   util::ProgressLine line("test", total, "frame");
   int64_t done = 0;
+  const std::vector<float> first_frames_map =
+      data::FirstFramesMap(d->sample.first_frames, h, w, d->sample.gt_options);
   data::SampleOptions so = d->sample;
   so.fixations = true;
   for (const std::string& video : d->split.test) {
@@ -240,12 +155,21 @@ int Main(int argc, char** argv) {
       if (!s.ok()) return fail(s.status());
       samples.push_back(*std::move(s));
     }
-    std::vector<std::vector<std::vector<float>>> preds;
-    for (PrevMode m : modes) {
-      absl::StatusOr<std::vector<std::vector<float>>> p =
-          RunVideo(*loaded->model, samples, m, dc.prev_interval, first_prev, h, w);
-      if (!p.ok()) return fail(p.status());
-      preds.push_back(*std::move(p));
+    // Each temporal input runs the video through the one inference loop.
+    std::vector<std::vector<std::vector<float>>> preds(modes.size(), std::vector<std::vector<float>>(samples.size()));
+    for (size_t m = 0; m < modes.size(); ++m) {
+      infer::SequenceOptions so_m;
+      so_m.input = modes[m];
+      so_m.interval = dc.prev_interval;
+      so_m.first_frames_map = first_frames_map;
+      infer::SequenceRunner runner(*loaded->model, h, w, so_m, [&](int64_t index, int, const float* map) {
+        preds[m][static_cast<size_t>(index)].assign(map, map + int64_t{h} * w);
+        return absl::OkStatus();
+      });
+      for (const data::Sample& s : samples) {
+        if (absl::Status st = runner.Push(s.ref.frame, s.rgb.data(), s.prev.data()); !st.ok()) return fail(st);
+      }
+      if (absl::Status st = runner.Finish(); !st.ok()) return fail(st);
     }
     const std::string maps_dir = out_dir + "/maps/" + video;
     if (save_maps == "all") {

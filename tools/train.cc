@@ -6,10 +6,11 @@
 //
 // With no --data, the synthetic dataset (data/synthetic.h, default options) is generated
 // once into the cache directory and trained on. The run directory (--out) receives
-// last.safetensors / best.safetensors, config.json, steps.csv, epochs.csv and log.jsonl
-// (tools/train_lib.h). Ctrl-C finishes the current step, saves last.safetensors and exits;
-// --resume continues bit-identically on the CPU. Exit status: 0 done, 1 error (a clear
-// message on stderr), 2 bad flags, 130 stopped by a signal.
+// last.safetensors / best.safetensors, config.json, steps.csv, epochs.csv, log.jsonl and
+// report.html (train/run_dir.h). Ctrl-C finishes the current step, saves
+// last.safetensors and exits; --resume continues bit-identically on the CPU. Exit
+// status: 0 done, 1 error (a clear message on stderr), 2 bad flags, 130 stopped by a
+// signal. The options are declared in train/config.h and data/source.h.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -21,167 +22,31 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "data/loader.h"
-#include "data/metrics.h"
-#include "data/split.h"
+#include "data/source.h"
+#include "infer/model.h"
 #include "nn/checkpoint.h"
-#include "nn/model.h"
-#include "tools/model_lib.h"
-#include "tools/train_lib.h"
+#include "tools/flags.h"
+#include "train/config.h"
+#include "train/loader_data.h"
+#include "train/trainer.h"
+#include "util/file.h"
 
-ABSL_FLAG(std::string, data, "",
-          "Dataset root (vinfo.pkl + one folder per video). Empty: generate the synthetic "
-          "dataset into the cache ($SAL360_CACHE or ~/.cache/sal360) and train on it");
-ABSL_FLAG(int, height, 64, "Network input height (multiple of 8, >= 16); 240 is the published size");
-ABSL_FLAG(int, width, 128, "Network input width (multiple of 8, >= 16; normally 2 x height)");
-ABSL_FLAG(int, batch, 8, "Batch size");
-ABSL_FLAG(int, epochs, 6, "Epochs over the training videos");
-ABSL_FLAG(int64_t, max_steps, 0, "Stop after this many optimiser steps in total (0: no limit)");
-ABSL_FLAG(std::string, optimizer, "adam", "adam | adamw | sgd");
-ABSL_FLAG(double, lr, 1e-3, "Learning rate");
-ABSL_FLAG(double, momentum, 0.9, "SGD momentum (sgd only)");
-ABSL_FLAG(double, weight_decay, 0.0, "Weight decay (L2 for adam/sgd, decoupled for adamw)");
-ABSL_FLAG(std::string, loss, "smse", "smse (sphere-weighted MSE, published) | skld (sphere KL divergence)");
-ABSL_FLAG(std::string, device, "auto", "auto | cpu | cuda");
-ABSL_FLAG(std::string, table_mode, "nearest", "Spherical tables: nearest | bilinear");
-ABSL_FLAG(std::string, convention, "pixel_centre", "Table convention: pixel_centre | seed");
-ABSL_FLAG(uint64_t, seed, 1, "Seed of the initial weights, the data order and the augmentation");
-ABSL_FLAG(std::string, out, "runs/train", "Run directory (checkpoints and logs)");
+SAL360_TRAIN_OPTIONS(SAL360_OPTION_DEFINE_FLAG)
+SAL360_TABLES_DIR_OPTION(SAL360_OPTION_DEFINE_FLAG)
 ABSL_FLAG(bool, resume, false,
           "Continue the run in --out from last.safetensors (same data order, RNG and optimiser "
-          "state); only --epochs, --max_steps, --device, --checkpoint_every, --validate, --data "
-          "and --loader_threads may change");
-ABSL_FLAG(int64_t, checkpoint_every, 0, "Also write last.safetensors every N steps (0: at epoch ends only)");
-ABSL_FLAG(bool, validate, true, "Validate on the held-out videos after every epoch (CC/KLD, baselines)");
-ABSL_FLAG(bool, roll_augment, true, "Rotate each batch by a random longitude (an exact symmetry)");
-ABSL_FLAG(std::string, split, "",
-          "seed: the published video selection; file: read --split_file. Default: file when "
-          "--split_file is given, else seed");
-ABSL_FLAG(std::string, split_file, "",
-          "JSON {\"train\": [...], \"val\": [...], \"test\": [...]} (implies --split=file)");
-ABSL_FLAG(int, val_videos, 1, "Training videos held out for validation (--split=seed)");
-ABSL_FLAG(std::string, gt, "cache", "Ground truth: cache (NNNN_gt.npy when present) | generate (from gaze)");
-ABSL_FLAG(int, prev_interval, 5, "The previous-map input of frame k is the ground truth of frame k - interval");
-ABSL_FLAG(std::string, first_frames, "centre", "Previous map of a video's first frames: centre (prior) | zeros");
-ABSL_FLAG(int, loader_threads, 2, "Background threads assembling batches");
-ABSL_FLAG(std::string, tables_dir, "",
-          "Directory of neighbour tables written by gen_coords (tables.json + one .npy per level) "
-          "to load instead of generating them; must match the model's size, table mode and convention");
+          "state); only the options marked resumable in train/config.h (--epochs, --max_steps, "
+          "--device, --checkpoint_every, --validate, --data, --loader_threads) may change");
 
 namespace sal360::tools {
 namespace {
 
-// TrainingData over data::Loader: shuffled training batches, validation in order.
-class LoaderData : public TrainingData {
- public:
-  static absl::StatusOr<std::unique_ptr<LoaderData>> Create(const OpenedData& d, const TrainConfig& c) {
-    auto out = std::unique_ptr<LoaderData>(new LoaderData());
-    absl::StatusOr<std::vector<data::FrameRef>> train = d.dataset->FramesOf(d.split.train);
-    if (!train.ok()) return train.status();
-    if (train->empty()) return absl::FailedPreconditionError("the training split has no frames");
-    data::LoaderOptions lo;
-    lo.sample = d.sample;
-    lo.sample.fixations = false;
-    lo.batch = c.batch;
-    lo.shuffle = true;
-    lo.seed = c.seed;
-    lo.threads = c.loader_threads;
-    lo.map_scale = kMapScale;
-    absl::StatusOr<std::unique_ptr<data::Loader>> tl = data::Loader::Create(d.dataset, *train, lo);
-    if (!tl.ok()) return tl.status();
-    out->train_ = *std::move(tl);
-    absl::StatusOr<std::vector<data::FrameRef>> val = d.dataset->FramesOf(d.split.val);
-    if (!val.ok()) return val.status();
-    if (!val->empty()) {
-      lo.shuffle = false;
-      absl::StatusOr<std::unique_ptr<data::Loader>> vl = data::Loader::Create(d.dataset, *val, lo);
-      if (!vl.ok()) return vl.status();
-      out->val_ = *std::move(vl);
-    }
-    return out;
-  }
-  int64_t batches_per_epoch() const override { return train_->batches_per_epoch(); }
-  absl::Status StartEpoch(int64_t epoch, int64_t position) override { return train_->Start(epoch, position); }
-  absl::Status NextBatch(HostBatch& b) override {
-    // `b` holds the batch the trainer has finished with: its buffers go back to the
-    // loader, which assembles a later batch in them instead of in fresh allocations
-    // (data::Loader::Recycle; the contents of every batch are the same either way).
-    Recycle(*train_, b);
-    absl::StatusOr<std::optional<data::Batch>> next = train_->Next();
-    if (!next.ok()) return next.status();
-    b.n = next->has_value() ? (*next)->n : 0;
-    if (b.n > 0) {
-      b.input = std::move((*next)->input);
-      b.target = std::move((*next)->target);
-    }
-    return absl::OkStatus();
-  }
-  absl::Status ForEachValidationBatch(const std::function<absl::Status(const HostBatch&)>& fn) override {
-    if (val_ == nullptr) return absl::OkStatus();
-    if (absl::Status s = val_->Start(0, 0); !s.ok()) return s;
-    while (true) {
-      absl::StatusOr<std::optional<data::Batch>> next = val_->Next();
-      if (!next.ok()) return next.status();
-      if (!next->has_value()) return absl::OkStatus();
-      HostBatch b;
-      b.n = (*next)->n;
-      b.input = std::move((*next)->input);
-      b.target = std::move((*next)->target);
-      if (absl::Status s = fn(b); !s.ok()) return s;
-      Recycle(*val_, b);
-    }
-  }
-
- private:
-  LoaderData() = default;
-  // Hands a used batch's buffers back to `loader` and leaves `b` empty.
-  static void Recycle(data::Loader& loader, HostBatch& b) {
-    if (b.input.capacity() == 0 && b.target.capacity() == 0) return;  // nothing to give back
-    data::Batch used;
-    used.input = std::move(b.input);
-    used.target = std::move(b.target);
-    loader.Recycle(std::move(used));
-    b.input.clear();
-    b.target.clear();
-    b.n = 0;
-  }
-  std::unique_ptr<data::Loader> train_, val_;
-};
-
-std::map<std::string, double> Score(const float* pred, const float* gt, int h, int w) {
-  const data::MetricSet m = data::ComputeMetrics(pred, gt, nullptr, h, w);
-  return {{"cc", m.cc}, {"kld", m.kld}, {"cc_sphere", m.cc_sphere}, {"kld_sphere", m.kld_sphere}};
-}
-
-TrainConfig ConfigFromFlags() {
-  TrainConfig c;
-  c.data = absl::GetFlag(FLAGS_data);
-  c.height = absl::GetFlag(FLAGS_height);
-  c.width = absl::GetFlag(FLAGS_width);
-  c.batch = absl::GetFlag(FLAGS_batch);
-  c.epochs = absl::GetFlag(FLAGS_epochs);
-  c.max_steps = absl::GetFlag(FLAGS_max_steps);
-  c.optimizer = absl::GetFlag(FLAGS_optimizer);
-  c.lr = static_cast<float>(absl::GetFlag(FLAGS_lr));
-  c.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
-  c.weight_decay = static_cast<float>(absl::GetFlag(FLAGS_weight_decay));
-  c.loss = absl::GetFlag(FLAGS_loss);
-  c.device = absl::GetFlag(FLAGS_device);
-  c.table_mode = absl::GetFlag(FLAGS_table_mode);
-  c.convention = absl::GetFlag(FLAGS_convention);
-  c.seed = absl::GetFlag(FLAGS_seed);
-  c.out = UserPath(absl::GetFlag(FLAGS_out));
-  c.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
-  c.validate = absl::GetFlag(FLAGS_validate);
-  c.roll_augment = absl::GetFlag(FLAGS_roll_augment);
-  c.split = absl::GetFlag(FLAGS_split);
-  c.split_file = absl::GetFlag(FLAGS_split_file);
-  c.val_videos = absl::GetFlag(FLAGS_val_videos);
-  c.gt = absl::GetFlag(FLAGS_gt);
-  c.prev_interval = absl::GetFlag(FLAGS_prev_interval);
-  c.first_frames = absl::GetFlag(FLAGS_first_frames);
-  c.loader_threads = absl::GetFlag(FLAGS_loader_threads);
-  return c;
+train::TrainConfig ConfigFromFlags() {
+  train::TrainConfig config;
+  static_cast<data::DataConfig&>(config) = DataConfigFromFlags();
+  SAL360_TRAIN_OPTIONS(SAL360_OPTION_READ_FLAG)
+  config.out = util::UserPath(config.out);
+  return config;
 }
 
 // Flags named on the command line ("--name", "--name=value", "--noname" for booleans),
@@ -201,54 +66,40 @@ std::vector<std::string> SpecifiedFlags(int argc, char** argv) {
 }
 
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  SetToolUsage(
       "Trains the spherical U-Net. With no flags: generates the synthetic dataset and trains "
       "on the CPU (or GPU) in a few minutes into runs/train. See docs/model.md.");
   absl::ParseCommandLine(argc, argv);
-  const std::vector<std::string> specified = SpecifiedFlags(argc, argv);
-  TrainConfig config = ConfigFromFlags();
-  // --split_file alone selects the file split; --split=seed with a file is a contradiction.
-  if (absl::StatusOr<std::string> mode = data::ResolveSplitMode(config.split, config.split_file); mode.ok()) {
-    config.split = *mode;
-  } else {
-    std::fprintf(stderr, "train: %s\n", std::string(mode.status().message()).c_str());
-    return 2;
-  }
-  const bool resume = absl::GetFlag(FLAGS_resume);
-  if (resume) {
-    absl::StatusOr<TrainConfig> resumed = ResumeConfig(config.out, config, specified);
-    if (!resumed.ok()) {
-      std::fprintf(stderr, "train: %s\n", std::string(resumed.status().message()).c_str());
-      return 2;
-    }
-    config = *resumed;
-  }
-  if (absl::Status s = config.Validate(); !s.ok()) {
+  auto usage = [](const absl::Status& s) {
     std::fprintf(stderr, "train: %s\n", std::string(s.message()).c_str());
     return 2;
-  }
+  };
   auto fail = [](const absl::Status& s) {
     std::fprintf(stderr, "train: %s\n", std::string(s.message()).c_str());
     return 1;
   };
+  train::TrainConfig config = ConfigFromFlags();
+  // --split_file alone selects the file split; --split=seed with a file is a contradiction.
+  absl::StatusOr<std::string> mode = data::ResolveSplitMode(config.split, config.split_file);
+  if (!mode.ok()) return usage(mode.status());
+  config.split = *mode;
+  const bool resume = absl::GetFlag(FLAGS_resume);
+  if (resume) {
+    absl::StatusOr<train::TrainConfig> resumed = train::ResumeConfig(config.out, config, SpecifiedFlags(argc, argv));
+    if (!resumed.ok()) return usage(resumed.status());
+    config = *resumed;
+  }
+  if (absl::Status s = config.Validate(); !s.ok()) return usage(s);
   // The tables do not change results (they equal the generated ones) and are not part
   // of the run's configuration; a resumed run may use them or not.
   nn::ModelConfig model_config;
   model_config.table_mode = *nn::ParseTableMode(config.table_mode);
   model_config.convention = *nn::ParseConvention(config.convention);
-  if (absl::Status s = LoadTablesDir(absl::GetFlag(FLAGS_tables_dir), config.height, config.width, model_config);
+  if (absl::Status s = infer::LoadTablesDir(absl::GetFlag(FLAGS_tables_dir), config.height, config.width, model_config);
       !s.ok()) {
     return fail(s);
   }
-  DataConfig dc;
-  dc.data = config.data;
-  dc.split = config.split;
-  dc.split_file = config.split_file;
-  dc.val_videos = config.val_videos;
-  dc.gt = config.gt;
-  dc.prev_interval = config.prev_interval;
-  dc.first_frames = config.first_frames;
-  absl::StatusOr<OpenedData> d = OpenData(dc, config.height, config.width);
+  absl::StatusOr<data::OpenedData> d = data::OpenData(config, config.height, config.width);
   if (!d.ok()) return fail(d.status());
   std::fprintf(stderr, "train: dataset %s: %zu training, %zu validation, %zu test videos; %dx%d, batch %d\n",
                d->root.c_str(), d->split.train.size(), d->split.val.size(), d->split.test.size(), config.height,
@@ -258,16 +109,16 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "train: no validation videos (--val_videos=0 or an empty \"val\" list): "
                          "no validation, best.safetensors = the last state\n");
   }
-  absl::StatusOr<std::unique_ptr<LoaderData>> loader = LoaderData::Create(*d, config);
+  absl::StatusOr<std::unique_ptr<train::LoaderData>> loader = train::LoaderData::Create(*d, config);
   if (!loader.ok()) return fail(loader.status());
-  Baselines baselines;
+  train::Baselines baselines;
   if (config.validate && !d->split.val.empty()) {
-    absl::StatusOr<std::vector<float>> equator = EquatorPrior(*d);
+    absl::StatusOr<std::vector<float>> equator = data::EquatorPrior(*d);
     if (!equator.ok()) return fail(equator.status());
     baselines["equator"] = *std::move(equator);
   }
-  InstallStopHandlers();
-  absl::StatusOr<TrainResult> r = Train(config, resume, **loader, Score, baselines);
+  train::InstallStopHandlers();
+  absl::StatusOr<train::TrainResult> r = train::Train(config, resume, **loader, train::ValidationScores, baselines);
   if (!r.ok()) return fail(r.status());
   if (r->stopped_by_signal) return 130;
   std::string summary = absl::StrFormat("train: %lld steps in %.1f s; last loss %.4g", static_cast<long long>(r->steps),

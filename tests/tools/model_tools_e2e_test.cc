@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "infer/model.h"
 #include "nlohmann/json.hpp"
 #include "nn/model.h"
 #include "tests/testing/tool_runner.h"
-#include "tools/model_lib.h"
 #include "util/file.h"
 #include "util/npy.h"
 #include "util/safetensors.h"
@@ -138,7 +138,7 @@ TEST(ModelToolsE2E, TrainLearnsThenTestAndPredictUseTheCheckpoint) {
   ASSERT_TRUE(y.ok()) << y.status();
   EXPECT_EQ(y->dtype, util::DType::kFloat32);
   EXPECT_EQ(y->shape, (std::vector<int64_t>{n, 1, h, w}));
-  absl::StatusOr<LoadedModel> model = LoadModelForInference(run + "/best.safetensors", nn::Device::kCpu, "", "");
+  absl::StatusOr<infer::LoadedModel> model = infer::LoadModel(run + "/best.safetensors", nn::Device::kCpu, "", "");
   ASSERT_TRUE(model.ok()) << model.status();
   std::vector<float> input(size_t(n) * h * w * 4);
   for (int k = 0; k < n; ++k) {

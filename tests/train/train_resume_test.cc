@@ -1,4 +1,4 @@
-// The training loop (tools/train_lib.h) on a small in-memory dataset: a run stopped
+// The training loop (train/trainer.h) on a small in-memory dataset: a run stopped
 // (by --max_steps, or by a signal mid-epoch) and resumed ends with weights, BatchNorm
 // statistics and optimiser state bit-identical to an uninterrupted run; logs are cut
 // back to the checkpoint on resume; a diverging loss stops with an error and keeps the
@@ -15,11 +15,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tools/train_lib.h"
+#include "nn/checkpoint.h"
+#include "train/trainer.h"
 #include "util/file.h"
 #include "util/safetensors.h"
 
-namespace sal360::tools {
+namespace sal360::train {
 namespace {
 
 constexpr int kH = 16, kW = 32;
@@ -63,7 +64,7 @@ class InMemoryData : public TrainingData {
     next_ = size_t(position) * batch_;
     return absl::OkStatus();
   }
-  absl::Status NextBatch(HostBatch& b) override {
+  absl::Status NextBatch(data::Batch& b) override {
     const int call = calls_++;
     if (call == stop_at_call_) StopRequested().store(true);
     b.n = int(std::min<size_t>(batch_, order_.size() - std::min(next_, order_.size())));
@@ -78,8 +79,8 @@ class InMemoryData : public TrainingData {
     next_ += b.n;
     return absl::OkStatus();
   }
-  absl::Status ForEachValidationBatch(const std::function<absl::Status(const HostBatch&)>& fn) override {
-    HostBatch b;
+  absl::Status ForEachValidationBatch(const std::function<absl::Status(const data::Batch&)>& fn) override {
+    data::Batch b;
     b.n = 2;
     for (int k = 0; k < 2; ++k) {
       b.input.insert(b.input.end(), inputs_[k].begin(), inputs_[k].end());
@@ -138,7 +139,7 @@ void ExpectSameState(const std::string& dir_a, const std::string& dir_b) {
     ASSERT_TRUE(b.tensors.count(name)) << name;
     EXPECT_TRUE(t.bytes == b.tensors.at(name).bytes) << name << " differs";
   }
-  EXPECT_EQ(a.metadata.at(kMetaTrainRng), b.metadata.at(kMetaTrainRng));
+  EXPECT_EQ(a.metadata.at(nn::kMetaTrainRng), b.metadata.at(nn::kMetaTrainRng));
 }
 
 std::vector<int64_t> LoggedSteps(const std::string& dir) {
@@ -260,8 +261,8 @@ TEST(TrainResumeTest, DivergenceStopsAndKeepsTheLastGoodCheckpoint) {
       << r.status();
   // The checkpoint holds finite weights from the step before.
   const util::Safetensors st = ReadLast(cfg.out);
-  EXPECT_NE(st.metadata.at(kMetaTrainProgress).find("\"step\":3"), std::string::npos)
-      << st.metadata.at(kMetaTrainProgress);
+  EXPECT_NE(st.metadata.at(nn::kMetaTrainProgress).find("\"step\":3"), std::string::npos)
+      << st.metadata.at(nn::kMetaTrainProgress);
   for (const auto& [name, t] : st.tensors) {
     if (t.dtype != util::DType::kFloat32) continue;
     const float* v = reinterpret_cast<const float*>(t.bytes.data());
@@ -307,4 +308,4 @@ TEST(TrainResumeTest, RejectsBadConfigurations) {
 }
 
 }  // namespace
-}  // namespace sal360::tools
+}  // namespace sal360::train

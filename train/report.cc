@@ -1,4 +1,4 @@
-#include "tools/train_report.h"
+#include "train/report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +12,7 @@
 #include "util/file.h"
 #include "util/version.h"
 
-namespace sal360::tools {
+namespace sal360::train {
 namespace {
 
 using nlohmann::json;
@@ -265,4 +265,4 @@ absl::Status WriteTrainReport(const std::string& run_dir) {
   return util::WriteFileAtomically(run_dir + "/report.html", html);
 }
 
-}  // namespace sal360::tools
+}  // namespace sal360::train

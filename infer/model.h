@@ -1,0 +1,88 @@
+// A trained model ready for inference: the options test and predict share (declared
+// once, util/options.h), loading a checkpoint with its table mode and convention,
+// the resolution rule, and the --tables_dir loading that train shares too.
+#ifndef SAL360_INFER_MODEL_H_
+#define SAL360_INFER_MODEL_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "nn/device.h"
+#include "nn/model.h"
+#include "util/options.h"
+#include "util/safetensors.h"
+
+namespace sal360::infer {
+// Rules of the table options, from nn's parsers ("" = unset is fine).
+std::string TableModeViolation(const std::string& value);
+std::string ConventionViolation(const std::string& value);
+}  // namespace sal360::infer
+
+// --device: one row for train (train/config.h) and the inference tools.
+#define SAL360_DEVICE_OPTION(X) \
+  X(std::string, device, "auto", opt::kMayChange, opt::OneOf({"auto", "cpu", "cuda"}), "auto | cpu | cuda")
+
+// --tables_dir: not part of a run's configuration (the tables equal the generated ones).
+#define SAL360_TABLES_DIR_OPTION(X)                                                              \
+  X(std::string, tables_dir, "", opt::kMayChange, opt::Any(),                                    \
+    "Directory of neighbour tables written by gen_coords (tables.json + one .npy per level) to " \
+    "load instead of generating them; must match the model's size, table mode and convention")
+
+#define SAL360_INFER_OPTIONS(X)                                                                        \
+  X(std::string, checkpoint, "runs/train/best.safetensors", opt::kFixed, opt::NonEmpty(),              \
+    "Checkpoint (.safetensors) to run")                                                                \
+  SAL360_DEVICE_OPTION(X)                                                                              \
+  X(std::string, table_mode, "", opt::kFixed, opt::Satisfies(::sal360::infer::TableModeViolation),     \
+    "nearest | bilinear (default: from the checkpoint)")                                               \
+  X(std::string, convention, "", opt::kFixed, opt::Satisfies(::sal360::infer::ConventionViolation),    \
+    "pixel_centre | seed (default: from the checkpoint; seed for a converted published checkpoint)")    \
+  X(int, height, 0, opt::kFixed, opt::AtLeast(0),                                                      \
+    "Network input height; 0 = the checkpoint's training height (else 240)")                          \
+  X(int, width, 0, opt::kFixed, opt::AtLeast(0), "Network input width; 0 = 2 x height")                 \
+  SAL360_TABLES_DIR_OPTION(X)
+
+namespace sal360::infer {
+
+struct InferConfig {
+  SAL360_INFER_OPTIONS(SAL360_OPTION_FIELD)
+};
+absl::Status ValidateInferConfig(const InferConfig& config);
+
+// --device (auto | cpu | cuda) with an error naming the flag.
+absl::StatusOr<nn::Device> ParseDevice(const std::string& value);
+
+// A model from a checkpoint file: table mode and convention from the checkpoint's
+// metadata unless overridden (empty string = the checkpoint's).
+struct LoadedModel {
+  std::unique_ptr<nn::SphericalUNet> model;
+  util::Safetensors file;  // tensors and __metadata__ as read
+  std::string path;
+};
+absl::StatusOr<LoadedModel> LoadModel(const std::string& path, nn::Device device,
+                                      const std::string& table_mode_override,
+                                      const std::string& convention_override);
+// The same from the options (device, checkpoint as a user path, overrides).
+absl::StatusOr<LoadedModel> LoadModel(const InferConfig& config);
+
+// The training height stored in a checkpoint's training config, if any.
+std::optional<int> TrainingHeight(const util::Safetensors& checkpoint);
+
+// The resolution to run at: --height (0: the checkpoint's training height, else 240)
+// and --width (0: 2 x height), checked against the model's input rule.
+absl::StatusOr<std::pair<int, int>> Resolution(const InferConfig& config, const LoadedModel& model);
+
+// --tables_dir: loads the spherical neighbour tables of every pyramid level
+// (nn::kNumLevels) of a model of this configuration at (height, width) from a directory
+// written by `bazel run //tools:gen_coords` into the process cache
+// (sphere::CacheTablesFromDir), so the model uses them instead of generating them. Call
+// before the model's first Forward at that size. tables.json must match the model's
+// table mode and convention (radius 1 row) and hold every level; errors name the file.
+// `dir` is a user path (util::UserPath applies); empty = nothing to do.
+absl::Status LoadTablesDir(const std::string& dir, int height, int width, const nn::ModelConfig& config);
+
+}  // namespace sal360::infer
+
+#endif  // SAL360_INFER_MODEL_H_

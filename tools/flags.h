@@ -1,0 +1,27 @@
+// The command-line flags of the shared option lists, defined once each (the rows live
+// with the libraries: data/source.h, infer/model.h). A tool links the groups it takes:
+//   //tools:temporal_flags  --prev_interval --first_frames           (train, test, predict, check_data)
+//   //tools:data_flags      --data --split ... --gt --gaze_sigma     (train, test, check_data)
+//   //tools:infer_flags     --checkpoint --device --table_mode ...   (test, predict)
+#ifndef SAL360_TOOLS_FLAGS_H_
+#define SAL360_TOOLS_FLAGS_H_
+
+#include "data/source.h"
+#include "infer/model.h"
+
+namespace sal360::tools {
+
+// Sets the usage message and makes --help list the shared flags too (every binary that
+// links a group calls it instead of absl::SetProgramUsageMessage).
+void SetToolUsage(const char* message);
+
+// //tools:temporal_flags
+void ReadTemporalFlags(data::TemporalConfig& config);
+// //tools:data_flags (dataset and temporal flags)
+data::DataConfig DataConfigFromFlags();
+// //tools:infer_flags
+infer::InferConfig InferConfigFromFlags();
+
+}  // namespace sal360::tools
+
+#endif  // SAL360_TOOLS_FLAGS_H_
