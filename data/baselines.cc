@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "sphere/erp.h"
+
 namespace sal360::data {
 
 std::vector<float> UniformMap(int height, int width) {
@@ -23,7 +25,7 @@ std::vector<float> LatitudePrior(int height, int width, double sigma_radians) {
   }
   std::vector<float> map(static_cast<size_t>(height) * width);  // (H, W)
   for (int i = 0; i < height; ++i) {
-    const double lat = M_PI / 2 - (i + 0.5) * M_PI / height;
+    const double lat = sphere::PixelLatitude(i, height);
     const float v = static_cast<float>(std::exp(-lat * lat / (2 * sigma_radians * sigma_radians)));
     for (int j = 0; j < width; ++j) map[static_cast<size_t>(i) * width + j] = v;
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/image.h"
+#include "sphere/erp.h"
 #include "util/file.h"
 #include "util/npy.h"
 
@@ -16,7 +17,7 @@ namespace sal360::data {
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using sphere::kPi;
 
 // Values beyond kCutoffSigmas·σ are exp(−32) ≈ 1.3e−14 of the peak: left at 0.
 constexpr double kCutoffSigmas = 8.0;
@@ -25,10 +26,9 @@ constexpr double kCutoffSigmas = 8.0;
 constexpr double kMaxTableCutoff = 3.0;
 constexpr int kTableSize = 1 << 16;
 
-double GazeLon(const GazePoint& g) { return 2 * kPi * g.x - kPi; }
-double GazeLat(const GazePoint& g) { return kPi / 2 - kPi * g.y; }
-double PixelLon(int j, int w) { return 2 * kPi * (j + 0.5) / w - kPi; }
-double PixelLat(int i, int h) { return kPi / 2 - kPi * (i + 0.5) / h; }
+// The one ERP convention (sphere/erp.h): longitude in [0, 2pi) from the left edge.
+double GazeLon(const GazePoint& g) { return sphere::PointLongitude(g.x); }
+double GazeLat(const GazePoint& g) { return sphere::PointLatitude(g.y); }
 
 // f(u) = exp(−acos(1 − u)² / (2σ²)) sampled at u_k = k·du, k = 0..kTableSize, with
 // du = u_max / kTableSize and u_max = 1 − cos(cutoff). f is smooth in u (acos(1 − u)² =
@@ -107,11 +107,11 @@ absl::StatusOr<std::vector<float>> GroundTruthMap(const std::vector<GazePoint>& 
 
   std::vector<double> col_cos(w), col_sin(w), row_sin(h), row_cos(h), row_lat(h);
   for (int j = 0; j < w; ++j) {
-    col_cos[j] = std::cos(PixelLon(j, w));
-    col_sin[j] = std::sin(PixelLon(j, w));
+    col_cos[j] = std::cos(sphere::PixelLongitude(j, w));
+    col_sin[j] = std::sin(sphere::PixelLongitude(j, w));
   }
   for (int i = 0; i < h; ++i) {
-    row_lat[i] = PixelLat(i, h);
+    row_lat[i] = sphere::PixelLatitude(i, h);
     row_sin[i] = std::sin(row_lat[i]);
     row_cos[i] = std::cos(row_lat[i]);
   }
@@ -136,7 +136,7 @@ absl::StatusOr<std::vector<float>> GroundTruthMap(const std::vector<GazePoint>& 
         if (r > -1) {
           const double dmax = std::acos(r);
           const double scale = w / (2 * kPi);
-          const double lo = (lon - dmax + kPi) * scale - 0.5, hi = (lon + dmax + kPi) * scale - 0.5;
+          const double lo = (lon - dmax) * scale - 0.5, hi = (lon + dmax) * scale - 0.5;
           j_begin = static_cast<int>(std::floor(lo)) - 1;
           j_count = std::min<int>(w, static_cast<int>(std::ceil(hi)) + 1 - j_begin + 1);
           j_begin = ((j_begin % w) + w) % w;
@@ -164,18 +164,10 @@ std::vector<double> GroundTruthMapDirect(const std::vector<GazePoint>& gaze, int
   if (gaze.empty()) return map;
   for (int i = 0; i < h; ++i) {
     for (int j = 0; j < w; ++j) {
-      const double lat = PixelLat(i, h), lon = PixelLon(j, w);
-      const double p[3] = {std::cos(lat) * std::cos(lon), std::cos(lat) * std::sin(lon),
-                           std::sin(lat)};
+      const sphere::Vec3 p = sphere::UnitVector(sphere::PixelLatitude(i, h), sphere::PixelLongitude(j, w));
       double sum = 0;
       for (const GazePoint& g : gaze) {
-        const double glat = GazeLat(g), glon = GazeLon(g);
-        const double q[3] = {std::cos(glat) * std::cos(glon), std::cos(glat) * std::sin(glon),
-                             std::sin(glat)};
-        const double dot = p[0] * q[0] + p[1] * q[1] + p[2] * q[2];
-        const double cx = p[1] * q[2] - p[2] * q[1], cy = p[2] * q[0] - p[0] * q[2],
-                     cz = p[0] * q[1] - p[1] * q[0];
-        const double d = std::atan2(std::sqrt(cx * cx + cy * cy + cz * cz), dot);
+        const double d = sphere::GeodesicDistance(p, sphere::UnitVector(GazeLat(g), GazeLon(g)));
         sum += std::exp(-d * d / (2 * sigma * sigma));
       }
       map[static_cast<size_t>(i) * w + j] = sum / gaze.size();

@@ -39,6 +39,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sphere/erp.h"
 
 namespace sal360::data {
 
@@ -47,7 +48,7 @@ struct GazePoint {
   bool operator==(const GazePoint& o) const { return x == o.x && y == o.y; }
 };
 
-inline constexpr double kDefaultGazeSigma = 3.14159265358979323846 / 20;
+inline constexpr double kDefaultGazeSigma = sphere::kPi / 20;
 // Published cache values = kGtCacheScale · G.
 inline constexpr double kGtCacheScale = 10.0;
 

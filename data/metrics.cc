@@ -3,6 +3,7 @@
 // Every metric is written once, with a weight per image row (flat = all weights 1), and
 // accumulates in double in a fixed order, so results are deterministic.
 #include "data/metrics.h"
+#include "sphere/erp.h"
 
 #include <algorithm>
 #include <cmath>
@@ -173,9 +174,7 @@ double MetricSet::Get(const std::string& key) const {
 // ½)π/H, i.e. (4π/W)·sin(π/2H)·sin((i + ½)π/H): proportional to the weight below.
 std::vector<double> SphereRowWeights(int height) {
   SAL_METRICS_CHECK(height > 0, "height must be positive");
-  std::vector<double> w(height);  // (H)
-  for (int i = 0; i < height; ++i) w[i] = std::sin((i + 0.5) * M_PI / height);
-  return w;
+  return sphere::RowSinColatitude(height);  // (H)
 }
 
 namespace {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "data/dataset.h"
 #include "data/pickle.h"
+#include "sphere/erp.h"
 #include "util/file.h"
 
 namespace sal360::data {
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using sphere::kPi;
 
 // SplitMix64 stream; Uniform/Normal built on it so that the output is the same with
 // every standard library.
@@ -45,12 +46,13 @@ struct Rng {
   }
 };
 
-struct Vec3 {
-  double x, y, z;
-};
-Vec3 Dir(double lat, double lon) {
-  return {std::cos(lat) * std::cos(lon), std::cos(lat) * std::sin(lon), std::sin(lat)};
-}
+// The scene's frame: directions (lat, lon) with lon in (-pi, pi], lon = 0 facing the
+// middle of the panorama. Pixels and gaze points map to it through the one ERP
+// convention of sphere/erp.h (image longitude phi = lon + pi).
+using sphere::Vec3;
+Vec3 Dir(double lat, double lon) { return sphere::UnitVector(lat, lon); }
+double SceneLat(int i, int h) { return sphere::PixelLatitude(i, h); }
+double SceneLon(int j, int w) { return sphere::PixelLongitude(j, w) - kPi; }
 
 struct Rgb {
   float r, g, b;
@@ -156,10 +158,10 @@ std::vector<float> MakeBackground(const SyntheticOptions& o, Rng& rng, double* p
   }
   std::vector<float> bg(static_cast<size_t>(h) * w * 3);  // (H, W, 3)
   for (int i = 0; i < h; ++i) {
-    const double lat = kPi / 2 - kPi * (i + 0.5) / h;
+    const double lat = SceneLat(i, h);
     const double horizon = SmoothStep(-0.08, 0.08, lat);
     for (int j = 0; j < w; ++j) {
-      const double lon = 2 * kPi * (j + 0.5) / w - kPi;
+      const double lon = SceneLon(j, w);
       const Vec3 p = Dir(lat, lon);
       double r = ground.r + (sky.r - ground.r) * horizon;
       double g = ground.g + (sky.g - ground.g) * horizon;
@@ -205,10 +207,10 @@ void RenderFrame(const SyntheticOptions& o, const Scene& sc, int t, Image* out) 
     const double outer = ob.radius + aa;
     const double cos_outer = std::cos(outer);
     for (int i = 0; i < h; ++i) {
-      const double lat = kPi / 2 - kPi * (i + 0.5) / h;
+      const double lat = SceneLat(i, h);
       if (std::abs(lat - lat_c) > outer) continue;
       for (int j = 0; j < w; ++j) {
-        const double lon = 2 * kPi * (j + 0.5) / w - kPi;
+        const double lon = SceneLon(j, w);
         const Vec3 p = Dir(lat, lon);
         const double dot = p.x * c.x + p.y * c.y + p.z * c.z;
         if (dot <= cos_outer) continue;
@@ -240,11 +242,8 @@ void RenderFrame(const SyntheticOptions& o, const Scene& sc, int t, Image* out) 
 }
 
 GazePoint ToGaze(double lat, double lon) {
-  double x = (lon + kPi) / (2 * kPi);
-  x -= std::floor(x);
-  if (x >= 1) x = 0;
-  const double y = std::clamp((kPi / 2 - lat) / kPi, 0.0, 1.0);
-  return {x, y};
+  const sphere::Point p = sphere::PointOf(lat, lon + kPi);
+  return {p.x, p.y};
 }
 
 // The direction at tangent offsets (east, north) radians from (lat, lon).

@@ -18,7 +18,6 @@
 namespace sal360::sphere {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 // cos and sin of k·45°, exact at the axes and exactly (anti)symmetric elsewhere, so
 // that mirrored neighbours get mirrored offsets bit for bit.
 constexpr double kS = 0.70710678118654752440;
@@ -27,11 +26,12 @@ constexpr double kSinA[kNumNeighbours] = {0, kS, 1, kS, 0, -kS, -1, -kS};
 
 int Taps(TableMode mode) { return mode == TableMode::kBilinear ? 4 : 1; }
 
+// Pixel centres (sphere/erp.h); the seed convention puts them at the pixel corners.
 double CentreTheta(const TableSpec& s, int i) {
-  return (s.convention == Convention::kSeed ? i : i + 0.5) * kPi / s.height;
+  return s.convention == Convention::kSeed ? i * kPi / s.height : PixelColatitude(i, s.height);
 }
 double CentrePhi(const TableSpec& s, int j) {
-  return (s.convention == Convention::kSeed ? j : j + 0.5) * 2.0 * kPi / s.width;
+  return s.convention == Convention::kSeed ? j * 2.0 * kPi / s.width : PixelLongitude(j, s.width);
 }
 
 // Neighbour k of a centre at colatitude theta and longitude 0: its colatitude and its
@@ -309,22 +309,6 @@ absl::Status CacheTablesFromDir(const std::string& dir, const TableSpec& base, i
     c.inverse.erase(KeyOf(s));
   }
   return absl::OkStatus();
-}
-
-std::vector<double> RowSolidAngles(int height) {
-  std::vector<double> a(static_cast<size_t>(std::max(height, 0)));
-  const double band = 4 * kPi * std::sin(kPi / (2.0 * height));
-  for (int i = 0; i < height; ++i) a[i] = band * std::sin((i + 0.5) * kPi / height);
-  return a;
-}
-
-std::vector<double> PublishedLossRowWeights(int height, int width) {
-  std::vector<double> w(static_cast<size_t>(std::max(height, 0)));
-  for (int i = 0; i < height; ++i) {
-    const double t0 = i * kPi / height, t1 = (i + 1) * kPi / height;
-    w[i] = (2 * kPi / width) * (kPi / height) * (std::sin(t0) + std::sin(t1)) / 2;
-  }
-  return w;
 }
 
 std::string TableFileName(int height, int width, TableMode mode) {

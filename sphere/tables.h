@@ -47,6 +47,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sphere/erp.h"
 
 namespace sal360::sphere {
 
@@ -114,13 +115,7 @@ const InverseTable& CachedInverseTable(const TableSpec& spec);
 // Gather table from sample coordinates (H, W, 8, 2) as written by gen_coords.
 GatherTable GatherTableFromCoords(const TableSpec& spec, const std::vector<double>& coords);
 
-// Solid angle of each row band of an H-row grid (edges at i·pi/H):
-// 2·pi·(cos(i·pi/H) − cos((i+1)·pi/H)) = 4·pi·sin(pi/(2H))·sin((i+0.5)·pi/H);
-// proportional to sin of the row centre's colatitude, summing to 4·pi. Per pixel: / W.
-std::vector<double> RowSolidAngles(int height);
-// The published training loss's per-pixel row weight
-// (2·pi/W)(pi/H)(sin(theta_i) + sin(theta_{i+1}))/2 with theta_i = i·pi/H.
-std::vector<double> PublishedLossRowWeights(int height, int width);
+// Row solid angles and the published loss weights: sphere/erp.h (included above).
 
 // gen_coords files: HxW.npy (int32) or HxW_bilinear.npy (float32), shape (H, W, 8, 2),
 // last axis (x, y); tables.json beside them.
