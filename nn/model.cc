@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,13 +19,60 @@ namespace sal360::nn {
 //   level 1: p1 [64], c2 [128], e2 [128], cat6 [256], c6 [64], e6 [64]
 //   level 2: p2 [128], c3 [256], e3 [256], cat5 [512], c5 [128], e5 [128]
 //   level 3: p3 [256], c4 [256], e4 [256]
-// Gradient workspace, three slots per level (A, B, C) reused in this schedule (dX of
-// one step is dead before the slot is written again):
-//   L0: A[128] dcat7 → de1 | B[64] du6 → dc1 | C[64] de1(skip part)
-//   L1: A[256] dcat6 → de2 | B[128] de6 → du5 → dc2 | C[128] dc6 → de2(skip) → dp1
-//   L2: A[512] dcat5 → de3 | B[256] de5 → du4 → dc3 | C[256] dc5 → de3(skip) → dp2
-//   L3: A[256] de4 → dp3   | B[256] dc4
-// During the forward, u4 = up(e4) lives in L2.B, u5 in L1.B and u6 in L0.B.
+// The gradient workspace: three slots per level (A, B, C). Every gradient of the
+// backward, and in the forward each upsampled map, is a named tenant of one slot from
+// its first write to its last read; kGradPlan below is the one place that assigns them,
+// and each slot is sized for its widest tenant. Workspace::Take checks that a slot is
+// free (its last tenant was Released) before handing it out, so a schedule that would
+// overwrite a live gradient aborts instead of computing garbage; in debug builds (no
+// NDEBUG, which includes the tests) Release also fills the dead tenant with NaN, so any
+// read after the last one poisons the gradients the tests compare.
+//   L0: A dcat7 → de1          | B u6 (fwd), du6 → dc1        | C de1_skip
+//   L1: A dcat6 → de2          | B u5 (fwd), de6 → du5 → dc2  | C dc6 → de2_skip → dp1
+//   L2: A dcat5 → de3          | B u4 (fwd), de5 → du4 → dc3  | C dc5 → de3_skip → dp2
+//   L3: A de4 → dp3            | B dc4
+namespace {
+
+enum Slot { kSlotA = 0, kSlotB = 1, kSlotC = 2, kSlotsPerLevel = 3 };
+enum GradBuffer {
+  kU4, kU5, kU6,  // forward: up(e4), up(e5), up(e6) before their concatenation
+  kDcat7, kDu6, kDe1Skip, kDe6, kDc6, kDcat6, kDu5, kDe2Skip, kDe5, kDc5, kDcat5, kDu4, kDe3Skip,
+  kDe4, kDc4, kDp3, kDe3, kDc3, kDp2, kDe2, kDc2, kDp1, kDe1, kDc1,
+  kNumGradBuffers
+};
+struct GradBufferSpec {
+  const char* name;
+  int level, slot, channels;
+};
+constexpr GradBufferSpec kGradPlan[kNumGradBuffers] = {
+    {"u4", 2, kSlotB, 256},       {"u5", 1, kSlotB, 128},       {"u6", 0, kSlotB, 64},
+    {"dcat7", 0, kSlotA, 128},    {"du6", 0, kSlotB, 64},       {"de1_skip", 0, kSlotC, 64},
+    {"de6", 1, kSlotB, 64},       {"dc6", 1, kSlotC, 64},       {"dcat6", 1, kSlotA, 256},
+    {"du5", 1, kSlotB, 128},      {"de2_skip", 1, kSlotC, 128}, {"de5", 2, kSlotB, 128},
+    {"dc5", 2, kSlotC, 128},      {"dcat5", 2, kSlotA, 512},    {"du4", 2, kSlotB, 256},
+    {"de3_skip", 2, kSlotC, 256}, {"de4", 3, kSlotA, 256},      {"dc4", 3, kSlotB, 256},
+    {"dp3", 3, kSlotA, 256},      {"de3", 2, kSlotA, 256},      {"dc3", 2, kSlotB, 256},
+    {"dp2", 2, kSlotC, 128},      {"de2", 1, kSlotA, 128},      {"dc2", 1, kSlotB, 128},
+    {"dp1", 1, kSlotC, 64},       {"de1", 0, kSlotA, 64},       {"dc1", 0, kSlotB, 64},
+};
+
+// Channels of each slot: its widest tenant (0 = unused).
+constexpr int SlotChannels(int level, int slot) {
+  int c = 0;
+  for (const GradBufferSpec& b : kGradPlan) {
+    if (b.level == level && b.slot == slot && b.channels > c) c = b.channels;
+  }
+  return c;
+}
+
+#ifdef NDEBUG
+constexpr bool kPoisonDeadGradients = false;
+#else
+constexpr bool kPoisonDeadGradients = true;
+#endif
+
+}  // namespace
+
 struct SphericalUNet::Workspace {
   int h = 0, w = 0, capacity = 0;  // allocation: (capacity, h, w)
   int n = 0;                       // batch of the current views
@@ -37,8 +85,9 @@ struct SphericalUNet::Workspace {
   std::array<Tensor, 3> cat_mem;             // cat5, cat6, cat7
   std::array<Buffer, 3> argmax;              // int32, like p_mem
   Tensor dout_mem;
-  std::array<std::array<Tensor, 3>, kNumLevels> g_mem;  // gradient slots A, B, C per level
-  std::array<std::array<int, 3>, kNumLevels> g_channels{};
+  std::array<std::array<Tensor, kSlotsPerLevel>, kNumLevels> g_mem;  // gradient slots A, B, C per level
+  // The tenant of each slot (kNumGradBuffers = free).
+  std::array<std::array<int, kSlotsPerLevel>, kNumLevels> g_tenant;
 
   // Views for the current batch n.
   std::array<Tensor, kNumConvLayers> c;
@@ -54,12 +103,27 @@ struct SphericalUNet::Workspace {
   int lw(int level) const { return w >> level; }
   Shape LevelShape(int level, int channels) const { return Shape{n, lh(level), lw(level), channels}; }
 
-  // A view of gradient slot `slot` of `level` with `channels` channels.
-  Tensor G(int level, int slot, int channels) {
-    SAL_NN_CHECK(channels <= g_channels[level][slot], "gradient slot %d.%d holds %d channels, asked %d",
-                 level, slot, g_channels[level][slot], channels);
-    Tensor& mem = g_mem[level][slot];
-    return Tensor::View(mem.data(), LevelShape(level, channels), mem.device());
+  // The slot of `b` (kGradPlan) as a view of the current batch; the slot must be free.
+  Tensor Take(GradBuffer b) {
+    const GradBufferSpec& spec = kGradPlan[b];
+    int& tenant = g_tenant[spec.level][spec.slot];
+    SAL_NN_CHECK(tenant == kNumGradBuffers, "gradient buffer %s: slot %d.%d still holds %s", spec.name,
+                 spec.level, spec.slot, tenant < kNumGradBuffers ? kGradPlan[tenant].name : "?");
+    tenant = b;
+    Tensor& mem = g_mem[spec.level][spec.slot];
+    return Tensor::View(mem.data(), LevelShape(spec.level, spec.channels), mem.device());
+  }
+  // Ends the life of `b` (which must hold its slot); poisons it in debug builds.
+  void Release(GradBuffer b, Tensor& view) {
+    const GradBufferSpec& spec = kGradPlan[b];
+    int& tenant = g_tenant[spec.level][spec.slot];
+    SAL_NN_CHECK(tenant == b, "gradient buffer %s released but slot %d.%d holds %s", spec.name, spec.level,
+                 spec.slot, tenant < kNumGradBuffers ? kGradPlan[tenant].name : "nothing");
+    tenant = kNumGradBuffers;
+    if (kPoisonDeadGradients) Fill(view, std::numeric_limits<float>::quiet_NaN());
+  }
+  void FreeAllSlots() {
+    for (auto& level : g_tenant) level.fill(kNumGradBuffers);
   }
   int64_t bytes() const {
     int64_t total = 0;
@@ -83,8 +147,6 @@ namespace {
 constexpr int kPoolChannels[3] = {64, 128, 256};
 constexpr int kCatChannels[3] = {512, 256, 128};  // cat5 (level 2), cat6 (level 1), cat7 (level 0)
 constexpr int kCatLevel[3] = {2, 1, 0};
-constexpr int kGradSlotChannels[kNumLevels][3] = {
-    {128, 64, 64}, {256, 128, 128}, {512, 256, 256}, {256, 256, 0}};
 
 class Scoped {
  public:
@@ -199,11 +261,11 @@ void SphericalUNet::EnsureWorkspace(int n, int h, int w) {
     }
     ws->dout_mem = alloc(0, 1);
     for (int l = 0; l < kNumLevels; ++l) {
-      for (int s = 0; s < 3; ++s) {
-        ws->g_channels[l][s] = kGradSlotChannels[l][s];
-        if (kGradSlotChannels[l][s] > 0) ws->g_mem[l][s] = alloc(l, kGradSlotChannels[l][s]);
+      for (int s = 0; s < kSlotsPerLevel; ++s) {
+        if (SlotChannels(l, s) > 0) ws->g_mem[l][s] = alloc(l, SlotChannels(l, s));
       }
     }
+    ws->FreeAllSlots();
     ws_ = std::move(ws);
   }
   Workspace& s = *ws_;
@@ -267,14 +329,17 @@ const Tensor& SphericalUNet::Forward(const Tensor& x, bool training) {
   auto up_cat = [&](int k, int src, int skip) {
     static constexpr const char* kUp[3] = {"up5", "up6", "up7"};
     static constexpr const char* kCat[3] = {"cat5", "cat6", "cat7"};
-    const int level = kCatLevel[k];
-    Tensor u = s.G(level, 1, s.e[src].shape().c);
+    static constexpr GradBuffer kU[3] = {kU4, kU5, kU6};
+    Tensor u = s.Take(kU[k]);
     {
       Scoped scope(o, kUp[k]);
       UpsampleNearest2xForward(s.e[src], u);
     }
-    Scoped scope(o, kCat[k]);
-    ConcatChannelsForward(u, s.e[skip], s.cat[k]);
+    {
+      Scoped scope(o, kCat[k]);
+      ConcatChannelsForward(u, s.e[skip], s.cat[k]);
+    }
+    s.Release(kU[k], u);
   };
 
   conv(0, x, s.c[0]);  // (N,H,W,64)
@@ -340,53 +405,79 @@ void SphericalUNet::Backward(const Tensor& dout) {
     Axpy(1.0f, dskip, de);
   };
 
+  // Each gradient is taken from its slot before its first write and released after its
+  // last read (kGradPlan).
   // Level 0 → 1: conv7, cat7, up(e6).
-  Tensor dcat7 = s.G(0, 0, 128);
+  Tensor dcat7 = s.Take(kDcat7);
   conv_bwd(6, s.cat[2], dout, &dcat7);
-  Tensor du6 = s.G(0, 1, 64), de1_skip = s.G(0, 2, 64);
-  Tensor de6 = s.G(1, 1, 64);
+  Tensor du6 = s.Take(kDu6), de1_skip = s.Take(kDe1Skip);
+  Tensor de6 = s.Take(kDe6);
   cat_up_bwd(2, dcat7, du6, de1_skip, de6);
+  s.Release(kDcat7, dcat7);
+  s.Release(kDu6, du6);
   // Level 1: bn6, conv6, cat6, up(e5).
-  Tensor dc6 = s.G(1, 2, 64);
+  Tensor dc6 = s.Take(kDc6);
   bn_relu_bwd(5, de6, dc6);
-  Tensor dcat6 = s.G(1, 0, 256);
+  s.Release(kDe6, de6);
+  Tensor dcat6 = s.Take(kDcat6);
   conv_bwd(5, s.cat[1], dc6, &dcat6);
-  Tensor du5 = s.G(1, 1, 128), de2_skip = s.G(1, 2, 128);
-  Tensor de5 = s.G(2, 1, 128);
+  s.Release(kDc6, dc6);
+  Tensor du5 = s.Take(kDu5), de2_skip = s.Take(kDe2Skip);
+  Tensor de5 = s.Take(kDe5);
   cat_up_bwd(1, dcat6, du5, de2_skip, de5);
+  s.Release(kDcat6, dcat6);
+  s.Release(kDu5, du5);
   // Level 2: bn5, conv5, cat5, up(e4).
-  Tensor dc5 = s.G(2, 2, 128);
+  Tensor dc5 = s.Take(kDc5);
   bn_relu_bwd(4, de5, dc5);
-  Tensor dcat5 = s.G(2, 0, 512);
+  s.Release(kDe5, de5);
+  Tensor dcat5 = s.Take(kDcat5);
   conv_bwd(4, s.cat[0], dc5, &dcat5);
-  Tensor du4 = s.G(2, 1, 256), de3_skip = s.G(2, 2, 256);
-  Tensor de4 = s.G(3, 0, 256);
+  s.Release(kDc5, dc5);
+  Tensor du4 = s.Take(kDu4), de3_skip = s.Take(kDe3Skip);
+  Tensor de4 = s.Take(kDe4);
   cat_up_bwd(0, dcat5, du4, de3_skip, de4);
+  s.Release(kDcat5, dcat5);
+  s.Release(kDu4, du4);
   // Level 3: bn4, conv4, pool3.
-  Tensor dc4 = s.G(3, 1, 256);
+  Tensor dc4 = s.Take(kDc4);
   bn_relu_bwd(3, de4, dc4);
-  Tensor dp3 = s.G(3, 0, 256);
+  s.Release(kDe4, de4);
+  Tensor dp3 = s.Take(kDp3);
   conv_bwd(3, s.p[2], dc4, &dp3);
+  s.Release(kDc4, dc4);
   // Level 2: e3 gets the pool3 gradient plus the skip's; bn3, conv3, pool2.
-  Tensor de3 = s.G(2, 0, 256);
+  Tensor de3 = s.Take(kDe3);
   pool_bwd_add(2, dp3, de3, de3_skip);
-  Tensor dc3 = s.G(2, 1, 256);
+  s.Release(kDp3, dp3);
+  s.Release(kDe3Skip, de3_skip);
+  Tensor dc3 = s.Take(kDc3);
   bn_relu_bwd(2, de3, dc3);
-  Tensor dp2 = s.G(2, 2, 128);
+  s.Release(kDe3, de3);
+  Tensor dp2 = s.Take(kDp2);
   conv_bwd(2, s.p[1], dc3, &dp2);
+  s.Release(kDc3, dc3);
   // Level 1: e2; bn2, conv2, pool1.
-  Tensor de2 = s.G(1, 0, 128);
+  Tensor de2 = s.Take(kDe2);
   pool_bwd_add(1, dp2, de2, de2_skip);
-  Tensor dc2 = s.G(1, 1, 128);
+  s.Release(kDp2, dp2);
+  s.Release(kDe2Skip, de2_skip);
+  Tensor dc2 = s.Take(kDc2);
   bn_relu_bwd(1, de2, dc2);
-  Tensor dp1 = s.G(1, 2, 64);
+  s.Release(kDe2, de2);
+  Tensor dp1 = s.Take(kDp1);
   conv_bwd(1, s.p[0], dc2, &dp1);
+  s.Release(kDc2, dc2);
   // Level 0: e1; bn1, conv1 (no input gradient).
-  Tensor de1 = s.G(0, 0, 64);
+  Tensor de1 = s.Take(kDe1);
   pool_bwd_add(0, dp1, de1, de1_skip);
-  Tensor dc1 = s.G(0, 1, 64);
+  s.Release(kDp1, dp1);
+  s.Release(kDe1Skip, de1_skip);
+  Tensor dc1 = s.Take(kDc1);
   bn_relu_bwd(0, de1, dc1);
+  s.Release(kDe1, de1);
   conv_bwd(0, *s.input, dc1, nullptr);
+  s.Release(kDc1, dc1);
 }
 
 }  // namespace sal360::nn
