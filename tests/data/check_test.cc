@@ -9,6 +9,7 @@
 #include "data/synthetic.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/synthetic_copy.h"
 #include "util/file.h"
 
 namespace sal360::data {
@@ -18,28 +19,15 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using Json = nlohmann::ordered_json;
 
-std::string TmpDir() {
-  const char* d = std::getenv("TEST_TMPDIR");
-  return d ? d : "/tmp";
-}
 
 std::string MakeCopy(const std::string& name) {
-  static const std::string* base = [] {
-    auto* p = new std::string(TmpDir() + "/base");
-    SyntheticOptions o;
-    o.videos = 4;
-    o.frames = 7;
-    o.height = 16;
-    o.width = 32;
-    o.viewers = 4;
-    auto st = MakeSyntheticDataset(*p, o);
-    EXPECT_TRUE(st.ok()) << st.status();
-    return p;
-  }();
-  const std::string dst = TmpDir() + "/" + name;
-  fs::remove_all(dst);
-  fs::copy(*base, dst, fs::copy_options::recursive);
-  return dst;
+  SyntheticOptions o;
+  o.videos = 4;
+  o.frames = 7;
+  o.height = 16;
+  o.width = 32;
+  o.viewers = 4;
+  return ::sal360::testing::SyntheticCopy(name, o);
 }
 
 TEST(CheckTest, CleanDatasetIsUsable) {
@@ -126,7 +114,7 @@ TEST(CheckTest, FatalLayoutErrors) {
   const Json r = CheckDataset(o);
   EXPECT_FALSE(r["usable"].get<bool>());
   EXPECT_THAT(r["fatal"].get<std::string>(), HasSubstr("'extra'"));
-  o.root = TmpDir() + "/does_not_exist";
+  o.root = ::sal360::testing::TestTmpDir() + "/does_not_exist";
   EXPECT_THAT(CheckDataset(o)["fatal"].get<std::string>(), HasSubstr("not a directory"));
 }
 

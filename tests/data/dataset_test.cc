@@ -8,6 +8,7 @@
 #include "data/synthetic.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/synthetic_copy.h"
 #include "util/file.h"
 
 namespace sal360::data {
@@ -17,10 +18,6 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-std::string TmpDir() {
-  const char* d = std::getenv("TEST_TMPDIR");
-  return d ? d : "/tmp";
-}
 
 SyntheticOptions Small() {
   SyntheticOptions o;
@@ -33,18 +30,7 @@ SyntheticOptions Small() {
 }
 
 // A fresh copy of a small generated dataset.
-std::string MakeCopy(const std::string& name) {
-  static const std::string* base = [] {
-    auto* p = new std::string(TmpDir() + "/base");
-    auto st = MakeSyntheticDataset(*p, Small());
-    EXPECT_TRUE(st.ok()) << st.status();
-    return p;
-  }();
-  const std::string dst = TmpDir() + "/" + name;
-  fs::remove_all(dst);
-  fs::copy(*base, dst, fs::copy_options::recursive);
-  return dst;
-}
+std::string MakeCopy(const std::string& name) { return ::sal360::testing::SyntheticCopy(name, Small()); }
 
 TEST(FrameKeyTest, CanonicalFourDigitIds) {
   EXPECT_EQ(FrameKey(1), "0001");

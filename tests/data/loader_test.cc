@@ -8,6 +8,7 @@
 #include "data/synthetic.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/synthetic_copy.h"
 #include "util/file.h"
 
 namespace sal360::data {
@@ -16,10 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string TmpDir() {
-  const char* d = std::getenv("TEST_TMPDIR");
-  return d ? d : "/tmp";
-}
 
 SyntheticOptions Small() {
   SyntheticOptions o;
@@ -32,18 +29,7 @@ SyntheticOptions Small() {
   return o;
 }
 
-std::string MakeCopy(const std::string& name) {
-  static const std::string* base = [] {
-    auto* p = new std::string(TmpDir() + "/base");
-    auto st = MakeSyntheticDataset(*p, Small());
-    EXPECT_TRUE(st.ok()) << st.status();
-    return p;
-  }();
-  const std::string dst = TmpDir() + "/" + name;
-  fs::remove_all(dst);
-  fs::copy(*base, dst, fs::copy_options::recursive);
-  return dst;
-}
+std::string MakeCopy(const std::string& name) { return ::sal360::testing::SyntheticCopy(name, Small()); }
 
 std::shared_ptr<const Dataset> Open(const std::string& root) {
   auto d = Dataset::Open(root);
