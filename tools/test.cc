@@ -38,6 +38,7 @@
 #include "data/source.h"
 #include "nn/model.h"
 #include "infer/model.h"
+#include "infer/evaluate.h"
 #include "infer/sequence.h"
 #include "tools/flags.h"
 #include "util/file.h"
@@ -56,18 +57,6 @@ ABSL_FLAG(int, max_frames, 0, "Evaluate at most this many frames per video (0: a
 namespace sal360::tools {
 namespace {
 
-
-std::vector<float> Bytes01ToFloats(const std::vector<uint8_t>& v) {
-  return std::vector<float>(v.begin(), v.end());
-}
-
-std::vector<uint8_t> ToRgb8(const std::vector<float>& rgb) {
-  std::vector<uint8_t> out(rgb.size());
-  for (size_t i = 0; i < rgb.size(); ++i) {
-    out[i] = static_cast<uint8_t>(std::clamp(rgb[i] * 255.0f + 0.5f, 0.0f, 255.0f));
-  }
-  return out;
-}
 
 int Main(int argc, char** argv) {
   SetToolUsage(
@@ -100,122 +89,23 @@ int Main(int argc, char** argv) {
   if (absl::Status s = infer::LoadTablesDir(ic.tables_dir, h, w, loaded->model->config()); !s.ok()) return fail(s);
   absl::StatusOr<data::OpenedData> d = data::OpenData(dc, h, w);
   if (!d.ok()) return fail(d.status());
-  if (d->split.test.empty()) return fail(absl::FailedPreconditionError("the split has no test videos"));
-  absl::StatusOr<std::vector<float>> equator = data::EquatorPrior(*d);
-  if (!equator.ok()) return fail(equator.status());
-  const std::vector<float> uniform = data::UniformMap(h, w);
-
-  const std::string out_dir = util::UserPath(absl::GetFlag(FLAGS_out));
-  if (absl::Status s = util::MakeDirs(out_dir); !s.ok()) return fail(s);
-  using infer::TemporalInput;
-  std::vector<TemporalInput> modes = {*mode};
-  std::vector<std::string> model_names = {"model"};
-  if (absl::GetFlag(FLAGS_both) && *mode != TemporalInput::kNone) {
-    modes.push_back(*mode == TemporalInput::kPrediction ? TemporalInput::kGroundTruth : TemporalInput::kPrediction);
-    model_names.push_back(*mode == TemporalInput::kPrediction ? "model_prev_gt" : "model_prev_pred");
-  }
-  data::ReportConfig rc;
-  rc.title = "sal360 test: " + ckpt;
-  rc.models = model_names;
-  rc.baselines = {data::kBaselineUniform, data::kBaselineEquator, data::kBaselinePrevGt};
-  rc.info = {{"checkpoint", ckpt},
-             {"dataset", d->root},
-             {"test videos", absl::StrCat(d->split.test.size())},
-             {"resolution", absl::StrCat(h, "x", w)},
-             {"prev", absl::StrCat(infer::TemporalInputName(*mode),
-                                   model_names.size() > 1 ? absl::StrCat(" (model), ", infer::TemporalInputName(modes[1]),
-                                                                         " (", model_names[1], ")")
-                                                          : "")},
-             {"prev_interval", absl::StrCat(dc.prev_interval)},
-             {"table_mode", sphere::ModeName(loaded->model->config().table_mode)},
-             {"convention", sphere::ConventionName(loaded->model->config().convention)}};
-  data::ReportWriter report(rc);
-
-  absl::StatusOr<std::vector<data::FrameRef>> all = d->dataset->FramesOf(d->split.test);
-  if (!all.ok()) return fail(all.status());
-  const int max_frames = absl::GetFlag(FLAGS_max_frames);
-  int64_t total = 0;
-  for (const std::string& v : d->split.test) {
-    const int64_t n = static_cast<int64_t>(d->dataset->frames(v).size());
-    total += max_frames > 0 ? std::min<int64_t>(n, max_frames) : n;
-  }
-  const int gallery = absl::GetFlag(FLAGS_gallery);
-  const int64_t gallery_every = gallery > 0 ? std::max<int64_t>(1, total / gallery) : 0;
-  util::ProgressLine line("test", total, "frame");
-  int64_t done = 0;
-  const std::vector<float> first_frames_map =
-      data::FirstFramesMap(d->sample.first_frames, h, w, d->sample.gt_options);
-  data::SampleOptions so = d->sample;
-  so.fixations = true;
-  for (const std::string& video : d->split.test) {
-    std::vector<data::Sample> samples;
-    for (int frame : d->dataset->frames(video)) {
-      if (max_frames > 0 && static_cast<int>(samples.size()) >= max_frames) break;
-      absl::StatusOr<data::Sample> s = data::LoadSample(*d->dataset, data::FrameRef{video, frame}, so);
-      if (!s.ok()) return fail(s.status());
-      samples.push_back(*std::move(s));
-    }
-    // Each temporal input runs the video through the one inference loop.
-    std::vector<std::vector<std::vector<float>>> preds(modes.size(), std::vector<std::vector<float>>(samples.size()));
-    for (size_t m = 0; m < modes.size(); ++m) {
-      infer::SequenceOptions so_m;
-      so_m.input = modes[m];
-      so_m.interval = dc.prev_interval;
-      so_m.first_frames_map = first_frames_map;
-      infer::SequenceRunner runner(*loaded->model, h, w, so_m, [&](int64_t index, int, const float* map) {
-        preds[m][static_cast<size_t>(index)].assign(map, map + int64_t{h} * w);
-        return absl::OkStatus();
-      });
-      for (const data::Sample& s : samples) {
-        if (absl::Status st = runner.Push(s.ref.frame, s.rgb.data(), s.prev.data()); !st.ok()) return fail(st);
-      }
-      if (absl::Status st = runner.Finish(); !st.ok()) return fail(st);
-    }
-    const std::string maps_dir = out_dir + "/maps/" + video;
-    if (save_maps == "all") {
-      if (absl::Status s = util::MakeDirs(maps_dir); !s.ok()) return fail(s);
-    }
-    for (size_t i = 0; i < samples.size(); ++i) {
-      const data::Sample& s = samples[i];
-      const std::vector<float> fix = Bytes01ToFloats(s.fixations);
-      std::map<std::string, data::MetricSet> scores;
-      for (size_t m = 0; m < modes.size(); ++m) {
-        scores[model_names[m]] = data::ComputeMetrics(preds[m][i].data(), s.target.data(), fix.data(), h, w);
-      }
-      scores[data::kBaselineUniform] = data::ComputeMetrics(uniform.data(), s.target.data(), fix.data(), h, w);
-      scores[data::kBaselineEquator] = data::ComputeMetrics(equator->data(), s.target.data(), fix.data(), h, w);
-      scores[data::kBaselinePrevGt] = data::ComputeMetrics(s.prev.data(), s.target.data(), fix.data(), h, w);
-      if (absl::Status st = report.AddFrame(video, s.ref.frame, scores); !st.ok()) return fail(st);
-      const std::vector<uint8_t> rgb8 = ToRgb8(s.rgb);
-      if (save_maps == "all") {
-        const std::string stem = maps_dir + "/" + data::FrameKey(s.ref.frame);
-        if (absl::Status st = util::WriteNpy(stem + ".npy", util::NpyArray::FromFloat32({h, w}, preds[0][i]));
-            !st.ok()) {
-          return fail(st);
-        }
-        const std::vector<uint8_t> overlay = data::OverlayHeatmap(rgb8.data(), preds[0][i].data(), h, w);
-        if (absl::Status st = data::WritePng(stem + "_overlay.png", overlay.data(), h, w, 3); !st.ok()) {
-          return fail(st);
-        }
-      }
-      if (gallery_every > 0 && done % gallery_every == 0) {
-        const data::MetricSet& caption = scores["model"];
-        if (absl::Status st = report.AddGalleryEntry(video, s.ref.frame, rgb8.data(), h, w, s.target.data(),
-                                                     preds[0][i].data(), h, w, &caption);
-            !st.ok()) {
-          return fail(st);
-        }
-      }
-      line.Update(++done);
-    }
-  }
-  line.Finish();
-  if (absl::Status s = report.Write(out_dir); !s.ok()) return fail(s);
-  std::string summary = absl::StrFormat("test: %lld frames; CC model %.4f", static_cast<long long>(report.num_frames()),
-                                        report.Mean("model", "cc"));
-  if (model_names.size() > 1) absl::StrAppendFormat(&summary, ", %s %.4f", model_names[1], report.Mean(model_names[1], "cc"));
+  infer::EvaluateOptions eo;
+  eo.input = *mode;
+  eo.both = absl::GetFlag(FLAGS_both);
+  eo.out_dir = util::UserPath(absl::GetFlag(FLAGS_out));
+  eo.checkpoint = ckpt;
+  eo.save_maps = save_maps == "all";
+  eo.gallery = absl::GetFlag(FLAGS_gallery);
+  eo.max_frames = absl::GetFlag(FLAGS_max_frames);
+  absl::StatusOr<infer::EvaluateResult> r = infer::EvaluateTestSplit(*loaded->model, *d, eo);
+  if (!r.ok()) return fail(r.status());
+  const std::string& out_dir = eo.out_dir;
+  const std::vector<std::string>& model_names = r->model_names;
+  std::string summary = absl::StrFormat("test: %lld frames; CC model %.4f", static_cast<long long>(r->frames),
+                                        r->mean_cc.at("model"));
+  if (model_names.size() > 1) absl::StrAppendFormat(&summary, ", %s %.4f", model_names[1], r->mean_cc.at(model_names[1]));
   for (const char* b : {data::kBaselineUniform, data::kBaselineEquator, data::kBaselinePrevGt}) {
-    absl::StrAppendFormat(&summary, ", %s %.4f", b, report.Mean(b, "cc"));
+    absl::StrAppendFormat(&summary, ", %s %.4f", b, r->mean_cc.at(b));
   }
   std::fprintf(stderr, "%s\ntest: wrote %s/metrics.json and %s/report.html\n", summary.c_str(), out_dir.c_str(),
                out_dir.c_str());
