@@ -61,12 +61,6 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path, nn::Device device
   return out;
 }
 
-absl::StatusOr<LoadedModel> LoadModel(const InferConfig& config) {
-  absl::StatusOr<nn::Device> device = ParseDevice(config.device);
-  if (!device.ok()) return device.status();
-  return LoadModel(util::UserPath(config.checkpoint), *device, config.table_mode, config.convention);
-}
-
 std::optional<int> TrainingHeight(const util::Safetensors& checkpoint) {
   const auto it = checkpoint.metadata.find(nn::kMetaTrainConfig);
   if (it == checkpoint.metadata.end()) return std::nullopt;

@@ -64,8 +64,6 @@ struct LoadedModel {
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path, nn::Device device,
                                       const std::string& table_mode_override,
                                       const std::string& convention_override);
-// The same from the options (device, checkpoint as a user path, overrides).
-absl::StatusOr<LoadedModel> LoadModel(const InferConfig& config);
 
 // The training height stored in a checkpoint's training config, if any.
 std::optional<int> TrainingHeight(const util::Safetensors& checkpoint);

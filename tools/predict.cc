@@ -238,7 +238,10 @@ int Main(int argc, char** argv) {
           absl::StrCat(input, ": not a directory, an image (.jpg/.jpeg/.png) or a .npy file")));
     }
   }
-  absl::StatusOr<infer::LoadedModel> loaded = infer::LoadModel(ic);
+  absl::StatusOr<nn::Device> device = infer::ParseDevice(ic.device);
+  if (!device.ok()) return fail(device.status());
+  absl::StatusOr<infer::LoadedModel> loaded =
+      infer::LoadModel(util::UserPath(ic.checkpoint), *device, ic.table_mode, ic.convention);
   if (!loaded.ok()) return fail(loaded.status());
   absl::Status status;
   if (npy) {

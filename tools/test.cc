@@ -26,7 +26,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/baselines.h"
@@ -80,8 +79,11 @@ int Main(int argc, char** argv) {
   data::DataConfig dc = DataConfigFromFlags();
   if (absl::Status s = infer::ValidateInferConfig(ic); !s.ok()) return fail(s, 2);
   if (absl::Status s = data::ValidateDataConfig(dc); !s.ok()) return fail(s, 2);
-  absl::StatusOr<infer::LoadedModel> loaded = infer::LoadModel(ic);
-  if (!loaded.ok()) return fail(loaded.status(), absl::IsInvalidArgument(loaded.status()) && absl::StartsWith(loaded.status().message(), "--") ? 2 : 1);
+  absl::StatusOr<nn::Device> device = infer::ParseDevice(ic.device);
+  if (!device.ok()) return fail(device.status(), 2);
+  absl::StatusOr<infer::LoadedModel> loaded =
+      infer::LoadModel(util::UserPath(ic.checkpoint), *device, ic.table_mode, ic.convention);
+  if (!loaded.ok()) return fail(loaded.status());
   const std::string& ckpt = loaded->path;
   absl::StatusOr<std::pair<int, int>> size = infer::Resolution(ic, *loaded);
   if (!size.ok()) return fail(size.status(), 2);
