@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -67,46 +68,107 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, int64_t max_bytes)
   return out;
 }
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
-  const std::string dir = DirName(path);
+absl::StatusOr<AtomicFile> AtomicFile::Create(const std::string& path) {
   std::string tmpl = path + ".tmp.XXXXXX";
   const int fd = ::mkstemp(tmpl.data());
   if (fd < 0) {
     return absl::PermissionDeniedError(
-        absl::StrCat(path, ": cannot create a temporary file in ", dir, ": ", ErrnoText()));
+        absl::StrCat(path, ": cannot create a temporary file in ", DirName(path), ": ", ErrnoText()));
   }
-  auto fail = [&](const std::string& what) {
+  if (::fchmod(fd, 0644) != 0) {
     const std::string err = ErrnoText();
     ::close(fd);
     ::unlink(tmpl.c_str());
-    return absl::DataLossError(absl::StrCat(path, ": ", what, ": ", err));
-  };
+    return absl::PermissionDeniedError(absl::StrCat(path, ": chmod failed: ", err));
+  }
+  AtomicFile f;
+  f.path_ = path;
+  f.temp_path_ = tmpl;
+  f.fd_ = fd;
+  return f;
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept { *this = std::move(other); }
+
+AtomicFile& AtomicFile::operator=(AtomicFile&& other) noexcept {
+  if (this != &other) {
+    Abandon();
+    path_ = std::move(other.path_);
+    temp_path_ = std::move(other.temp_path_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+    other.temp_path_.clear();
+  }
+  return *this;
+}
+
+AtomicFile::~AtomicFile() { Abandon(); }
+
+void AtomicFile::Abandon() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+  temp_path_.clear();
+}
+
+absl::Status AtomicFile::Append(std::string_view bytes) {
+  if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(path_, ": write after commit"));
   size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + written, bytes.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail("write failed");
+      const std::string err = ErrnoText();
+      Abandon();
+      return absl::DataLossError(absl::StrCat(path_, ": write failed: ", err));
     }
     written += static_cast<size_t>(n);
   }
-  if (::fchmod(fd, 0644) != 0) return fail("chmod failed");
-  if (::fsync(fd) != 0) return fail("fsync failed");
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFile::Commit(const std::string& final_path) {
+  const std::string target = final_path.empty() ? path_ : final_path;
+  if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(target, ": already committed or failed"));
+  const int fd = fd_;
+  fd_ = -1;
   if (::close(fd) != 0) {
-    ::unlink(tmpl.c_str());
-    return absl::DataLossError(absl::StrCat(path, ": close failed: ", ErrnoText()));
-  }
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
     const std::string err = ErrnoText();
-    ::unlink(tmpl.c_str());
+    Abandon();
+    return absl::DataLossError(absl::StrCat(target, ": close failed: ", err));
+  }
+  absl::Status s = CommitFile(temp_path_, target);
+  temp_path_.clear();  // renamed, or removed by CommitFile
+  return s;
+}
+
+absl::Status CommitFile(const std::string& temp_path, const std::string& path) {
+  const int fd = ::open(temp_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const std::string err = ErrnoText();
+    if (fd >= 0) ::close(fd);
+    ::unlink(temp_path.c_str());
+    return absl::DataLossError(absl::StrCat(path, ": fsync failed: ", err));
+  }
+  ::close(fd);
+  if (::rename(temp_path.c_str(), path.c_str()) != 0) {
+    const std::string err = ErrnoText();
+    ::unlink(temp_path.c_str());
     return absl::DataLossError(absl::StrCat(path, ": rename failed: ", err));
   }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dfd = ::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);  // best effort: the rename is durable once the directory is synced
     ::close(dfd);
   }
   return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+  absl::StatusOr<AtomicFile> f = AtomicFile::Create(path);
+  if (!f.ok()) return f.status();
+  if (absl::Status s = f->Append(contents); !s.ok()) return s;
+  return f->Commit();
 }
 
 absl::Status MakeDirs(const std::string& path) {
