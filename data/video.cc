@@ -255,7 +255,7 @@ absl::StatusOr<std::unique_ptr<VideoReader>> VideoReader::Open(const std::string
   return std::unique_ptr<VideoReader>(new VideoReader(std::move(s)));
 }
 
-absl::StatusOr<bool> VideoReader::Next(VideoFrame* out, bool convert) {
+absl::StatusOr<bool> VideoReader::Next(VideoFrame* out, const ConvertIf& convert_if) {
   State& s = *s_;
   if (s.done) {
     if (!s.final_status.ok()) return s.final_status;
@@ -299,11 +299,10 @@ absl::StatusOr<bool> VideoReader::Next(VideoFrame* out, bool convert) {
       out->index = s.decoded;
       out->pts = pts;
       out->time_s = static_cast<double>(pts - s.first_pts) * s.info.time_base.value();
+      out->image = Image{};
       absl::Status cs = absl::OkStatus();
-      if (convert) {
+      if (!convert_if || convert_if(*out)) {
         cs = s.Convert(f, &out->image);
-      } else {
-        out->image = Image{};
       }
       av_frame_unref(f);
       if (!cs.ok()) return s.Finish(cs);

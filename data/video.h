@@ -22,6 +22,7 @@
 #define SAL360_DATA_VIDEO_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,7 +58,7 @@ struct VideoFrame {
   int64_t index = 0;   // 0-based, presentation order
   int64_t pts = 0;     // in VideoInfo::time_base
   double time_s = 0;   // (pts - pts of frame 0) in seconds
-  Image image;         // RGB (height, width, 3); empty when Next(.., convert = false)
+  Image image;         // RGB (height, width, 3); empty for frames Next did not convert
 };
 
 class VideoReader {
@@ -71,11 +72,13 @@ class VideoReader {
   VideoReader& operator=(const VideoReader&) = delete;
 
   const VideoInfo& info() const;
-  // The next frame into *frame (true), or false at the end of the stream. convert =
-  // false skips the pixel conversion (frames that are only skipped). Errors name the file
-  // and the index of the frame that could not be decoded; after an error, or at the end,
-  // Next keeps returning the same result.
-  absl::StatusOr<bool> Next(VideoFrame* frame, bool convert = true);
+  // The next frame into *frame (true), or false at the end of the stream. When
+  // `convert_if` is given, the pixels are converted only for frames it accepts (it sees
+  // index, pts and time; frames that are only skipped stay cheap), else image is empty.
+  // Errors name the file and the index of the frame that could not be decoded; after an
+  // error, or at the end, Next keeps returning the same result.
+  using ConvertIf = std::function<bool(const VideoFrame&)>;
+  absl::StatusOr<bool> Next(VideoFrame* frame, const ConvertIf& convert_if = nullptr);
   int64_t frames_decoded() const;
 
  private:

@@ -1,16 +1,18 @@
-// predict: saliency maps for your own panoramas with a trained checkpoint.
+// predict: saliency maps for your own 360° videos and panoramas with a trained checkpoint.
 //
-//   bazel run //tools:predict -- --input=pano.jpg --out=maps/
-//   bazel run //tools:predict -- --input=frames_dir/ --out=maps/      # a video, in order
+//   bazel run //tools:predict -- --input=clip.mp4 --out=pred/          # a video file
+//   bazel run //tools:predict -- --input=frames_dir/ --out=pred/       # frames, in name order
+//   bazel run //tools:predict -- --input=pano.jpg --out=pred/          # one image
 //   bazel run //tools:predict -- --input=X.npy [--prev=P.npy] --out=Y.npy
 //
-// Images and directories: each frame is decoded and resized to the network resolution
-// (--height x --width, default the checkpoint's training height x 2); a directory's
-// frames (.jpg/.jpeg/.png, sorted by name) are a video, run through the same inference
-// loop as test (infer/sequence.h): the previous-map input of frame k is the model's own
-// prediction for frame k - --prev_interval, and the first frames get the
-// --first_frames map (the centre prior by default, as in training and test). Writes <name>.npy (the map, float32 (H, W), the network's output scale) and
-// <name>_overlay.png (the map over the frame, at the frame's size).
+// Videos, directories and images run through infer/predict.h: frames are decoded (any
+// container/codec Debian's FFmpeg reads; .jpg/.png), resized to the network resolution
+// (--height x --width, default the checkpoint's training height x 2) and run through the
+// one inference loop (infer/sequence.h): frame k's previous-map input is the model's own
+// prediction for frame k - --prev_interval (counted in output frames), the first frames
+// get --first_frames. Outputs (--out must be a new or empty directory): per-frame maps
+// (--maps), the overlay (--overlay; a video for video input), Salient360! raw maps,
+// frames.csv and summary.json; docs/video.md has the formats.
 //
 // .npy input: X of shape (N,3,H,W) or (3,H,W), RGB in [0,1], float32 or float64, any
 // H, W that are multiples of 8 (>= 16); --prev=P.npy of shape (N,1,H,W) (or (1,H,W))
@@ -26,7 +28,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <deque>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -39,30 +40,39 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "data/heatmap.h"
-#include "data/image.h"
-#include "nlohmann/json.hpp"
+#include "data/source.h"
+#include "data/video.h"
+#include "infer/model.h"
+#include "infer/predict.h"
+#include "infer/sequence.h"
 #include "nn/model.h"
 #include "nn/tensor.h"
-#include "data/loader.h"
-#include "data/source.h"
-#include "infer/model.h"
-#include "infer/sequence.h"
 #include "tools/flags.h"
 #include "util/file.h"
 #include "util/npy.h"
 #include "util/progress.h"
 
 ABSL_FLAG(std::string, input, "",
-          "An image (.jpg/.jpeg/.png), a directory of frames (a video, in name order), or a "
-          ".npy tensor (N,3,H,W) / (3,H,W) of RGB in [0,1]");
+          "A video file (.mp4, .mkv, .mov, .webm, ...), an image (.jpg/.jpeg/.png), a directory of "
+          "frames (a video, in name order), or a .npy tensor (N,3,H,W) / (3,H,W) of RGB in [0,1]");
 ABSL_FLAG(std::string, prev, "",
           ".npy input only: previous maps (N,1,H,W) in the network's input scale (x10); "
           "default zeros");
 ABSL_FLAG(std::string, out, "",
           "For .npy input: the output .npy (raw network output, float32 (N,1,H,W)). "
           "Otherwise a directory for <name>.npy maps and <name>_overlay.png");
-ABSL_FLAG(int, batch, 4, ".npy input: images per forward pass");
+ABSL_FLAG(int, batch, 4, "Frames per forward pass (a video's frames batch while their inputs are known)");
+ABSL_FLAG(std::string, maps, "npy",
+          "Per-frame maps: npy (float32, raw output), png (16-bit, max = 65535), npy,png or none");
+ABSL_FLAG(std::string, overlay, "blend",
+          "blend (heatmap over the frame) | side_by_side (frame | heatmap) | none; a video for video input");
+ABSL_FLAG(std::string, codec, "auto", "Overlay video codec: auto (H.264 if available, else MPEG-4) | h264 | mpeg4");
+ABSL_FLAG(int, overlay_max_width, 1920, "Overlay video frames: the input's size, scaled down to this width");
+ABSL_FLAG(bool, salient360, true, "Also write the Salient360! raw maps NAME_WxHxN_32b.bin (each map sums to 1)");
+ABSL_FLAG(int, every, 1, "Video input: predict every Nth frame of the window");
+ABSL_FLAG(double, start, 0, "Video input: window start, seconds from the first frame");
+ABSL_FLAG(double, duration, -1, "Video input: window length in seconds (negative: to the end)");
+ABSL_FLAG(bool, stretch, false, "Accept frames that are not 2:1 equirectangular (resized to the network size)");
 // And the shared flags: --checkpoint, --device, --height, --width, --table_mode,
 // --convention, --tables_dir (//tools:infer_flags); --prev_interval, --first_frames
 // (//tools:temporal_flags).
@@ -83,10 +93,11 @@ bool IsImageFile(const std::string& name) {
   return absl::EndsWith(lower, ".jpg") || absl::EndsWith(lower, ".jpeg") || absl::EndsWith(lower, ".png");
 }
 
-std::string Stem(const std::string& path) {
+std::string BaseName(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   std::string base = path.substr(path.find_last_of('/') + 1);
   const size_t dot = base.find_last_of('.');
-  return dot == std::string::npos ? base : base.substr(0, dot);
+  return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
 }
 
 absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, const std::string& prev_path,
@@ -150,51 +161,10 @@ absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, co
   return util::WriteNpy(out_path, util::NpyArray::FromFloat32({n, 1, h, w}, out));
 }
 
-// Images and directories: decode, resize, run the frames through the inference loop
-// (a directory is a video: frame k's temporal input is the prediction for frame
-// k - interval, the first frames get the first-frames map, as in training and test),
-// write maps and overlays.
-absl::Status PredictImages(nn::SphericalUNet& model, const std::vector<std::string>& frames, int h, int w,
-                           const data::TemporalConfig& temporal, const std::string& out_dir) {
-  if (absl::Status s = util::MakeDirs(out_dir); !s.ok()) return s;
-  absl::StatusOr<data::SampleOptions> sample = data::TemporalSampleOptions(temporal, h, w);
-  if (!sample.ok()) return sample.status();
-  infer::SequenceOptions so;
-  so.input = infer::TemporalInput::kPrediction;
-  so.interval = temporal.prev_interval;
-  so.first_frames_map = data::FirstFramesMap(sample->first_frames, h, w, sample->gt_options);
-  std::deque<data::Image> pending;  // decoded frames whose maps have not come back yet
-  util::ProgressLine line("predict", static_cast<int64_t>(frames.size()), "frame");
-  infer::SequenceRunner runner(model, h, w, so, [&](int64_t k, int, const float* map) -> absl::Status {
-    const data::Image image = std::move(pending.front());
-    pending.pop_front();
-    const std::string stem = out_dir + "/" + Stem(frames[static_cast<size_t>(k)]);
-    const std::vector<float> y(map, map + int64_t{h} * w);
-    if (absl::Status s = util::WriteNpy(stem + ".npy", util::NpyArray::FromFloat32({h, w}, y)); !s.ok()) return s;
-    const std::vector<float> full = data::ResizeFloat(map, h, w, 1, image.height, image.width);
-    const std::vector<uint8_t> overlay = data::OverlayHeatmap(image.pixels.data(), full.data(), image.height, image.width);
-    if (absl::Status s = data::WritePng(stem + "_overlay.png", overlay.data(), image.height, image.width, 3); !s.ok()) {
-      return s;
-    }
-    line.Update(k + 1);
-    return absl::OkStatus();
-  });
-  for (size_t k = 0; k < frames.size(); ++k) {
-    absl::StatusOr<data::Image> image = data::ReadImage(frames[k], 3);
-    if (!image.ok()) return image.status();
-    const std::vector<float> rgb = data::ResizeToFloat(*image, h, w);  // (h, w, 3) in [0,1]
-    pending.push_back(*std::move(image));
-    if (absl::Status s = runner.Push(static_cast<int>(k) + 1, rgb.data()); !s.ok()) return s;
-  }
-  if (absl::Status s = runner.Finish(); !s.ok()) return s;
-  line.Finish();
-  return absl::OkStatus();
-}
-
 int Main(int argc, char** argv) {
   SetToolUsage(
-      "Saliency maps for your own panoramas: --input=IMAGE|DIR|X.npy --out=DIR|Y.npy "
-      "[--checkpoint=...]. See docs/model.md.");
+      "Saliency maps for your own 360° videos and panoramas: --input=VIDEO|IMAGE|DIR|X.npy "
+      "--out=DIR|Y.npy [--checkpoint=...]. See docs/video.md and docs/model.md.");
   absl::ParseCommandLine(argc, argv);
   auto fail = [](const absl::Status& s) {
     std::fprintf(stderr, "predict: %s\n", std::string(s.message()).c_str());
@@ -202,7 +172,7 @@ int Main(int argc, char** argv) {
   };
   const std::string input = util::UserPath(absl::GetFlag(FLAGS_input));
   const std::string out = util::UserPath(absl::GetFlag(FLAGS_out));
-  if (input.empty()) return fail(absl::InvalidArgumentError("--input is required (an image, a directory or a .npy)"));
+  if (input.empty()) return fail(absl::InvalidArgumentError("--input is required (a video, an image, a directory or a .npy)"));
   if (out.empty()) return fail(absl::InvalidArgumentError("--out is required"));
   const int batch = absl::GetFlag(FLAGS_batch);
   if (batch < 1 || batch > 1024) return fail(absl::InvalidArgumentError("--batch must be in 1..1024"));
@@ -211,7 +181,28 @@ int Main(int argc, char** argv) {
   data::TemporalConfig temporal;
   ReadTemporalFlags(temporal);
   if (absl::Status s = data::ValidateTemporalConfig(temporal); !s.ok()) return fail(s);
+  infer::PredictRun run;
+  run.batch = batch;
+  run.temporal = temporal;
+  if (absl::Status s = infer::ParseMaps(absl::GetFlag(FLAGS_maps), &run.outputs); !s.ok()) return fail(s);
+  absl::StatusOr<infer::Overlay> overlay = infer::ParseOverlay(absl::GetFlag(FLAGS_overlay));
+  if (!overlay.ok()) return fail(overlay.status());
+  run.outputs.overlay = *overlay;
+  absl::StatusOr<data::VideoCodec> codec = data::ParseVideoCodec(absl::GetFlag(FLAGS_codec));
+  if (!codec.ok()) return fail(absl::InvalidArgumentError(absl::StrCat("--codec: ", codec.status().message())));
+  run.outputs.codec = *codec;
+  run.outputs.overlay_max_width = absl::GetFlag(FLAGS_overlay_max_width);
+  run.outputs.salient360 = absl::GetFlag(FLAGS_salient360);
+  run.selection.every = absl::GetFlag(FLAGS_every);
+  run.selection.start_s = absl::GetFlag(FLAGS_start);
+  run.selection.duration_s = absl::GetFlag(FLAGS_duration);
+  run.selection.stretch = absl::GetFlag(FLAGS_stretch);
+  if (run.selection.every < 1) return fail(absl::InvalidArgumentError("--every must be at least 1"));
+  if (!(run.selection.start_s >= 0)) return fail(absl::InvalidArgumentError("--start must be >= 0 seconds"));
+  if (run.selection.duration_s == 0) return fail(absl::InvalidArgumentError("--duration must not be 0"));
+  if (run.outputs.overlay_max_width < 2) return fail(absl::InvalidArgumentError("--overlay_max_width must be >= 2"));
   const bool npy = absl::EndsWith(absl::AsciiStrToLower(input), ".npy");
+  const bool video = !npy && !IsDirectory(input) && infer::LooksLikeVideo(input);
   if (!npy && !absl::GetFlag(FLAGS_prev).empty()) {
     return fail(absl::InvalidArgumentError("--prev applies to .npy input only"));
   }
@@ -233,10 +224,13 @@ int Main(int argc, char** argv) {
       }
     } else if (IsImageFile(input)) {
       frames.push_back(input);
-    } else {
-      return fail(absl::InvalidArgumentError(
-          absl::StrCat(input, ": not a directory, an image (.jpg/.jpeg/.png) or a .npy file")));
+    } else if (!video) {
+      return fail(absl::InvalidArgumentError(absl::StrCat(
+          input, ": not a video file (.mp4, .mkv, ...), a directory, an image (.jpg/.jpeg/.png) or a .npy file")));
     }
+  }
+  if (!npy) {
+    if (absl::Status s = infer::CheckNewOutputDir(out); !s.ok()) return fail(s);
   }
   absl::StatusOr<nn::Device> device = infer::ParseDevice(ic.device);
   if (!device.ok()) return fail(device.status());
@@ -251,7 +245,20 @@ int Main(int argc, char** argv) {
     if (!size.ok()) return fail(size.status());
     const auto [h, w] = *size;
     if (absl::Status s = infer::LoadTablesDir(ic.tables_dir, h, w, loaded->model->config()); !s.ok()) return fail(s);
-    status = PredictImages(*loaded->model, frames, h, w, temporal, out);
+    run.model = loaded->model.get();
+    run.height = h;
+    run.width = w;
+    infer::PredictStats stats;
+    status = video ? infer::PredictVideo(run, input, out, &stats)
+                   : infer::PredictImages(run, frames, BaseName(input), out, &stats);
+    if (stats.frames > 0) {
+      const double t = std::max(1e-9, stats.decode_s + stats.infer_s + stats.write_s);
+      std::fprintf(stderr,
+                   "predict: %lld frames in %.1f s (%.2f fps): decode %.0f%%, infer %.0f%%, write/encode %.0f%%%s\n",
+                   static_cast<long long>(stats.frames), stats.total_s, stats.frames / std::max(1e-9, stats.total_s),
+                   100 * stats.decode_s / t, 100 * stats.infer_s / t, 100 * stats.write_s / t,
+                   stats.encoder.empty() ? "" : absl::StrCat(" (overlay: ", stats.encoder, ")").c_str());
+    }
   }
   if (!status.ok()) return fail(status);
   std::fprintf(stderr, "predict: wrote %s\n", out.c_str());
