@@ -89,7 +89,7 @@ class Pipeline {
       if (!bin.ok()) return bin.status();
       bin_ = std::make_unique<data::Salient360Writer>(*std::move(bin));
     }
-    line_ = std::make_unique<util::ProgressLine>("predict", total_estimate_, "frame");
+    if (run_.progress) line_ = std::make_unique<util::ProgressLine>("predict", total_estimate_, "frame");
     start_ = Clock::now();
     return absl::OkStatus();
   }
@@ -222,7 +222,7 @@ class Pipeline {
     }
     ++stats_->frames;
     stats_->write_s += Seconds(t0, Clock::now());
-    line_->Update(stats_->frames, Rates());
+    if (line_ != nullptr) line_->Update(stats_->frames, Rates());
     return absl::OkStatus();
   }
 

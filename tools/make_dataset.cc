@@ -8,12 +8,15 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "data/synthetic.h"
+#include "data/video.h"
 #include "nlohmann/json.hpp"
 #include "util/progress.h"
 #include "util/file.h"
@@ -35,6 +38,10 @@ ABSL_FLAG(int, pickle_protocol, 2, "vinfo.pkl protocol (2, 3 or 4)");
 ABSL_FLAG(bool, gt_cache, false, "Also write NNNN_gt.npy ground-truth caches");
 ABSL_FLAG(int, gt_cache_height, 128, "Cache height (the published caches are 128x256)");
 ABSL_FLAG(int, gt_cache_width, 256, "Cache width");
+ABSL_FLAG(std::string, mp4_dir, "",
+          "Also write each video as DIR/synNNN.mp4 (the rendered frames, H.264 or MPEG-4), e.g. for "
+          "trying predict on a video file; outside --out, whose folders must match vinfo.pkl");
+ABSL_FLAG(int, mp4_fps, 10, "Frame rate of the --mp4_dir videos");
 ABSL_FLAG(double, gaze_sigma, 3.14159265358979323846 / 20,
           "Sigma (radians) of the spherical Gaussian of the caches");
 
@@ -80,6 +87,34 @@ int main(int argc, char** argv) {
     return 1;
   }
   nlohmann::ordered_json j;
+  if (const std::string mp4_dir = sal360::util::UserPath(absl::GetFlag(FLAGS_mp4_dir)); !mp4_dir.empty()) {
+    const int fps = absl::GetFlag(FLAGS_mp4_fps);
+    if (fps < 1 || fps > 240) {
+      std::fprintf(stderr, "make_dataset: --mp4_fps must be in 1..240\n");
+      return 2;
+    }
+    if (absl::Status s = sal360::util::MakeDirs(mp4_dir); !s.ok()) {
+      std::fprintf(stderr, "make_dataset: error: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+    sal360::util::ProgressLine mp4_bar("make_dataset mp4", o.videos, "videos");
+    std::vector<std::string> files;
+    for (int v = 0; v < o.videos; ++v) {
+      std::vector<sal360::data::Image> frames;
+      for (sal360::data::SyntheticFrame& f : sal360::data::RenderSyntheticVideo(o, v)) {
+        frames.push_back(std::move(f.image));
+      }
+      const std::string path = mp4_dir + "/" + sal360::data::SyntheticVideoName(v) + ".mp4";
+      if (absl::Status s = sal360::data::WriteVideo(path, frames, sal360::data::Rational{fps, 1}); !s.ok()) {
+        std::fprintf(stderr, "make_dataset: error: %s\n", std::string(s.message()).c_str());
+        return 1;
+      }
+      files.push_back(path);
+      mp4_bar.Update(v + 1);
+    }
+    mp4_bar.Finish();
+    j["mp4"] = files;
+  }
   j["root"] = out;
   j["key"] = o.Key();
   j["videos"] = stats->videos;
