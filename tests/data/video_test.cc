@@ -115,6 +115,21 @@ TEST(Video, RoundTripEachCodec) {
   }
 }
 
+TEST(Video, OtherContainers) {
+  for (const std::string ext : {"mkv", "avi", "mov"}) {
+    SCOPED_TRACE(ext);
+    std::vector<Image> frames;
+    for (int k = 0; k < 5; ++k) frames.push_back(TestFrame(32, 64, k));
+    const std::string path = Tmp("c." + ext);
+    ASSERT_TRUE(WriteVideo(path, frames, Rational{25, 1}, VideoCodec::kMpeg4).ok());
+    absl::Status st;
+    const std::vector<VideoFrame> back = ReadAll(path, &st);
+    ASSERT_TRUE(st.ok()) << st;
+    ASSERT_EQ(back.size(), 5u);
+    for (size_t k = 0; k < back.size(); ++k) EXPECT_NEAR(back[k].time_s, k / 25.0, 1e-3);
+  }
+}
+
 TEST(Video, DecodingIsDeterministic) {
   std::vector<Image> frames;
   for (int k = 0; k < 8; ++k) frames.push_back(TestFrame(32, 64, k));
