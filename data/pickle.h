@@ -21,6 +21,16 @@
 // PERSID BINPERSID EXT1 EXT2 EXT4 EMPTY_SET ADDITEMS FROZENSET BYTEARRAY8 NEXT_BUFFER
 // READONLY_BUFFER; any other byte is an "unknown pickle opcode".
 //
+// Objects through an allow-list (PickleLimits::allowed_globals non-empty; what
+// torch.load(weights_only=True) does, for data/torch_file.h): GLOBAL and STACK_GLOBAL
+// then push a reference to a global *named on the list* (any other name is refused,
+// naming it and the byte offset), REDUCE records a call of such a global with its
+// arguments, BUILD records its state, BINPERSID records a persistent id. These become
+// PyValue kinds kGlobal, kCall and kPersistentId: descriptions, never executed; the
+// caller interprets them. `collections.OrderedDict()` (no arguments) is read as a dict,
+// and BUILD on a dict (an OrderedDict's attributes, e.g. a state_dict's _metadata) is
+// accepted and its state dropped.
+//
 // Strictness: every read is bounds-checked (a truncated file at any offset is an error,
 // never a crash); FRAME lengths must match the data (no opcode may straddle a frame end,
 // as in CPython); the program must end with STOP leaving exactly one value and no open
@@ -61,7 +71,14 @@ class PyValue {
   struct List;
   struct Tuple;
   struct Dict;
-  enum class Kind { kNone, kBool, kInt, kFloat, kStr, kBytes, kList, kTuple, kDict };
+  // A reference to an allowed global, "module.name" (allow-list mode only).
+  struct Global {
+    std::string name;
+    bool operator==(const Global& o) const { return name == o.name; }
+  };
+  struct Call;          // an allowed global called with arguments (REDUCE), never executed
+  struct PersistentId;  // BINPERSID's value
+  enum class Kind { kNone, kBool, kInt, kFloat, kStr, kBytes, kList, kTuple, kDict, kGlobal, kCall, kPersistentId };
 
   PyValue() : v_(None{}) {}
   static PyValue FromNone() { return PyValue(); }
@@ -74,6 +91,10 @@ class PyValue {
   static PyValue FromTuple(std::vector<PyValue> items);
   // Insertion order is kept (Python dicts are ordered); keys are not de-duplicated here.
   static PyValue FromDict(std::vector<std::pair<PyValue, PyValue>> items);
+  static PyValue FromGlobal(std::string name);
+  // state: empty, or the one value BUILD gave.
+  static PyValue FromCall(std::string callable, std::vector<PyValue> args, std::vector<PyValue> state = {});
+  static PyValue FromPersistentId(PyValue id);
 
   Kind kind() const;
   bool is_none() const { return kind() == Kind::kNone; }
@@ -85,6 +106,9 @@ class PyValue {
   bool is_list() const { return kind() == Kind::kList; }
   bool is_tuple() const { return kind() == Kind::kTuple; }
   bool is_dict() const { return kind() == Kind::kDict; }
+  bool is_global() const { return kind() == Kind::kGlobal; }
+  bool is_call() const { return kind() == Kind::kCall; }
+  bool is_persistent_id() const { return kind() == Kind::kPersistentId; }
   // Accessors abort when the kind is wrong (check kind() first).
   bool as_bool() const;
   int64_t as_int() const;
@@ -94,6 +118,9 @@ class PyValue {
   // Items of a list or tuple.
   const std::vector<PyValue>& items() const;
   const std::vector<std::pair<PyValue, PyValue>>& dict_items() const;
+  const std::string& global_name() const;
+  const Call& call() const;
+  const PyValue& persistent_id() const;
   // A number as double: int, float or bool (as Python would add them). Returns false
   // (and leaves *out alone) for other kinds.
   bool AsNumber(double* out) const;
@@ -108,7 +135,8 @@ class PyValue {
  private:
   using Variant =
       std::variant<None, bool, int64_t, double, std::string, Bytes, std::shared_ptr<const List>,
-                   std::shared_ptr<const Tuple>, std::shared_ptr<const Dict>>;
+                   std::shared_ptr<const Tuple>, std::shared_ptr<const Dict>, Global, std::shared_ptr<const Call>,
+                   std::shared_ptr<const PersistentId>>;
   explicit PyValue(Variant v) : v_(std::move(v)) {}
   Variant v_;
 };
@@ -123,15 +151,30 @@ struct PyValue::Dict {
   std::vector<std::pair<PyValue, PyValue>> items;
 };
 
+struct PyValue::Call {
+  std::string callable;         // "module.name", on the allow-list
+  std::vector<PyValue> args;    // the argument tuple's items
+  std::vector<PyValue> state;   // empty, or BUILD's state
+};
+struct PyValue::PersistentId {
+  PyValue id;
+};
+
 struct PickleLimits {
   int max_depth = 64;                     // nesting of containers
   int64_t max_values = int64_t{1} << 25;  // values in the expanded tree (and on the stack)
   int64_t max_string_bytes = int64_t{1} << 28;
+  // Globals ("module.name") the pickle may name; empty: plain data only (see above).
+  std::vector<std::string> allowed_globals;
 };
 
 // Parses pickle bytes. `name` (usually the file name) starts every error message.
 absl::StatusOr<PyValue> ParsePickle(const std::string& bytes, const std::string& name,
                                     const PickleLimits& limits = {});
+// One pickle of a stream: starts at `offset`, may be followed by other bytes; *end gets
+// the offset after its STOP. Byte offsets in errors count from the start of `bytes`.
+absl::StatusOr<PyValue> ParsePickleAt(const std::string& bytes, size_t offset, const std::string& name,
+                                      const PickleLimits& limits, size_t* end);
 // Reads and parses a file of at most `max_bytes`.
 absl::StatusOr<PyValue> ReadPickle(const std::string& path, int64_t max_bytes = int64_t{1} << 30,
                                    const PickleLimits& limits = {});

@@ -61,8 +61,10 @@ struct OpArg {
 
 class Unpickler {
  public:
-  Unpickler(const std::string& data, const std::string& name, const PickleLimits& limits)
-      : d_(data), name_(name), limits_(limits) {}
+  Unpickler(const std::string& data, const std::string& name, const PickleLimits& limits, size_t offset = 0,
+            bool allow_trailing = false)
+      : d_(data), name_(name), limits_(limits), pos_(offset), allow_trailing_(allow_trailing) {}
+  size_t end() const { return pos_; }
 
   absl::StatusOr<PyValue> Run();
 
@@ -98,6 +100,11 @@ class Unpickler {
   absl::Status OpSetItem(const OpArg& a, int);
   absl::Status OpSetItems(const OpArg& a, int);
   absl::Status OpRefused(const OpArg& a, int);
+  absl::Status OpGlobal(const OpArg& a, int);
+  absl::Status OpStackGlobal(const OpArg& a, int);
+  absl::Status OpReduce(const OpArg& a, int);
+  absl::Status OpBuild(const OpArg& a, int);
+  absl::Status OpBinPersId(const OpArg& a, int);
 
  private:
   // --- errors
@@ -302,6 +309,19 @@ class Unpickler {
     return PushInt(static_cast<int64_t>(u));
   }
 
+  bool ObjectsAllowed() const { return !limits_.allowed_globals.empty(); }
+  absl::Status PushGlobal(const std::string& module, const std::string& name) {
+    const std::string full = absl::StrCat(module, ".", name);
+    bool ok = false;
+    for (const std::string& a : limits_.allowed_globals) ok = ok || a == full;
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: refused global '%s' at byte %d: not on the allow-list (nothing is imported or executed)", name_,
+          full, op_pos_));
+    }
+    return PushText(PyValue::Kind::kGlobal, full);
+  }
+
   static bool ValidUtf8(const std::string& s);
   absl::Status ParseDecimalInt(const std::string& text, bool allow_l_suffix, int64_t* out);
   absl::Status ParseQuotedString(const std::string& line, std::string* out);
@@ -315,6 +335,7 @@ class Unpickler {
   const std::string& name_;
   PickleLimits limits_;
   size_t pos_ = 0;
+  bool allow_trailing_ = false;  // bytes after STOP are the caller's (a stream of pickles)
   size_t op_pos_ = 0;
   uint8_t op_ = 0;
   size_t frame_end_ = 0;  // end of the current FRAME (0 = not in a frame)
@@ -522,7 +543,7 @@ absl::Status Unpickler::CheckExpanded(int64_t id, int depth, int64_t* count) {
   }
   const Node& n = nodes_[id];
   if (n.aux < 0 || n.kind == PyValue::Kind::kStr || n.kind == PyValue::Kind::kBytes ||
-      kids_[n.aux].empty()) {
+      n.kind == PyValue::Kind::kGlobal || kids_[n.aux].empty()) {
     return absl::OkStatus();
   }
   if (depth >= limits_.max_depth) {
@@ -557,6 +578,8 @@ absl::StatusOr<PyValue> Unpickler::Convert(int64_t id, int depth, int64_t* count
       return PyValue::FromStr(strings_[n.aux]);
     case K::kBytes:
       return PyValue::FromBytes(strings_[n.aux]);
+    case K::kGlobal:
+      return PyValue::FromGlobal(strings_[n.aux]);
     default:
       break;
   }
@@ -564,6 +587,19 @@ absl::StatusOr<PyValue> Unpickler::Convert(int64_t id, int depth, int64_t* count
     return absl::InvalidArgumentError(
         absl::StrCat(name_, ": containers nested deeper than ", limits_.max_depth,
                      " levels (a hostile or self-referencing pickle?)"));
+  }
+  if (n.kind == K::kCall || n.kind == K::kPersistentId) {
+    // kids: [global, args tuple, (state)] / [id]
+    std::vector<PyValue> parts;
+    for (int64_t kid : kids_[n.aux]) {
+      auto v = Convert(kid, depth + 1, count);
+      if (!v.ok()) return v.status();
+      parts.push_back(std::move(*v));
+    }
+    if (n.kind == K::kPersistentId) return PyValue::FromPersistentId(std::move(parts[0]));
+    std::vector<PyValue> state;
+    if (parts.size() == 3) state.push_back(std::move(parts[2]));
+    return PyValue::FromCall(parts[0].global_name(), parts[1].items(), std::move(state));
   }
   if (n.kind == K::kDict) {
     std::vector<std::pair<PyValue, PyValue>> items;
@@ -673,16 +709,17 @@ constexpr OpRow kOpRows[] = {
     {SETITEM, "SETITEM", ArgKind::kNone, &U::OpSetItem},
     {SETITEMS, "SETITEMS", ArgKind::kNone, &U::OpSetItems},
     // refused: they import or call code, or build types we do not hold
-    {GLOBAL, "GLOBAL", ArgKind::kNone, &U::OpRefused},
-    {STACK_GLOBAL, "STACK_GLOBAL", ArgKind::kNone, &U::OpRefused},
-    {REDUCE, "REDUCE", ArgKind::kNone, &U::OpRefused},
-    {BUILD, "BUILD", ArgKind::kNone, &U::OpRefused},
+    // objects: refused unless PickleLimits::allowed_globals names globals (see pickle.h)
+    {GLOBAL, "GLOBAL", ArgKind::kNone, &U::OpGlobal},
+    {STACK_GLOBAL, "STACK_GLOBAL", ArgKind::kNone, &U::OpStackGlobal},
+    {REDUCE, "REDUCE", ArgKind::kNone, &U::OpReduce},
+    {BUILD, "BUILD", ArgKind::kNone, &U::OpBuild},
+    {BINPERSID, "BINPERSID", ArgKind::kNone, &U::OpBinPersId},
     {INST, "INST", ArgKind::kNone, &U::OpRefused},
     {OBJ, "OBJ", ArgKind::kNone, &U::OpRefused},
     {NEWOBJ, "NEWOBJ", ArgKind::kNone, &U::OpRefused},
     {NEWOBJ_EX, "NEWOBJ_EX", ArgKind::kNone, &U::OpRefused},
     {PERSID, "PERSID", ArgKind::kNone, &U::OpRefused},
-    {BINPERSID, "BINPERSID", ArgKind::kNone, &U::OpRefused},
     {EXT1, "EXT1", ArgKind::kNone, &U::OpRefused},
     {EXT2, "EXT2", ArgKind::kNone, &U::OpRefused},
     {EXT4, "EXT4", ArgKind::kNone, &U::OpRefused},
@@ -714,10 +751,10 @@ const char* PickleOpcodeName(uint8_t op) {
 namespace {
 
 absl::StatusOr<PyValue> Unpickler::Run() {
-  if (d_.empty()) return absl::InvalidArgumentError(absl::StrCat(name_, ": empty pickle"));
+  if (pos_ >= d_.size()) return absl::InvalidArgumentError(absl::StrCat(name_, ": empty pickle at byte ", pos_));
   // A value takes at least one opcode byte, typically ~8 (floats take 9): reserving for
   // size/8 values avoids most regrowth copies of the arena.
-  nodes_.reserve(std::min<size_t>(d_.size() / 8 + 16, static_cast<size_t>(limits_.max_values)));
+  nodes_.reserve(std::min<size_t>((d_.size() - pos_) / 8 + 16, static_cast<size_t>(limits_.max_values)));
   while (!stopped_) {
     if (pos_ == frame_end_) frame_end_ = 0;  // the frame is consumed exactly
     op_pos_ = pos_;
@@ -786,7 +823,9 @@ absl::Status Unpickler::OpStop(const OpArg&, int) {
     return Err(absl::StrCat("STOP with ", stack_.size(), " values on the stack (want 1)"));
   }
   if (frame_end_ != 0 && pos_ != frame_end_) return Err("STOP before the end of its frame");
-  if (pos_ != d_.size()) return Err(absl::StrCat(d_.size() - pos_, " bytes of garbage after STOP"));
+  if (!allow_trailing_ && pos_ != d_.size()) {
+    return Err(absl::StrCat(d_.size() - pos_, " bytes of garbage after STOP"));
+  }
   // Size and depth first, without building anything: a hostile DAG of shared references
   // (L_{k+1} = [L_k, L_k]) must fail fast instead of filling memory. Run() converts.
   int64_t count = 0;
@@ -1003,12 +1042,87 @@ absl::Status Unpickler::OpRefused(const OpArg&, int) {
           : ""));
 }
 
+// ---- Handlers: objects through the allow-list (descriptions, never executed) ----
+
+absl::Status Unpickler::OpGlobal(const OpArg& a, int p) {
+  if (!ObjectsAllowed()) return OpRefused(a, p);
+  std::string module, name;
+  if (auto s = ReadLine(&module); !s.ok()) return s;
+  if (auto s = ReadLine(&name); !s.ok()) return s;
+  return PushGlobal(module, name);
+}
+
+absl::Status Unpickler::OpStackGlobal(const OpArg& a, int p) {
+  if (!ObjectsAllowed()) return OpRefused(a, p);
+  auto name = Pop();
+  if (!name.ok()) return name.status();
+  auto module = Pop();
+  if (!module.ok()) return module.status();
+  if (nodes_[*name].kind != PyValue::Kind::kStr || nodes_[*module].kind != PyValue::Kind::kStr) {
+    return Err("STACK_GLOBAL needs two str");
+  }
+  return PushGlobal(strings_[nodes_[*module].aux], strings_[nodes_[*name].aux]);
+}
+
+absl::Status Unpickler::OpReduce(const OpArg& a, int p) {
+  if (!ObjectsAllowed()) return OpRefused(a, p);
+  auto args = Pop();
+  if (!args.ok()) return args.status();
+  auto callable = Pop();
+  if (!callable.ok()) return callable.status();
+  if (nodes_[*callable].kind != PyValue::Kind::kGlobal) {
+    return Err(absl::StrCat("REDUCE of a ", PyValue::KindName(nodes_[*callable].kind), " (only allowed globals)"));
+  }
+  if (nodes_[*args].kind != PyValue::Kind::kTuple) return Err("REDUCE arguments are not a tuple");
+  if (strings_[nodes_[*callable].aux] == "collections.OrderedDict") {
+    if (!Kids(*args).empty()) return Err("collections.OrderedDict called with arguments");
+    return PushContainer(PyValue::Kind::kDict, {});
+  }
+  return PushContainer(PyValue::Kind::kCall, {*callable, *args});
+}
+
+absl::Status Unpickler::OpBuild(const OpArg& a, int p) {
+  if (!ObjectsAllowed()) return OpRefused(a, p);
+  auto state = Pop();
+  if (!state.ok()) return state.status();
+  if (stack_.size() <= StackBase()) return Err("stack underflow");
+  Node& target = nodes_[stack_.back()];
+  if (target.kind == PyValue::Kind::kDict) {
+    // An OrderedDict's instance attributes (a state_dict's _metadata): dropped.
+    const PyValue::Kind k = nodes_[*state].kind;
+    if (k != PyValue::Kind::kDict && k != PyValue::Kind::kNone) return Err("BUILD of a dict with a non-dict state");
+    return absl::OkStatus();
+  }
+  if (target.kind != PyValue::Kind::kCall) {
+    return Err(absl::StrCat("BUILD on a ", PyValue::KindName(target.kind)));
+  }
+  std::vector<int64_t>& kids = kids_[target.aux];
+  if (kids.size() != 2) return Err("BUILD twice on one object");
+  kids.push_back(*state);
+  return absl::OkStatus();
+}
+
+absl::Status Unpickler::OpBinPersId(const OpArg& a, int p) {
+  if (!ObjectsAllowed()) return OpRefused(a, p);
+  auto id = Pop();
+  if (!id.ok()) return id.status();
+  return PushContainer(PyValue::Kind::kPersistentId, {*id});
+}
+
 }  // namespace
 
 absl::StatusOr<PyValue> ParsePickle(const std::string& bytes, const std::string& name,
                                     const PickleLimits& limits) {
   Unpickler u(bytes, name, limits);
   return u.Run();
+}
+
+absl::StatusOr<PyValue> ParsePickleAt(const std::string& bytes, size_t offset, const std::string& name,
+                                      const PickleLimits& limits, size_t* end) {
+  Unpickler u(bytes, name, limits, offset, /*allow_trailing=*/true);
+  absl::StatusOr<PyValue> v = u.Run();
+  if (v.ok() && end != nullptr) *end = u.end();
+  return v;
 }
 
 absl::StatusOr<PyValue> ReadPickle(const std::string& path, int64_t max_bytes,

@@ -32,6 +32,20 @@ PyValue PyValue::FromDict(std::vector<std::pair<PyValue, PyValue>> items) {
   return PyValue(Variant(std::shared_ptr<const Dict>(std::move(d))));
 }
 
+PyValue PyValue::FromGlobal(std::string name) { return PyValue(Variant(Global{std::move(name)})); }
+PyValue PyValue::FromCall(std::string callable, std::vector<PyValue> args, std::vector<PyValue> state) {
+  auto c = std::make_shared<Call>();
+  c->callable = std::move(callable);
+  c->args = std::move(args);
+  c->state = std::move(state);
+  return PyValue(Variant(std::shared_ptr<const Call>(std::move(c))));
+}
+PyValue PyValue::FromPersistentId(PyValue id) {
+  auto p = std::make_shared<PersistentId>();
+  p->id = std::move(id);
+  return PyValue(Variant(std::shared_ptr<const PersistentId>(std::move(p))));
+}
+
 PyValue::Kind PyValue::kind() const { return static_cast<Kind>(v_.index()); }
 
 static void CheckKind(const PyValue& v, PyValue::Kind want) {
@@ -72,6 +86,19 @@ const std::vector<std::pair<PyValue, PyValue>>& PyValue::dict_items() const {
   return std::get<std::shared_ptr<const Dict>>(v_)->items;
 }
 
+const std::string& PyValue::global_name() const {
+  CheckKind(*this, Kind::kGlobal);
+  return std::get<Global>(v_).name;
+}
+const PyValue::Call& PyValue::call() const {
+  CheckKind(*this, Kind::kCall);
+  return *std::get<std::shared_ptr<const Call>>(v_);
+}
+const PyValue& PyValue::persistent_id() const {
+  CheckKind(*this, Kind::kPersistentId);
+  return std::get<std::shared_ptr<const PersistentId>>(v_)->id;
+}
+
 bool PyValue::AsNumber(double* out) const {
   switch (kind()) {
     case Kind::kBool:
@@ -108,6 +135,12 @@ const char* PyValue::KindName(Kind k) {
       return "tuple";
     case Kind::kDict:
       return "dict";
+    case Kind::kGlobal:
+      return "global";
+    case Kind::kCall:
+      return "call";
+    case Kind::kPersistentId:
+      return "persistent id";
   }
   return "?";
 }
@@ -178,6 +211,26 @@ static void AppendRepr(const PyValue& v, std::string* out, size_t max_chars) {
       *out += "}";
       break;
     }
+    case K::kGlobal:
+      *out += v.global_name();
+      break;
+    case K::kCall: {
+      *out += v.call().callable + "(";
+      bool first = true;
+      for (const PyValue& a : v.call().args) {
+        if (out->size() > max_chars) break;
+        if (!first) *out += ", ";
+        first = false;
+        AppendRepr(a, out, max_chars);
+      }
+      *out += ")";
+      break;
+    }
+    case K::kPersistentId:
+      *out += "persistent_id(";
+      AppendRepr(v.persistent_id(), out, max_chars);
+      *out += ")";
+      break;
   }
 }
 
@@ -213,6 +266,12 @@ bool PyValue::operator==(const PyValue& o) const {
       return items() == o.items();
     case Kind::kDict:
       return dict_items() == o.dict_items();
+    case Kind::kGlobal:
+      return global_name() == o.global_name();
+    case Kind::kCall:
+      return call().callable == o.call().callable && call().args == o.call().args && call().state == o.call().state;
+    case Kind::kPersistentId:
+      return persistent_id() == o.persistent_id();
   }
   return false;
 }

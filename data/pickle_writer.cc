@@ -177,6 +177,11 @@ class Pickler {
         }
         break;
       }
+      case K::kGlobal:
+      case K::kCall:
+      case K::kPersistentId:
+        return absl::InvalidArgumentError(absl::StrCat("pickle writer: a ", PyValue::KindName(v.kind()),
+                                                       " is not plain data and is not written"));
     }
     Boundary();
     return absl::OkStatus();

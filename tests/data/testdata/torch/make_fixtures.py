@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Writes the PyTorch fixtures of tests/data/torch_file_test and tests/tools (issue #14).
+
+Run with Debian's python3-torch (apt install python3-torch), from this directory:
+    /usr/bin/python3 make_fixtures.py
+The tests read the files without PyTorch. versions.txt records what made them.
+
+Values follow closed formulas so that the C++ tests can recompute every element:
+  float tensor number t (in state-dict order), element i (row-major):
+      ((i * 7 + t * 13) % 1000 - 500) / 1024          (exact in float32)
+  bn*.running_var: 1 + ((i + t) % 7) / 8                 (positive)
+  bn*.num_batches_tracked: 1000 + t                      (int64, 0-d)
+  table (H, W, 2, 8) int64, the published layout (coor[i, j, 0, k] = column, [.., 1, k] =
+      row of neighbour k): our seed-convention nearest table for HxW, made by
+          bazel run //tools:gen_coords -- --height=30 --width=60 --levels=1 \
+              --convention=seed --out=/tmp/t
+          /usr/bin/python3 make_fixtures.py --table_npy /tmp/t/30x60.npy
+      transposed, with row 0's upward taps shifted one column west (see below).
+"""
+import collections
+import os
+import sys
+
+import torch
+
+# The spherical U-Net's state dict, in PyTorch's order (conv then bn per layer).
+LAYERS = [("conv1", 4, 64), ("conv2", 64, 128), ("conv3", 128, 256), ("conv4", 256, 256),
+          ("conv5", 512, 128), ("conv6", 256, 64), ("conv7", 128, 1)]
+
+
+def value(n, t):
+    i = torch.arange(n, dtype=torch.int64)
+    return (((i * 7 + t * 13) % 1000) - 500).to(torch.float32) / 1024
+
+
+def state_dict(prefix=""):
+    sd = collections.OrderedDict()
+    t = 0
+
+    def add(name, shape, kind="value"):
+        nonlocal t
+        n = 1
+        for s in shape:
+            n *= s
+        if kind == "var":
+            i = torch.arange(n, dtype=torch.int64)
+            x = 1 + ((i + t) % 7).to(torch.float32) / 8
+        elif kind == "count":
+            x = torch.tensor(1000 + t, dtype=torch.int64)
+        else:
+            x = value(n, t)
+        sd[prefix + name] = x.reshape(shape) if kind != "count" else x
+        t += 1
+
+    for k, (conv, cin, cout) in enumerate(LAYERS):
+        add(conv + ".weight", (cout, cin, 3, 3))
+        add(conv + ".bias", (cout,))
+        if k < 6:
+            bn = "bn%d" % (k + 1)
+            add(bn + ".weight", (cout,))
+            add(bn + ".bias", (cout,))
+            add(bn + ".running_mean", (cout,))
+            add(bn + ".running_var", (cout,), "var")
+            add(bn + ".num_batches_tracked", (), "count")
+    # What nn.Module.state_dict() attaches (the pickle then BUILDs the OrderedDict).
+    sd._metadata = collections.OrderedDict([("", {"version": 1}), ("bn1", {"version": 2})])
+    return sd
+
+
+def small():
+    # A tiny checkpoint for the every-truncation-offset tests, with a non-contiguous
+    # (transposed) tensor and a tensor at a storage offset (two views of one storage).
+    base = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    d = collections.OrderedDict()
+    d["a"] = base.t()              # shape (4, 3), stride (1, 4)
+    d["b"] = base[1]               # shape (4,), offset 4
+    d["n"] = torch.tensor(7, dtype=torch.int64)
+    return {"epoch": 3, "state_dict": d}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    os.chdir(here)
+    ckpt = {"epoch": 20, "iter": 1234, "state_dict": state_dict("module.")}  # DataParallel names
+    torch.save(ckpt, "unet_legacy.pth.tar", _use_new_zipfile_serialization=False)
+    torch.save(ckpt, "unet_zip.pth")
+    torch.save(small(), "small_legacy.pth", _use_new_zipfile_serialization=False)
+    torch.save(small(), "small_zip.pth")
+    # An integer table in the published layout (H, W, 2, 8), from our .npy (H, W, 8, 2).
+    if len(sys.argv) > 2 and sys.argv[1] == "--table_npy":
+        import numpy as np
+        t = torch.from_numpy(np.load(sys.argv[2]).astype(np.int64)).permute(0, 1, 3, 2).contiguous()
+        # Published tables floor positions that land a hair below a column (docs/sphere.md:
+        # 479, 59, ... instead of 0, 60, ...). Emulate that on row 0's upward taps
+        # (k = 3, 4, 5), so compare_tables has differences to find: 3 * W entries.
+        w = t.shape[1]
+        t[0, :, 0, 3:6] = (t[0, :, 0, 3:6] - 1) % w
+        torch.save(t, "%dx%d.pt" % (t.shape[0], t.shape[1]), _use_new_zipfile_serialization=False)
+    with open("versions.txt", "w") as f:
+        f.write("torch %s\npython %s\n" % (torch.__version__, sys.version.split()[0]))
+
+
+if __name__ == "__main__":
+    main()
