@@ -2,7 +2,15 @@
 
 #include <utility>
 
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "data/published_tables.h"
+#include "data/torch_file.h"
 #include "nlohmann/json.hpp"
 #include "nn/checkpoint.h"
 #include "sphere/tables.h"
@@ -36,12 +44,55 @@ absl::StatusOr<nn::Device> ParseDevice(const std::string& value) {
   return d;
 }
 
+bool IsTorchFile(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  unsigned char head[4] = {0, 0, 0, 0};
+  const size_t n = std::fread(head, 1, 4, f);
+  std::fclose(f);
+  // A zip archive, or the legacy stream's first pickle (protocol 2, then a LONG1).
+  return n == 4 && ((std::memcmp(head, "PK\x03\x04", 4) == 0) || (head[0] == 0x80 && head[1] == 0x02 && head[2] == 0x8a));
+}
+
+absl::StatusOr<util::Safetensors> TorchCheckpointToSafetensors(const std::string& path) {
+  absl::StatusOr<data::TorchFile> file = data::ReadTorchFile(path);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<std::vector<std::pair<std::string, data::TorchTensor>>> sd = data::TorchStateDict(*file);
+  if (!sd.ok()) return sd.status();
+  util::Safetensors st;
+  for (const auto& [name, t] : *sd) {
+    // Floating tensors as F32 (float32 exact, others rounded), integer ones as I64;
+    // ImportModel then names any tensor of the wrong name, shape or dtype.
+    const bool floating = t.dtype == data::TorchDType::kFloat32 || t.dtype == data::TorchDType::kFloat64 ||
+                          t.dtype == data::TorchDType::kFloat16 || t.dtype == data::TorchDType::kBFloat16;
+    st.tensors[name] = floating ? util::SafetensorsTensor::FromFloat32(t.shape, t.ToFloats())
+                                : util::SafetensorsTensor::FromInt64(t.shape, t.ToInt64s());
+  }
+  // PyTorch < 0.4.1 saved no batch counts; they do not affect inference.
+  for (int i = 1; i <= nn::kNumBatchNorms; ++i) {
+    const std::string bn = absl::StrCat("bn", i);
+    if (st.tensors.count(bn + ".running_mean") != 0 && st.tensors.count(bn + ".num_batches_tracked") == 0) {
+      st.tensors[bn + ".num_batches_tracked"] = util::SafetensorsTensor::FromInt64({}, {0});
+    }
+  }
+  // The published method trained on seed-convention nearest tables.
+  st.metadata[nn::kMetaTableMode] = "nearest";
+  st.metadata[nn::kMetaConvention] = "seed";
+  st.metadata["sal360.source"] = absl::StrCat("torch.save (", file->format, ") ", path);
+  return st;
+}
+
+absl::StatusOr<util::Safetensors> ReadCheckpointFile(const std::string& path) {
+  if (IsTorchFile(path)) return TorchCheckpointToSafetensors(path);
+  return util::ReadSafetensors(path);
+}
+
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path, nn::Device device,
                                       const std::string& table_mode_override,
                                       const std::string& convention_override) {
   LoadedModel out;
   out.path = path;
-  absl::StatusOr<util::Safetensors> st = util::ReadSafetensors(path);
+  absl::StatusOr<util::Safetensors> st = ReadCheckpointFile(path);
   if (!st.ok()) return st.status();
   out.file = *std::move(st);
   absl::StatusOr<nn::ModelConfig> config = nn::ModelConfigFromCheckpoint(out.file, path);
@@ -87,7 +138,16 @@ absl::Status LoadTablesDir(const std::string& dir, int height, int width, const 
   base.width = width;
   base.mode = config.table_mode;
   base.convention = config.convention;
-  if (absl::Status s = sphere::CacheTablesFromDir(util::UserPath(dir), base, nn::kNumLevels); !s.ok()) {
+  const std::string path = util::UserPath(dir);
+  // The published support/HxW.pt files, when there is no tables.json of ours.
+  struct stat st;
+  if (::stat((path + "/tables.json").c_str(), &st) != 0 && data::HasPublishedTables(path, height, width)) {
+    if (absl::Status s = data::CachePublishedTables(path, base, nn::kNumLevels); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("--tables_dir: ", s.message()));
+    }
+    return absl::OkStatus();
+  }
+  if (absl::Status s = sphere::CacheTablesFromDir(path, base, nn::kNumLevels); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("--tables_dir: ", s.message()));
   }
   return absl::OkStatus();

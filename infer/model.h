@@ -28,8 +28,9 @@ std::string ConventionViolation(const std::string& value);
 // --tables_dir: not part of a run's configuration (the tables equal the generated ones).
 #define SAL360_TABLES_DIR_OPTION(X)                                                              \
   X(std::string, tables_dir, "", opt::kMayChange, opt::Any(),                                    \
-    "Directory of neighbour tables written by gen_coords (tables.json + one .npy per level) to " \
-    "load instead of generating them; must match the model's size, table mode and convention")
+    "Directory of neighbour tables to load instead of generating them: gen_coords output "       \
+    "(tables.json + one .npy per level; must match the model's size, mode and convention) or "  \
+    "the published support/HxW.pt files (nearest)")
 
 #define SAL360_INFER_OPTIONS(X)                                                                        \
   X(std::string, checkpoint, "runs/train/best.safetensors", opt::kFixed, opt::NonEmpty(),              \
@@ -61,6 +62,17 @@ struct LoadedModel {
   util::Safetensors file;  // tensors and __metadata__ as read
   std::string path;
 };
+// A torch.save file (zip archive or the legacy stream), by its first bytes.
+bool IsTorchFile(const std::string& path);
+// A PyTorch checkpoint (data/torch_file.h: dict(epoch, iter, state_dict), or a bare
+// state dict; "module." prefixes stripped) as our checkpoint's tensors: floating tensors
+// as F32 (float32 exact; float64/16/bf16 rounded), num_batches_tracked as I64 (0 when
+// absent, as PyTorch < 0.4.1 saved none), metadata table_mode nearest and convention
+// seed (the published method's tables). Names and shapes are checked by ImportModel.
+absl::StatusOr<util::Safetensors> TorchCheckpointToSafetensors(const std::string& path);
+// Either kind of checkpoint file: torch.save files through the above, else safetensors.
+absl::StatusOr<util::Safetensors> ReadCheckpointFile(const std::string& path);
+
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path, nn::Device device,
                                       const std::string& table_mode_override,
                                       const std::string& convention_override);
@@ -78,6 +90,8 @@ absl::StatusOr<std::pair<int, int>> Resolution(const InferConfig& config, const 
 // (sphere::CacheTablesFromDir), so the model uses them instead of generating them. Call
 // before the model's first Forward at that size. tables.json must match the model's
 // table mode and convention (radius 1 row) and hold every level; errors name the file.
+// Without tables.json, the published support/HxW.pt files (data/published_tables.h) are
+// loaded when present (nearest mode only).
 // `dir` is a user path (util::UserPath applies); empty = nothing to do.
 absl::Status LoadTablesDir(const std::string& dir, int height, int width, const nn::ModelConfig& config);
 

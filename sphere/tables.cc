@@ -1,6 +1,7 @@
 #include "sphere/tables.h"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -296,6 +297,13 @@ const InverseTable& CachedInverseTable(const TableSpec& spec) {
   return *slot;
 }
 
+void CacheGatherTable(const TableSpec& spec, GatherTable table) {
+  Cache& c = TheCache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.gather[KeyOf(spec)] = std::make_unique<GatherTable>(std::move(table));
+  c.inverse.erase(KeyOf(spec));
+}
+
 absl::Status CacheTablesFromDir(const std::string& dir, const TableSpec& base, int levels) {
   for (int l = 0; l < levels; ++l) {
     TableSpec s = base;
@@ -303,12 +311,19 @@ absl::Status CacheTablesFromDir(const std::string& dir, const TableSpec& base, i
     s.width = base.width >> l;
     absl::StatusOr<GatherTable> g = LoadGatherTable(dir, s);
     if (!g.ok()) return g.status();
-    Cache& c = TheCache();
-    std::lock_guard<std::mutex> lock(c.mu);
-    c.gather[KeyOf(s)] = std::make_unique<GatherTable>(*std::move(g));
-    c.inverse.erase(KeyOf(s));
+    CacheGatherTable(s, *std::move(g));
   }
   return absl::OkStatus();
+}
+
+std::vector<int32_t> NearestTableCoords(const TableSpec& s) {
+  const std::vector<double> coords = NeighbourCoords(s);
+  std::vector<int32_t> v(coords.size());
+  for (size_t e = 0; e < coords.size(); e += 2) {
+    v[e] = WrapCol(static_cast<int64_t>(std::floor(Snap(coords[e]) + 0.5)), s.width);
+    v[e + 1] = std::min(static_cast<int32_t>(std::floor(Snap(coords[e + 1]) + 0.5)), s.height - 1);
+  }
+  return v;
 }
 
 std::string TableFileName(int height, int width, TableMode mode) {
@@ -316,6 +331,22 @@ std::string TableFileName(int height, int width, TableMode mode) {
 }
 
 absl::Status WriteTables(const std::string& dir, const TableSpec& base, int levels) {
+  return WriteTablesWith(dir, base, levels, [](const TableSpec& s) -> absl::StatusOr<util::NpyArray> {
+    const std::vector<int64_t> shape = {s.height, s.width, kNumNeighbours, 2};
+    if (s.mode == TableMode::kNearest) return util::NpyArray::FromInt32(shape, NearestTableCoords(s));
+    const std::vector<double> coords = NeighbourCoords(s);
+    std::vector<float> v(coords.size());
+    for (size_t e = 0; e < coords.size(); ++e) {
+      float f = static_cast<float>(coords[e]);
+      if (e % 2 == 0 && f >= static_cast<float>(s.width)) f = 0.0f;  // x just below W rounds to W
+      v[e] = f;
+    }
+    return util::NpyArray::FromFloat32(shape, v);
+  });
+}
+
+absl::Status WriteTablesWith(const std::string& dir, const TableSpec& base, int levels,
+                             const std::function<absl::StatusOr<util::NpyArray>(const TableSpec&)>& level_table) {
   if (levels < 1 || levels > 16) return absl::InvalidArgumentError(absl::StrCat("levels ", levels, " out of range 1..16"));
   if (absl::Status st = util::MakeDirs(dir); !st.ok()) return st;
   nlohmann::json meta;
@@ -335,27 +366,10 @@ absl::Status WriteTables(const std::string& dir, const TableSpec& base, int leve
                                                      base.width >> (l - 1), " does not halve evenly"));
     }
     if (absl::Status st = ValidateSpec(s); !st.ok()) return absl::InvalidArgumentError(absl::StrCat("level ", l, ": ", st.message()));
-    const std::vector<double> coords = NeighbourCoords(s);
-    const std::vector<int64_t> shape = {s.height, s.width, kNumNeighbours, 2};
-    util::NpyArray a;
-    if (s.mode == TableMode::kNearest) {
-      std::vector<int32_t> v(coords.size());
-      for (size_t e = 0; e < coords.size(); e += 2) {
-        v[e] = WrapCol(static_cast<int64_t>(std::floor(Snap(coords[e]) + 0.5)), s.width);
-        v[e + 1] = std::min(static_cast<int32_t>(std::floor(Snap(coords[e + 1]) + 0.5)), s.height - 1);
-      }
-      a = util::NpyArray::FromInt32(shape, v);
-    } else {
-      std::vector<float> v(coords.size());
-      for (size_t e = 0; e < coords.size(); ++e) {
-        float f = static_cast<float>(coords[e]);
-        if (e % 2 == 0 && f >= static_cast<float>(s.width)) f = 0.0f;  // x just below W rounds to W
-        v[e] = f;
-      }
-      a = util::NpyArray::FromFloat32(shape, v);
-    }
+    absl::StatusOr<util::NpyArray> a = level_table(s);
+    if (!a.ok()) return a.status();
     const std::string name = TableFileName(s.height, s.width, s.mode);
-    if (absl::Status st = util::WriteNpy(dir + "/" + name, a); !st.ok()) return st;
+    if (absl::Status st = util::WriteNpy(dir + "/" + name, *a); !st.ok()) return st;
     meta["levels"].push_back({{"height", s.height}, {"width", s.width}, {"file", name}});
   }
   return util::WriteFileAtomically(dir + "/tables.json", meta.dump(2) + "\n");
@@ -400,7 +414,16 @@ absl::StatusOr<GatherTable> LoadGatherTable(const std::string& dir, const TableS
     for (int64_t d : a->shape) absl::StrAppend(&s, s.empty() ? "" : ", ", d);
     return bad(absl::StrCat("shape (", s, ") is not (", spec.height, ", ", spec.width, ", 8, 2)"));
   }
-  const std::vector<double> coords = a->ToDoubles();
+  return GatherTableFromFileCoords(spec, a->ToDoubles(), path);
+}
+
+absl::StatusOr<GatherTable> GatherTableFromFileCoords(const TableSpec& spec, const std::vector<double>& coords,
+                                                      const std::string& path) {
+  auto bad = [&](const std::string& what) { return absl::InvalidArgumentError(absl::StrCat(path, ": ", what)); };
+  const int64_t n = int64_t{spec.height} * spec.width * kNumNeighbours * 2;
+  if (static_cast<int64_t>(coords.size()) != n) {
+    return bad(absl::StrCat(coords.size() / 2, " coordinates, expected ", n / 2, " for ", spec.height, "x", spec.width));
+  }
   for (int64_t e = 0; e < n; e += 2) {
     const double x = coords[e], y = coords[e + 1];
     if (!std::isfinite(x) || !std::isfinite(y) || x < 0 || x >= spec.width || y < 0 || y > spec.height - 1) {

@@ -42,11 +42,13 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "util/npy.h"
 #include "sphere/erp.h"
 
 namespace sal360::sphere {
@@ -122,6 +124,18 @@ GatherTable GatherTableFromCoords(const TableSpec& spec, const std::vector<doubl
 std::string TableFileName(int height, int width, TableMode mode);
 // Writes levels 0..levels-1 (each halving H and W) and tables.json into dir.
 absl::Status WriteTables(const std::string& dir, const TableSpec& base, int levels);
+// The same files with each level's (H, W, 8, 2) array from `level_table` (e.g. tables
+// converted from another source); tables.json records base's mode and convention.
+absl::Status WriteTablesWith(const std::string& dir, const TableSpec& base, int levels,
+                             const std::function<absl::StatusOr<util::NpyArray>(const TableSpec&)>& level_table);
+// The nearest table as gen_coords writes it: (H, W, 8, 2) int32 (x = column, y = row).
+std::vector<int32_t> NearestTableCoords(const TableSpec& spec);
+// A gather table from file coordinates (H, W, 8, 2), every one checked to lie on the
+// grid (errors name `path`, the pixel and the neighbour).
+absl::StatusOr<GatherTable> GatherTableFromFileCoords(const TableSpec& spec, const std::vector<double>& coords,
+                                                      const std::string& path);
+// Puts a table into the process cache under `spec` (what CacheTablesFromDir does per level).
+void CacheGatherTable(const TableSpec& spec, GatherTable table);
 // Loads the table for `spec` from dir, validating tables.json (version, mode,
 // convention, radius), the file's dtype, shape and value ranges. Errors name the file.
 absl::StatusOr<GatherTable> LoadGatherTable(const std::string& dir, const TableSpec& spec);

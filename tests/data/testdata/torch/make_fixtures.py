@@ -14,8 +14,10 @@ Values follow closed formulas so that the C++ tests can recompute every element:
       row of neighbour k): our seed-convention nearest table for HxW, made by
           bazel run //tools:gen_coords -- --height=30 --width=60 --levels=1 \
               --convention=seed --out=/tmp/t
-          /usr/bin/python3 make_fixtures.py --table_npy /tmp/t/30x60.npy
-      transposed, with row 0's upward taps shifted one column west (see below).
+          bazel run //tools:gen_coords -- --height=32 --width=64 --levels=4 \
+              --convention=seed --out=/tmp/t
+          /usr/bin/python3 make_fixtures.py --table_npy /tmp/t/*.npy
+      transposed; in 30x60 only, row 0's upward taps are shifted one column west (see below).
 """
 import collections
 import os
@@ -86,16 +88,18 @@ def main():
     torch.save(ckpt, "unet_zip.pth")
     torch.save(small(), "small_legacy.pth", _use_new_zipfile_serialization=False)
     torch.save(small(), "small_zip.pth")
-    # An integer table in the published layout (H, W, 2, 8), from our .npy (H, W, 8, 2).
+    # Integer tables in the published layout (H, W, 2, 8), from our .npy (H, W, 8, 2).
     if len(sys.argv) > 2 and sys.argv[1] == "--table_npy":
         import numpy as np
-        t = torch.from_numpy(np.load(sys.argv[2]).astype(np.int64)).permute(0, 1, 3, 2).contiguous()
-        # Published tables floor positions that land a hair below a column (docs/sphere.md:
-        # 479, 59, ... instead of 0, 60, ...). Emulate that on row 0's upward taps
-        # (k = 3, 4, 5), so compare_tables has differences to find: 3 * W entries.
-        w = t.shape[1]
-        t[0, :, 0, 3:6] = (t[0, :, 0, 3:6] - 1) % w
-        torch.save(t, "%dx%d.pt" % (t.shape[0], t.shape[1]), _use_new_zipfile_serialization=False)
+        for path in sys.argv[2:]:
+            t = torch.from_numpy(np.load(path).astype(np.int64)).permute(0, 1, 3, 2).contiguous()
+            h, w = t.shape[0], t.shape[1]
+            if h == 30:
+                # Published tables floor positions that land a hair below a column
+                # (docs/sphere.md: 479, 59, ... instead of 0, 60, ...). Emulate that on row
+                # 0's upward taps (k = 3, 4, 5), so compare_pt has 3 * W differences to find.
+                t[0, :, 0, 3:6] = (t[0, :, 0, 3:6] - 1) % w
+            torch.save(t, "%dx%d.pt" % (h, w), _use_new_zipfile_serialization=False)
     with open("versions.txt", "w") as f:
         f.write("torch %s\npython %s\n" % (torch.__version__, sys.version.split()[0]))
 
