@@ -221,6 +221,36 @@ TEST(TorchFile, LyingSizes) {
   }
 }
 
+// The pickle reader's allow-list mode on hand-written programs.
+TEST(PickleAllowList, ObjectsAreDescriptionsOnly) {
+  PickleLimits limits;
+  limits.allowed_globals = {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2"};
+  // Protocol 4: STACK_GLOBAL collections.OrderedDict, called with () -> an empty dict.
+  const std::string od = std::string("\x80\x04\x8c\x0b" "collections" "\x8c\x0b" "OrderedDict" "\x93)R.");
+  absl::StatusOr<PyValue> v = ParsePickle(od, "od.pkl", limits);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->is_dict());
+  // Without an allow-list the same bytes are refused as before.
+  EXPECT_NE(std::string(ParsePickle(od, "od.pkl").status().message()).find("STACK_GLOBAL"), std::string::npos);
+  // Not on the list: named with its offset.
+  const std::string evil = std::string("\x80\x02" "cposix\nsystem\n" "X\x02\x00\x00\x00" "id" "\x85R.");
+  EXPECT_NE(std::string(ParsePickle(evil, "e.pkl", limits).status().message()).find("refused global 'posix.system' at byte 2"),
+            std::string::npos)
+      << ParsePickle(evil, "e.pkl", limits).status();
+  // A call is recorded, never made; BUILD adds its state; REDUCE of a non-global is refused.
+  const std::string call = std::string("\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n" "K\x01\x85R" "K\x02" "b.");
+  absl::StatusOr<PyValue> c = ParsePickle(call, "c.pkl", limits);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->is_call());
+  EXPECT_EQ(c->call().callable, "torch._utils._rebuild_tensor_v2");
+  EXPECT_EQ(c->call().args, std::vector<PyValue>{PyValue::FromInt(1)});
+  ASSERT_EQ(c->call().state.size(), 1u);
+  EXPECT_EQ(c->call().state[0], PyValue::FromInt(2));
+  EXPECT_FALSE(ParsePickle(std::string("\x80\x02K\x01)R.", 7), "r.pkl", limits).ok());
+  // A call is not plain data: the writer refuses it.
+  EXPECT_FALSE(SerializePickle(*c).ok());
+}
+
 TEST(TorchFile, NotATorchFile) {
   EXPECT_NE(std::string(ParseTorchFile("hello", "h.pth").status().message()).find("not a torch.save file"),
             std::string::npos);
