@@ -46,8 +46,14 @@ class RowWeights {
   RowWeights(const std::vector<double>& w, int height) : w_(w) {
     SAL_METRICS_CHECK(w.empty() || static_cast<int>(w.size()) == height,
                       "row_weights must have one entry per row");
-    for (double x : w) SAL_METRICS_CHECK(std::isfinite(x) && x > 0, "row weights must be > 0");
+    double sum = 0;
+    for (double x : w) {
+      SAL_METRICS_CHECK(std::isfinite(x) && x >= 0, "row weights must be finite and >= 0");
+      sum += x;
+    }
+    SAL_METRICS_CHECK(w.empty() || sum > 0, "row weights must not all be 0");
   }
+  bool flat() const { return w_.empty(); }
   double operator[](int i) const { return w_.empty() ? 1.0 : w_[i]; }
 
  private:
@@ -126,6 +132,10 @@ const char* MetricWarningName(uint32_t bit) {
       return "constant_gt";
     case kWarnNegativeValues:
       return "negative_values";
+    case kWarnConstantBaseline:
+      return "constant_baseline";
+    case kWarnNoOtherFixations:
+      return "no_other_fixations";
     default:
       return "";
   }
@@ -142,7 +152,50 @@ std::string MetricWarningText(uint32_t warnings) {
 }
 
 bool IsFixationMetric(const std::string& key) {
-  return key == "nss" || key == "auc_judd" || key == "nss_sphere";
+  return key == "nss" || key == "auc_judd" || key == "nss_sphere" || key == "auc_borji" ||
+         key == "auc_borji_sphere" || key == "sauc" || key == "info_gain" || key == "info_gain_sphere";
+}
+
+bool ParseSphereWeighting(const std::string& s, SphereWeighting* out) {
+  if (s == "area") *out = SphereWeighting::kArea;
+  else if (s == "salient360") *out = SphereWeighting::kSalient360;
+  else return false;
+  return true;
+}
+
+bool ParseKldDirection(const std::string& s, KldDirection* out) {
+  if (s == "gt_pred") *out = KldDirection::kGtPred;
+  else if (s == "pred_gt") *out = KldDirection::kPredGt;
+  else if (s == "symmetric") *out = KldDirection::kSymmetric;
+  else return false;
+  return true;
+}
+
+const char* SphereWeightingName(SphereWeighting w) { return w == SphereWeighting::kArea ? "area" : "salient360"; }
+
+const char* KldDirectionName(KldDirection d) {
+  return d == KldDirection::kGtPred ? "gt_pred" : d == KldDirection::kPredGt ? "pred_gt" : "symmetric";
+}
+
+std::vector<std::pair<std::string, std::string>> MetricConventions(const MetricOptions& o) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%d splits, threshold step %g, seed %llu (splitmix64)", o.borji_splits,
+                o.borji_step, static_cast<unsigned long long>(o.seed));
+  return {{"sphere_weights", o.sphere_weights == SphereWeighting::kArea
+                                 ? "area: sin((i+0.5)pi/H), after SIM's min-max"
+                                 : "salient360: sin(i pi/(H-1)), before SIM's min-max"},
+          {"kld", o.kld == KldDirection::kGtPred   ? "gt_pred: KL(gt || pred)"
+                  : o.kld == KldDirection::kPredGt ? "pred_gt: KL(pred || gt)"
+                                                   : "symmetric: (KL(gt || pred) + KL(pred || gt)) / 2"},
+          {"kld_eps", "2^-52"},
+          {"info_gain_eps", "2^-52"},
+          {"auc_borji", buf}};
+}
+
+std::vector<double> RowWeightsFor(SphereWeighting weighting, int height) {
+  SAL_METRICS_CHECK(height > 0, "height must be positive");
+  return weighting == SphereWeighting::kArea ? sphere::RowSinColatitude(height)
+                                             : sphere::Salient360RowWeights(height);
 }
 
 bool LowerIsBetter(const std::string& key) { return key == "kld" || key == "kld_sphere"; }
@@ -150,7 +203,10 @@ bool LowerIsBetter(const std::string& key) { return key == "kld" || key == "kld_
 std::vector<std::pair<std::string, double>> MetricSet::Items() const {
   std::vector<std::pair<std::string, double>> out;
   for (const char* key : kMetricKeys) {
-    if (IsFixationMetric(key) && !has_fixations) continue;
+    const std::string k = key;
+    if (IsFixationMetric(k) && !has_fixations) continue;
+    if (k == "sauc" && !has_sauc) continue;
+    if ((k == "info_gain" || k == "info_gain_sphere") && !has_info_gain) continue;
     out.emplace_back(key, Get(key));
   }
   return out;
@@ -167,6 +223,11 @@ double MetricSet::Get(const std::string& key) const {
   if (key == "nss") return nss;
   if (key == "auc_judd") return auc_judd;
   if (key == "nss_sphere") return nss_sphere;
+  if (key == "auc_borji") return auc_borji;
+  if (key == "auc_borji_sphere") return auc_borji_sphere;
+  if (key == "sauc") return has_sauc ? sauc : kNaN;
+  if (key == "info_gain") return has_info_gain ? info_gain : kNaN;
+  if (key == "info_gain_sphere") return has_info_gain ? info_gain_sphere : kNaN;
   return kNaN;
 }
 
@@ -396,25 +457,243 @@ double AucJuddImpl(const Scanned& sp, const Scanned& sf, uint32_t* warnings) {
   return total / (static_cast<double>(nf) * static_cast<double>(nn));
 }
 
+// KL in a direction: KldImpl is KL(second ‖ first); swapping the maps swaps the
+// meaning of the constant_* bits, which are swapped back.
+double KldDirectedImpl(const Scanned& sp, const Scanned& sg, const RowWeights& w, KldDirection d,
+                       uint32_t* warnings) {
+  auto reversed = [&] {
+    uint32_t wr = 0;
+    const double v = KldImpl(sg, sp, w, &wr);
+    uint32_t fixed = wr & ~(kWarnConstantPred | kWarnConstantGt);
+    if (wr & kWarnConstantPred) fixed |= kWarnConstantGt;
+    if (wr & kWarnConstantGt) fixed |= kWarnConstantPred;
+    Warn(warnings, fixed);
+    return v;
+  };
+  switch (d) {
+    case KldDirection::kGtPred:
+      return KldImpl(sp, sg, w, warnings);
+    case KldDirection::kPredGt:
+      return reversed();
+    case KldDirection::kSymmetric:
+      return 0.5 * (KldImpl(sp, sg, w, warnings) + reversed());
+  }
+  return kNaN;
+}
+
+// Salient360!'s SIM: each map times its row weights, then min-max, then Σ-normalised.
+double SimWeightsFirstImpl(const Scanned& sp, const Scanned& sg, const RowWeights& w, uint32_t* warnings) {
+  if (!sp.finite || !sg.finite) {
+    Warn(warnings, kWarnNonFinite);
+    return kNaN;
+  }
+  const MapRef pred = sp.map, gt = sg.map;
+  const int64_t n = int64_t{pred.height} * pred.width;
+  std::vector<double> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+  for (int i = 0; i < pred.height; ++i) {
+    for (int j = 0; j < pred.width; ++j) {
+      const int64_t k = int64_t{i} * pred.width + j;
+      a[k] = w[i] * pred.data[k];
+      b[k] = w[i] * gt.data[k];
+    }
+  }
+  const Scanned wa = Scan(MapRef{a.data(), pred.height, pred.width}), wb = Scan(MapRef{b.data(), gt.height, gt.width});
+  const std::vector<double> none;
+  return SimImpl(wa, wb, RowWeights(none, pred.height), warnings);
+}
+
+// splitmix64: a small, fixed generator, so results are the same on every platform.
+struct SplitMix {
+  uint64_t s;
+  uint64_t Next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  int64_t Below(int64_t n) { return static_cast<int64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64); }
+  double Unit() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+};
+
+// min-max of P to [0,1]; a constant map becomes all 0.
+std::vector<double> MinMax(const Scanned& sp) {
+  const int64_t n = int64_t{sp.map.height} * sp.map.width;
+  std::vector<double> s(static_cast<size_t>(n), 0.0);
+  if (sp.constant()) return s;
+  for (int64_t k = 0; k < n; ++k) s[k] = (sp.map.data[k] - sp.min) / (sp.max - sp.min);
+  return s;
+}
+
+// The MIT curve for positives and one split's negatives: thresholds k·step for k =
+// floor(max/step) .. 0, points (0,0), (FPR, TPR) per threshold, (1,1); trapezoids.
+double BorjiCurveArea(const std::vector<double>& pos, const std::vector<double>& neg, double step) {
+  double mx = 0;
+  for (double v : pos) mx = std::max(mx, v);
+  for (double v : neg) mx = std::max(mx, v);
+  const int kmax = static_cast<int>(std::floor(mx / step + 1e-9));
+  double area = 0, prev_tp = 0, prev_fp = 0;
+  for (int k = kmax; k >= -1; --k) {
+    double tp = 1, fp = 1;
+    if (k >= 0) {
+      const double t = k * step;
+      int64_t a = 0, b = 0;
+      for (double v : pos) a += v >= t;
+      for (double v : neg) b += v >= t;
+      tp = static_cast<double>(a) / pos.size();
+      fp = static_cast<double>(b) / neg.size();
+    }
+    area += (fp - prev_fp) * (tp + prev_tp) / 2;
+    prev_tp = tp;
+    prev_fp = fp;
+  }
+  return area;
+}
+
+double AucBorjiImpl(const Scanned& sp, const Scanned& sf, const RowWeights& w, int splits, double step,
+                    uint64_t seed, uint32_t* warnings) {
+  if (!sp.finite) Warn(warnings, kWarnNonFinite);
+  if (!sf.finite) Warn(warnings, kWarnNonFiniteFixations);
+  if (!sp.finite || !sf.finite) return kNaN;
+  const int h = sp.map.height, wd = sp.map.width;
+  const int64_t n = int64_t{h} * wd;
+  if (sf.nonzero == 0) {
+    Warn(warnings, kWarnNoFixations);
+    return kNaN;
+  }
+  if (sp.constant()) Warn(warnings, kWarnConstantPred);
+  const std::vector<double> s = MinMax(sp);
+  std::vector<double> pos;
+  for (int64_t k = 0; k < n; ++k) {
+    if (sf.map.data[k] != 0) pos.push_back(s[k]);
+  }
+  std::vector<double> cum(static_cast<size_t>(h));  // rows' cumulative weight (sphere)
+  double total = 0;
+  for (int i = 0; i < h; ++i) cum[i] = total += w[i];
+  SplitMix rng{seed};
+  std::vector<double> neg(pos.size());
+  double sum = 0;
+  for (int sp_i = 0; sp_i < splits; ++sp_i) {
+    for (double& v : neg) {
+      int64_t k;
+      if (w.flat()) {
+        k = rng.Below(n);
+      } else {
+        const double u = rng.Unit() * total;
+        const int row = std::min<int>(h - 1, static_cast<int>(std::upper_bound(cum.begin(), cum.end(), u) - cum.begin()));
+        k = int64_t{row} * wd + rng.Below(wd);
+      }
+      v = s[k];
+    }
+    sum += BorjiCurveArea(pos, neg, step);
+  }
+  return sum / splits;
+}
+
+double AucShuffledImpl(const Scanned& sp, const Scanned& sf, const Scanned& so, int splits, double step,
+                       uint64_t seed, uint32_t* warnings) {
+  if (!sp.finite) Warn(warnings, kWarnNonFinite);
+  if (!sf.finite || !so.finite) Warn(warnings, kWarnNonFiniteFixations);
+  if (!sp.finite || !sf.finite || !so.finite) return kNaN;
+  const int64_t n = int64_t{sp.map.height} * sp.map.width;
+  if (sf.nonzero == 0) {
+    Warn(warnings, kWarnNoFixations);
+    return kNaN;
+  }
+  if (so.nonzero == 0) {
+    Warn(warnings, kWarnNoOtherFixations);
+    return kNaN;
+  }
+  if (sp.constant()) Warn(warnings, kWarnConstantPred);
+  const std::vector<double> s = MinMax(sp);
+  std::vector<double> pos;
+  std::vector<int64_t> others;
+  for (int64_t k = 0; k < n; ++k) {
+    if (sf.map.data[k] != 0) pos.push_back(s[k]);
+    if (so.map.data[k] != 0) others.push_back(k);
+  }
+  const size_t m = std::min(pos.size(), others.size());
+  SplitMix rng{seed};
+  std::vector<double> neg(m);
+  double sum = 0;
+  for (int split = 0; split < splits; ++split) {
+    // The first m of a uniform random permutation (partial Fisher-Yates).
+    for (size_t i = 0; i < m; ++i) {
+      const size_t j = i + static_cast<size_t>(rng.Below(static_cast<int64_t>(others.size() - i)));
+      std::swap(others[i], others[j]);
+      neg[i] = s[others[i]];
+    }
+    sum += BorjiCurveArea(pos, neg, step);
+  }
+  return sum / splits;
+}
+
+double InfoGainImpl(const Scanned& sp, const Scanned& sb, const Scanned& sf, const RowWeights& w,
+                    uint32_t* warnings) {
+  if (!sp.finite || !sb.finite) Warn(warnings, kWarnNonFinite);
+  if (!sf.finite) Warn(warnings, kWarnNonFiniteFixations);
+  if (!sp.finite || !sb.finite || !sf.finite) return kNaN;
+  if (sf.nonzero == 0) {
+    Warn(warnings, kWarnNoFixations);
+    return kNaN;
+  }
+  if (sp.constant()) Warn(warnings, kWarnConstantPred);
+  if (sb.constant()) Warn(warnings, kWarnConstantBaseline);
+  const int h = sp.map.height, wd = sp.map.width;
+  // min-max then normalised to mass (with the row weights); constant: uniform.
+  auto normalised = [&](const Scanned& x) {
+    std::vector<double> v = MinMax(x);
+    if (x.constant()) std::fill(v.begin(), v.end(), 1.0);
+    double total = 0;
+    for (int i = 0; i < h; ++i) {
+      for (int j = 0; j < wd; ++j) total += w[i] * v[int64_t{i} * wd + j];
+    }
+    for (int i = 0; i < h; ++i) {
+      for (int j = 0; j < wd; ++j) v[int64_t{i} * wd + j] *= w[i] / total;
+    }
+    return v;
+  };
+  const std::vector<double> p = normalised(sp), b = normalised(sb);
+  double sum = 0;
+  for (int64_t k = 0; k < int64_t{h} * wd; ++k) {
+    if (sf.map.data[k] != 0) sum += std::log2(kKldEps + p[k]) - std::log2(kKldEps + b[k]);
+  }
+  return sum / static_cast<double>(sf.nonzero);
+}
+
 MetricSet ComputeOnDoubles(const double* pred, const double* gt, const double* fix, int height,
-                           int width) {
+                           int width, const MetricOptions& o) {
+  SAL_METRICS_CHECK(o.borji_splits >= 1 && o.borji_step > 0, "bad AUC-Borji options");
   const Scanned p = Scan(MapRef{pred, height, width}), g = Scan(MapRef{gt, height, width});
-  const std::vector<double> flat_w, sphere_w = SphereRowWeights(height);
+  const std::vector<double> flat_w, sphere_w = RowWeightsFor(o.sphere_weights, height);
   const RowWeights flat(flat_w, height), sphere(sphere_w, height);
   MetricSet m;
   uint32_t warn = 0;
   m.cc = CcImpl(p, g, flat, &warn);
-  m.kld = KldImpl(p, g, flat, &warn);
+  m.kld = KldDirectedImpl(p, g, flat, o.kld, &warn);
   m.sim = SimImpl(p, g, flat, &warn);
   m.cc_sphere = CcImpl(p, g, sphere, &warn);
-  m.kld_sphere = KldImpl(p, g, sphere, &warn);
-  m.sim_sphere = SimImpl(p, g, sphere, &warn);
+  m.kld_sphere = KldDirectedImpl(p, g, sphere, o.kld, &warn);
+  m.sim_sphere = o.sphere_weights == SphereWeighting::kArea ? SimImpl(p, g, sphere, &warn)
+                                                            : SimWeightsFirstImpl(p, g, sphere, &warn);
   if (fix != nullptr) {
     const Scanned f = Scan(MapRef{fix, height, width});
     m.has_fixations = true;
     m.nss = NssImpl(p, f, flat, &warn);
     m.auc_judd = AucJuddImpl(p, f, &warn);
     m.nss_sphere = NssImpl(p, f, sphere, &warn);
+    m.auc_borji = AucBorjiImpl(p, f, flat, o.borji_splits, o.borji_step, o.seed, &warn);
+    m.auc_borji_sphere = AucBorjiImpl(p, f, sphere, o.borji_splits, o.borji_step, o.seed, &warn);
+    if (o.other_fixations != nullptr) {
+      m.has_sauc = true;
+      m.sauc = AucShuffledImpl(p, f, Scan(MapRef{o.other_fixations, height, width}), o.borji_splits, o.borji_step,
+                               o.seed, &warn);
+    }
+    if (o.baseline != nullptr) {
+      const Scanned b = Scan(MapRef{o.baseline, height, width});
+      m.has_info_gain = true;
+      m.info_gain = InfoGainImpl(p, b, f, flat, &warn);
+      m.info_gain_sphere = InfoGainImpl(p, b, f, sphere, &warn);
+    }
   }
   m.warnings = warn;
   return m;
@@ -450,15 +729,49 @@ double AucJudd(MapRef pred, MapRef fixations, uint32_t* warnings) {
   return AucJuddImpl(Scan(pred), Scan(fixations), warnings);
 }
 
+double AucBorji(MapRef pred, MapRef fixations, const std::vector<double>& row_weights, int splits, double step,
+                uint64_t seed, uint32_t* warnings) {
+  CheckSameSize(pred, fixations);
+  SAL_METRICS_CHECK(splits >= 1 && step > 0, "bad AUC-Borji options");
+  return AucBorjiImpl(Scan(pred), Scan(fixations), RowWeights(row_weights, pred.height), splits, step, seed,
+                      warnings);
+}
+
+double AucShuffled(MapRef pred, MapRef fixations, MapRef other_fixations, int splits, double step, uint64_t seed,
+                   uint32_t* warnings) {
+  CheckSameSize(pred, fixations);
+  CheckSameSize(pred, other_fixations);
+  SAL_METRICS_CHECK(splits >= 1 && step > 0, "bad sAUC options");
+  return AucShuffledImpl(Scan(pred), Scan(fixations), Scan(other_fixations), splits, step, seed, warnings);
+}
+
+double InfoGain(MapRef pred, MapRef baseline, MapRef fixations, const std::vector<double>& row_weights,
+                uint32_t* warnings) {
+  CheckSameSize(pred, fixations);
+  CheckSameSize(pred, baseline);
+  return InfoGainImpl(Scan(pred), Scan(baseline), Scan(fixations), RowWeights(row_weights, pred.height), warnings);
+}
+
+double KldDirected(MapRef pred, MapRef gt, const std::vector<double>& row_weights, KldDirection direction,
+                   uint32_t* warnings) {
+  CheckSameSize(pred, gt);
+  return KldDirectedImpl(Scan(pred), Scan(gt), RowWeights(row_weights, pred.height), direction, warnings);
+}
+
+double SimWeightsFirst(MapRef pred, MapRef gt, const std::vector<double>& row_weights, uint32_t* warnings) {
+  CheckSameSize(pred, gt);
+  return SimWeightsFirstImpl(Scan(pred), Scan(gt), RowWeights(row_weights, pred.height), warnings);
+}
+
 MetricSet ComputeMetrics(const double* pred, const double* gt, const double* fixations, int height,
-                         int width) {
+                         int width, const MetricOptions& options) {
   SAL_METRICS_CHECK(height > 0 && width > 0, "map size must be positive");
   SAL_METRICS_CHECK(pred != nullptr && gt != nullptr, "null map");
-  return ComputeOnDoubles(pred, gt, fixations, height, width);
+  return ComputeOnDoubles(pred, gt, fixations, height, width, options);
 }
 
 MetricSet ComputeMetrics(const float* pred, const float* gt, const float* fixations, int height,
-                         int width) {
+                         int width, const MetricOptions& options) {
   SAL_METRICS_CHECK(height > 0 && width > 0, "map size must be positive");
   SAL_METRICS_CHECK(pred != nullptr && gt != nullptr, "null map");
   const int64_t n = int64_t{height} * width;
@@ -466,7 +779,7 @@ MetricSet ComputeMetrics(const float* pred, const float* gt, const float* fixati
   std::vector<double> f;
   if (fixations != nullptr) f = ToDoubles(fixations, n);
   return ComputeOnDoubles(p.data(), g.data(), fixations != nullptr ? f.data() : nullptr, height,
-                          width);
+                          width, options);
 }
 
 }  // namespace sal360::data

@@ -61,6 +61,9 @@ std::vector<double> RowSinColatitude(int height);
 // 2pi (cos(i pi/H) - cos((i+1) pi/H)) = 4pi sin(pi/(2H)) sin((i + 1/2) pi/H);
 // RowSinColatitude times 4pi sin(pi/(2H)), summing to 4pi. Per pixel: / W.
 std::vector<double> RowSolidAngles(int height);
+// The Salient360! toolbox's row weights: sin(linspace(0, pi, H)) = sin(i pi / (H - 1)),
+// so the first and last rows weigh 0 (H = 1: weight 1).
+std::vector<double> Salient360RowWeights(int height);
 // The published training loss's per-pixel row weight
 // (2pi/W)(pi/H)(sin(theta_i) + sin(theta_{i+1}))/2 with theta_i = i pi / H.
 std::vector<double> PublishedLossRowWeights(int height, int width);

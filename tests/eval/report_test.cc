@@ -82,13 +82,13 @@ TEST(ReportWriter, CsvHoldsEveryScoreExactly) {
   const std::vector<std::string> lines = absl::StrSplit(r.FramesCsv(), '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 1u + 2 * 4);
   EXPECT_EQ(lines[0],
-            "video,frame,system,cc,kld,nss,auc_judd,sim,cc_sphere,kld_sphere,nss_sphere,"
-            "sim_sphere,warnings");
+            "video,frame,system,cc,kld,nss,auc_judd,auc_borji,sauc,info_gain,sim,cc_sphere,kld_sphere,"
+            "nss_sphere,auc_borji_sphere,info_gain_sphere,sim_sphere,warnings");
   // Quoted video name; values round-trip.
   EXPECT_EQ(lines[1].rfind("\"a,b \"\"quoted\"\"\",7,model,", 0), 0u) << lines[1];
   const std::string tail = lines[1].substr(lines[1].find(",model,") + 7);
   const std::vector<std::string> cells = absl::StrSplit(tail, ',');
-  ASSERT_EQ(cells.size(), 10u);
+  ASSERT_EQ(cells.size(), 15u);
   EXPECT_EQ(std::stod(cells[0]), 0.123456789012345);
   EXPECT_EQ(std::stod(cells[3]), 0.5 + 0.123456789012345 / 4);
   // NaN and absent fixation metrics are empty cells; warnings are named.
