@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "data/salient360.h"
 #include "util/file.h"
 #include "util/npy.h"
 
@@ -99,14 +100,36 @@ absl::StatusOr<SaliencyMap> FromPng(const std::string& path, const std::string& 
 
 bool IsSaliencyMapFile(const std::string& path) {
   const std::string ext = LowerExtension(path);
+  if (ext == ".bin") return ParseSalient360FileName(path).ok();
   return ext == ".npy" || ext == ".png";
 }
 
-absl::StatusOr<SaliencyMap> ReadSaliencyMap(const std::string& path, int64_t max_bytes) {
+absl::StatusOr<int64_t> SaliencyMapFrames(const std::string& path) {
+  if (LowerExtension(path) != ".bin") return 1;
+  absl::StatusOr<Salient360Name> name = ParseSalient360FileName(path);
+  if (!name.ok()) return name.status();
+  return std::max<int64_t>(name->frames, 1);
+}
+
+absl::StatusOr<SaliencyMap> ReadSaliencyMap(const std::string& path, int64_t max_bytes, int64_t frame) {
   const std::string ext = LowerExtension(path);
+  if (ext == ".bin") {
+    Salient360Name name;
+    absl::StatusOr<std::vector<float>> v = ReadSalient360Frame(path, frame, &name);
+    if (!v.ok()) return v.status();
+    if (name.height > kMaxMapSide || name.width > kMaxMapSide) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": larger than ", kMaxMapSide, " pixels per side"));
+    }
+    SaliencyMap m;
+    m.height = name.height;
+    m.width = name.width;
+    m.values.assign(v->begin(), v->end());
+    return m;
+  }
+  if (frame != 0) return absl::InvalidArgumentError(absl::StrCat(path, ": holds one map, not frame ", frame));
   if (ext != ".npy" && ext != ".png") {
     return absl::InvalidArgumentError(
-        path + ": unsupported map file type (expected .npy or .png)");
+        path + ": unsupported map file type (expected .npy, .png or Salient360! _32b.bin)");
   }
   absl::StatusOr<std::string> bytes = util::ReadFile(path, max_bytes);
   if (!bytes.ok()) return bytes.status();

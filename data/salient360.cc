@@ -1,5 +1,10 @@
 #include "data/salient360.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <algorithm>
 #include <cstring>
@@ -71,6 +76,36 @@ absl::StatusOr<Salient360Maps> ReadSalient360(const std::string& path, int64_t m
     }
   }
   return out;
+}
+
+absl::StatusOr<std::vector<float>> ReadSalient360Frame(const std::string& path, int64_t frame, Salient360Name* out) {
+  absl::StatusOr<Salient360Name> name = ParseSalient360FileName(path);
+  if (!name.ok()) return name.status();
+  const int64_t maps = std::max<int64_t>(name->frames, 1);
+  const int64_t pixels = int64_t{name->width} * name->height;
+  if (frame < 0 || frame >= maps) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no frame ", frame, " (it holds ", maps, ")"));
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  struct stat st;
+  const bool sized = ::fstat(fd, &st) == 0;
+  if (!sized || st.st_size != maps * pixels * 4) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", sized ? st.st_size : -1, " bytes, but ", maps,
+                                                   " map(s) of ", name->width, "x", name->height, " float32 need ",
+                                                   maps * pixels * 4));
+  }
+  std::vector<float> v(static_cast<size_t>(pixels));
+  const ssize_t want = static_cast<ssize_t>(pixels * 4);
+  const ssize_t got = ::pread(fd, v.data(), static_cast<size_t>(want), static_cast<off_t>(frame * pixels * 4));
+  ::close(fd);
+  if (got != want) return absl::DataLossError(absl::StrCat(path, ": short read of frame ", frame));
+  for (int64_t i = 0; i < pixels; ++i) {
+    if (!std::isfinite(v[i])) return absl::InvalidArgumentError(absl::StrCat(path, ": non-finite value in map ", frame));
+  }
+  if (out != nullptr) *out = *name;
+  return v;
 }
 
 absl::StatusOr<Salient360Writer> Salient360Writer::Create(const std::string& dir, const std::string& stem,

@@ -35,6 +35,9 @@ struct Salient360Maps {
 // Reads a .bin whose size must equal W·H·max(N, 1)·4 bytes; non-finite values are an
 // error naming the frame. `max_bytes` bounds the file.
 absl::StatusOr<Salient360Maps> ReadSalient360(const std::string& path, int64_t max_bytes = int64_t{8} << 30);
+// One map (frame `frame`, 0-based) of such a file, reading only its bytes; the file's
+// size must still match its name. (H·W values.)
+absl::StatusOr<std::vector<float>> ReadSalient360Frame(const std::string& path, int64_t frame, Salient360Name* name);
 
 class Salient360Writer {
  public:

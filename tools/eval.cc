@@ -38,6 +38,16 @@ ABSL_FLAG(bool, resize, false,
           "Resize predictions to the ground truth's size (area average when shrinking, "
           "bilinear when enlarging; longitude wraps) instead of failing on a size mismatch");
 ABSL_FLAG(int64_t, max_file_mb, 1024, "Largest map file read, in MiB");
+ABSL_FLAG(std::string, sphere_weights, "area",
+          "Row weights of the _sphere metrics: area (sin((i+.5)pi/H), exact band areas) | salient360 "
+          "(sin(linspace(0,pi,H)), applied before SIM's min-max, as the Salient360! toolbox)");
+ABSL_FLAG(std::string, kld, "gt_pred", "KL direction: gt_pred (KL(gt||pred), MIT) | pred_gt | symmetric (mean)");
+ABSL_FLAG(std::string, baseline, "none",
+          "InfoGain's baseline: none | centre | equator | a map file (resized to the ground truth)");
+ABSL_FLAG(std::string, sauc, "none",
+          "Shuffled AUC's negatives: with --data, other_videos (same frame id in the other videos) | "
+          "other_frames (the video's other frames); else a fixation map file; none: no sAUC");
+ABSL_FLAG(uint64_t, seed, 0, "Seed of AUC-Borji's and sAUC's random negatives (100 splits, step 0.1)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -71,6 +81,30 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.max_file_bytes = mb << 20;
+  if (!sal360::data::ParseSphereWeighting(absl::GetFlag(FLAGS_sphere_weights), &o.metric.sphere_weights)) {
+    std::fprintf(stderr, "eval: --sphere_weights must be area or salient360\n");
+    return 2;
+  }
+  if (!sal360::data::ParseKldDirection(absl::GetFlag(FLAGS_kld), &o.metric.kld)) {
+    std::fprintf(stderr, "eval: --kld must be gt_pred, pred_gt or symmetric\n");
+    return 2;
+  }
+  o.metric.seed = absl::GetFlag(FLAGS_seed);
+  o.baseline = absl::GetFlag(FLAGS_baseline);
+  if (o.baseline != "none" && o.baseline != "centre" && o.baseline != "equator") {
+    o.baseline = sal360::util::UserPath(o.baseline);
+  }
+  o.sauc = absl::GetFlag(FLAGS_sauc);
+  const bool sauc_mode = o.sauc == "other_videos" || o.sauc == "other_frames";
+  if (!o.data.empty() && o.sauc != "none" && !sauc_mode) {
+    std::fprintf(stderr, "eval: with --data, --sauc must be none, other_videos or other_frames\n");
+    return 2;
+  }
+  if (o.data.empty() && sauc_mode) {
+    std::fprintf(stderr, "eval: --sauc=%s needs --data (else give a fixation map file)\n", o.sauc.c_str());
+    return 2;
+  }
+  if (o.data.empty() && o.sauc != "none") o.sauc = sal360::util::UserPath(o.sauc);
   std::unique_ptr<sal360::util::ProgressLine> bar;
   auto warn = [](const std::string& msg) { std::fprintf(stderr, "eval: warning: %s\n", msg.c_str()); };
   auto progress = [&bar](int64_t done, int64_t total) {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "data/baselines.h"
 #include "data/ground_truth.h"
 #include "data/image.h"
 #include "data/loader.h"
@@ -190,8 +191,26 @@ absl::StatusOr<std::vector<EvalPair>> MatchEvalPairs(
         "--pred, --gt (and --fix) must all be files or all be directories");
   }
   if (gk == Kind::kFile) {
-    return std::vector<EvalPair>{
-        {fs::path(o.gt).filename().string(), o.pred, o.gt, o.fix}};
+    absl::StatusOr<int64_t> np = data::SaliencyMapFrames(o.pred), ng = data::SaliencyMapFrames(o.gt);
+    if (!np.ok()) return np.status();
+    if (!ng.ok()) return ng.status();
+    if (*np != *ng) {
+      return absl::InvalidArgumentError(absl::StrCat("--pred=", o.pred, " holds ", *np, " map(s) but --gt=", o.gt,
+                                                     " holds ", *ng));
+    }
+    std::vector<EvalPair> pairs;
+    for (int64_t k = 0; k < *ng; ++k) {
+      EvalPair p{fs::path(o.gt).filename().string(), o.pred, o.gt, o.fix};
+      if (*ng > 1) {
+        p.name = absl::StrCat(p.name, "#", k);
+        p.map_index = k;
+        if (!o.fix.empty() && data::SaliencyMapFrames(o.fix).value_or(1) != *ng) {
+          return absl::InvalidArgumentError(absl::StrCat("--fix=", o.fix, " must hold ", *ng, " maps too"));
+        }
+      }
+      pairs.push_back(std::move(p));
+    }
+    return pairs;
   }
   absl::StatusOr<std::map<std::string, std::string>> preds =
       ListMaps(o.pred, "--pred", o.max_files);
@@ -247,6 +266,27 @@ absl::StatusOr<std::vector<EvalPair>> MatchEvalPairs(
   return pairs;
 }
 
+namespace {
+
+// InfoGain's baseline at (h, w); empty for "none".
+absl::StatusOr<std::vector<double>> BaselineMap(const EvalOptions& o, int h, int w) {
+  if (o.baseline == "none") return std::vector<double>{};
+  std::vector<float> f;
+  if (o.baseline == "centre") {
+    f = data::CentrePriorMap(h, w);
+  } else if (o.baseline == "equator") {
+    f = data::LatitudePrior(h, w);
+  } else {
+    absl::StatusOr<data::SaliencyMap> m = data::ReadSaliencyMap(o.baseline, o.max_file_bytes);
+    if (!m.ok()) return m.status();
+    const std::vector<float> src(m->values.begin(), m->values.end());
+    f = (m->height == h && m->width == w) ? src : data::ResizeFloat(src.data(), m->height, m->width, 1, h, w);
+  }
+  return std::vector<double>(f.begin(), f.end());
+}
+
+}  // namespace
+
 absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOptions& o,
                                               const data::Dataset* dataset) {
   if (!o.data.empty()) {
@@ -268,12 +308,35 @@ absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOp
     const std::vector<double> gt(g->begin(), g->end());
     const std::vector<uint8_t> fix8 = data::FixationMap(*gaze, pred->height, pred->width);
     const std::vector<double> fix(fix8.begin(), fix8.end());
+    // sAUC negatives: the gaze of other videos at this frame id, or of the other frames.
+    std::vector<data::GazePoint> others;
+    if (o.sauc == "other_videos") {
+      for (const std::string& v : dataset->videos()) {
+        if (v == ref.video) continue;
+        if (const auto* g2 = dataset->gaze(v, ref.frame)) others.insert(others.end(), g2->begin(), g2->end());
+      }
+    } else if (o.sauc == "other_frames") {
+      for (int f : dataset->frames(ref.video)) {
+        if (f == ref.frame) continue;
+        if (const auto* g2 = dataset->gaze(ref.video, f)) others.insert(others.end(), g2->begin(), g2->end());
+      }
+    }
+    std::vector<double> other;
+    if (o.sauc != "none") {
+      const std::vector<uint8_t> o8 = data::FixationMap(others, pred->height, pred->width);
+      other.assign(o8.begin(), o8.end());
+    }
+    absl::StatusOr<std::vector<double>> base = BaselineMap(o, pred->height, pred->width);
+    if (!base.ok()) return base.status();
+    data::MetricOptions mo = o.metric;
+    mo.other_fixations = other.empty() ? nullptr : other.data();
+    mo.baseline = base->empty() ? nullptr : base->data();
     return data::ComputeMetrics(pred->values.data(), gt.data(), fix.data(), pred->height,
-                                pred->width);
+                                pred->width, mo);
   }
-  absl::StatusOr<data::SaliencyMap> gt = data::ReadSaliencyMap(pair.gt, o.max_file_bytes);
+  absl::StatusOr<data::SaliencyMap> gt = data::ReadSaliencyMap(pair.gt, o.max_file_bytes, pair.map_index);
   if (!gt.ok()) return gt.status();
-  absl::StatusOr<data::SaliencyMap> pred = data::ReadSaliencyMap(pair.pred, o.max_file_bytes);
+  absl::StatusOr<data::SaliencyMap> pred = data::ReadSaliencyMap(pair.pred, o.max_file_bytes, pair.map_index);
   if (!pred.ok()) return pred.status();
   if (pred->height != gt->height || pred->width != gt->width) {
     if (!o.resize) {
@@ -290,7 +353,7 @@ absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOp
   }
   data::SaliencyMap fix;
   if (!pair.fix.empty()) {
-    absl::StatusOr<data::SaliencyMap> f = data::ReadSaliencyMap(pair.fix, o.max_file_bytes);
+    absl::StatusOr<data::SaliencyMap> f = data::ReadSaliencyMap(pair.fix, o.max_file_bytes, pair.map_index);
     if (!f.ok()) return f.status();
     if (f->height != gt->height || f->width != gt->width) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -299,9 +362,32 @@ absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOp
     }
     fix = std::move(*f);
   }
+  data::MetricOptions mo = o.metric;
+  data::SaliencyMap other;
+  if (o.sauc != "none") {
+    absl::StatusOr<data::SaliencyMap> f = data::ReadSaliencyMap(o.sauc, o.max_file_bytes);
+    if (!f.ok()) return f.status();
+    if (f->height != gt->height || f->width != gt->width) {
+      return absl::InvalidArgumentError(absl::StrCat("--sauc=", o.sauc, ": ", f->height, "x", f->width,
+                                                     " but the ground truth is ", gt->height, "x", gt->width));
+    }
+    other = std::move(*f);
+    mo.other_fixations = other.values.data();
+  }
+  absl::StatusOr<std::vector<double>> base = BaselineMap(o, gt->height, gt->width);
+  if (!base.ok()) return base.status();
+  mo.baseline = base->empty() ? nullptr : base->data();
   return data::ComputeMetrics(pred->values.data(), gt->values.data(),
                               pair.fix.empty() ? nullptr : fix.values.data(), gt->height,
-                              gt->width);
+                              gt->width, mo);
+}
+
+Json EvalConventions(const EvalOptions& o) {
+  Json c = Json::object();
+  for (const auto& [k, v] : data::MetricConventions(o.metric)) c[k] = v;
+  c["info_gain_baseline"] = o.baseline;
+  c["sauc_negatives"] = o.sauc;
+  return c;
 }
 
 absl::StatusOr<Json> RunEval(const EvalOptions& o,
@@ -315,7 +401,7 @@ absl::StatusOr<Json> RunEval(const EvalOptions& o,
   }
   absl::StatusOr<std::vector<EvalPair>> pairs = MatchEvalPairs(o, warn, dataset.get());
   if (!pairs.ok()) return pairs.status();
-  const bool single = o.data.empty() && KindOf(o.gt) == Kind::kFile;
+  const bool single = o.data.empty() && KindOf(o.gt) == Kind::kFile && pairs->size() == 1;
   Json list = Json::array();
   std::vector<double> sum(data::kNumMetrics, 0.0);
   std::vector<int64_t> defined(data::kNumMetrics, 0), undefined(data::kNumMetrics, 0);
@@ -324,10 +410,28 @@ absl::StatusOr<Json> RunEval(const EvalOptions& o,
     absl::StatusOr<data::MetricSet> m = ScoreEvalPair(pair, o, dataset.get());
     if (!m.ok()) return m.status();
     if (m->warnings != 0 && warn) {
-      warn(absl::StrCat(pair.name, ": ", data::MetricWarningText(m->warnings),
-                        " (see docs/eval.md for the values used)"));
+      // Each warning under the file it concerns.
+      const std::pair<uint32_t, std::string> owners[] = {
+          {data::kWarnConstantPred | data::kWarnNegativeValues, pair.pred},
+          {data::kWarnConstantGt, dataset != nullptr ? pair.name + " (ground truth)" : pair.gt},
+          {data::kWarnNoFixations | data::kWarnAllFixated | data::kWarnNonFiniteFixations,
+           dataset != nullptr ? pair.name + " (fixations)" : pair.fix},
+          {data::kWarnConstantBaseline, o.baseline},
+          {data::kWarnNoOtherFixations, "sAUC negatives " + o.sauc},
+          {data::kWarnNonFinite, pair.name}};
+      uint32_t left = m->warnings;
+      for (const auto& [bits, who] : owners) {
+        if ((left & bits) == 0) continue;
+        warn(absl::StrCat(who.empty() ? pair.name : who, ": ", data::MetricWarningText(left & bits),
+                          " (see docs/eval.md for the values used)"));
+        left &= ~bits;
+      }
     }
-    if (single) return MetricsToJson(*m);
+    if (single) {
+      Json one = MetricsToJson(*m);
+      one["conventions"] = EvalConventions(o);
+      return one;
+    }
     Json row;
     row["name"] = pair.name;
     row["pred"] = pair.pred;
@@ -342,7 +446,7 @@ absl::StatusOr<Json> RunEval(const EvalOptions& o,
     for (const auto& [key, value] : metrics.items()) row[key] = value;
     list.push_back(std::move(row));
     for (int k = 0; k < data::kNumMetrics; ++k) {
-      if (data::IsFixationMetric(data::kMetricKeys[k]) && !m->has_fixations) continue;
+      if (!metrics.contains(data::kMetricKeys[k])) continue;  // not computed for this pair
       const double v = m->Get(data::kMetricKeys[k]);
       if (std::isfinite(v)) {
         sum[k] += v;
@@ -364,6 +468,7 @@ absl::StatusOr<Json> RunEval(const EvalOptions& o,
   out["mean"] = std::move(mean);
   out["count"] = static_cast<int64_t>(pairs->size());
   out["undefined"] = std::move(undef);
+  out["conventions"] = EvalConventions(o);
   return out;
 }
 

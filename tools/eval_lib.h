@@ -13,10 +13,13 @@
 //
 // JSON (printed to stdout by tools:eval):
 //   single pair: {"cc": .., "kld": .., "sim": .., "cc_sphere": .., "kld_sphere": ..,
-//                 "sim_sphere": .., and with fixations "nss", "auc_judd", "nss_sphere"}
+//                 "sim_sphere": .., and with fixations "nss", "auc_judd", "nss_sphere",
+//                 "auc_borji", "auc_borji_sphere" (+ "sauc", "info_gain",
+//                 "info_gain_sphere" when asked for), "conventions": {...}}
+//   Two Salient360! NAME_WxHxN_32b.bin files (N > 1) are N pairs, one per map.
 //   directories: {"pairs": [{"name": key, "pred": path, "gt": path, ["fix": path,]
 //                 <metrics>}, ...], "mean": {<metric>: mean}, "count": n,
-//                 "undefined": {<metric>: frames where it is NaN}}
+//                 "undefined": {<metric>: frames where it is NaN}, "conventions": {...}}
 // Keys follow data::kMetricKeys order; an undefined value (NaN) is null and is left out
 // of the means.
 //
@@ -52,13 +55,28 @@ struct EvalOptions {
   bool resize = false;        // resize predictions to the ground truth's size
   int64_t max_file_bytes = int64_t{1} << 30;
   int64_t max_files = 1000000;  // per directory walk
+  // Conventions and the optional metrics (docs/eval.md): sphere weighting, KL direction,
+  // AUC-Borji splits/step/seed (the pointers of MetricOptions are set per pair).
+  data::MetricOptions metric;
+  // InfoGain's baseline: "none" | "centre" (data::CentrePriorMap) | "equator"
+  // (data::LatitudePrior) | a map file (resized to the ground truth's size).
+  std::string baseline = "none";
+  // sAUC's negatives. Dataset mode: "none" | "other_videos" (the fixations of the same
+  // frame id in every other video) | "other_frames" (every other frame of the video).
+  // File/directory mode: "none" or a fixation map file used for every pair.
+  std::string sauc = "none";
 };
+
+// The sphere weighting, KL direction, epsilons, AUC-Borji parameters, baseline and sAUC
+// negatives of a run, for every output.
+nlohmann::ordered_json EvalConventions(const EvalOptions& options);
 
 struct EvalPair {
   std::string name;            // the key (directories) or the gt file name
   std::string pred, gt, fix;   // paths; fix may be empty
   std::string video;           // dataset mode: the frame scored
   int frame = 0;
+  int64_t map_index = 0;       // the map of an N-map Salient360! .bin (pred and gt)
 };
 
 // Pairs for the options (one pair for single files). `warn` receives non-fatal notes.

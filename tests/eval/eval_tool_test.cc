@@ -17,6 +17,7 @@
 #include "data/dataset.h"
 #include "data/ground_truth.h"
 #include "data/image.h"
+#include "data/baselines.h"
 #include "data/map_file.h"
 #include "data/metrics.h"
 #include "data/synthetic.h"
@@ -108,9 +109,13 @@ std::string Png16(int h, int w, const std::vector<uint16_t>& v) {
 
 void ExpectJsonEqualsMetrics(const Json& j, const data::MetricSet& m) {
   const auto items = m.Items();
-  ASSERT_EQ(j.size(), items.size()) << j.dump();
+  // The metrics, then what they mean (weighting, KL direction, epsilons, ...).
+  ASSERT_TRUE(j.contains("conventions")) << j.dump();
+  EXPECT_TRUE(j["conventions"].contains("kld")) << j.dump();
+  ASSERT_EQ(j.size(), items.size() + 1) << j.dump();
   size_t k = 0;
   for (const auto& [key, value] : j.items()) {
+    if (key == "conventions") continue;
     EXPECT_EQ(key, items[k].first);
     if (std::isfinite(items[k].second)) {
       EXPECT_DOUBLE_EQ(value.get<double>(), items[k].second) << key;
@@ -221,8 +226,87 @@ TEST(EvalLib, SinglePairEqualsComputeMetrics) {
   o.fix.clear();
   auto k = RunEval(o, kQuiet);
   ASSERT_TRUE(k.ok()) << k.status();
-  EXPECT_EQ(k->size(), 6u);
+  EXPECT_EQ(k->size(), 6u + 1);  // and "conventions"
   EXPECT_FALSE(k->contains("nss"));
+}
+
+// Issue #15: Salient360! .bin maps, InfoGain and sAUC when asked for, the stated
+// conventions, and warnings under the file they concern.
+TEST(EvalLib, BenchmarkOptionsAndSalient360Files) {
+  const int h = 8, w = 16;
+  const std::string root = sal360::testing::TempPath("bench_opts");
+  ASSERT_TRUE(util::MakeDirs(root).ok());
+  std::vector<float> pbin, gbin, fbin;
+  std::vector<data::MetricSet> expected;
+  for (int k = 0; k < 3; ++k) {
+    const auto p = Blob(h, w, 0.3 + 0.1 * k, 0.5, 0.1, 60 + k), g = Blob(h, w, 0.4, 0.5, 0.0, 70 + k);
+    std::vector<double> f(h * w, 0.0);
+    f[20 + k] = f[70 + k] = 1;
+    pbin.insert(pbin.end(), p.begin(), p.end());
+    gbin.insert(gbin.end(), g.begin(), g.end());
+    fbin.insert(fbin.end(), f.begin(), f.end());
+    const std::vector<float> pf(p.begin(), p.end()), gf(g.begin(), g.end()), ff(f.begin(), f.end());
+    expected.push_back(data::ComputeMetrics(pf.data(), gf.data(), ff.data(), h, w));
+  }
+  auto write_bin = [&](const std::string& name, const std::vector<float>& v) {
+    const std::string path = root + "/" + name;
+    EXPECT_TRUE(util::WriteFileAtomically(path, std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4)).ok());
+    return path;
+  };
+  EvalOptions o;
+  o.pred = write_bin("pred_16x8x3_32b.bin", pbin);
+  o.gt = write_bin("gt_16x8x3_32b.bin", gbin);
+  o.fix = write_bin("fix_16x8x3_32b.bin", fbin);
+  auto j = RunEval(o, kQuiet);
+  ASSERT_TRUE(j.ok()) << j.status();
+  ASSERT_EQ((*j)["count"], 3);
+  for (int k = 0; k < 3; ++k) {
+    const Json row = (*j)["pairs"][k];
+    EXPECT_EQ(row["name"], "gt_16x8x3_32b.bin#" + std::to_string(k));
+    for (const auto& [key, value] : expected[k].Items()) EXPECT_DOUBLE_EQ(row[key].get<double>(), value) << key;
+  }
+  EXPECT_EQ((*j)["conventions"]["sphere_weights"].get<std::string>().rfind("area", 0), 0u);
+  // One pair with every option: symmetric KL, Salient360! weights, centre-prior InfoGain,
+  // sAUC against another frame's fixations.
+  const auto p = Blob(h, w, 0.45, 0.5, 0.1, 80), g = Blob(h, w, 0.5, 0.5, 0.0, 81);
+  std::vector<double> f(h * w, 0.0), other(h * w, 0.0);
+  f[40] = f[41] = 1;
+  other[10] = other[100] = 1;
+  EvalOptions one;
+  one.pred = root + "/p.npy";
+  one.gt = root + "/g.npy";
+  one.fix = root + "/f.npy";
+  one.sauc = root + "/other.npy";
+  one.baseline = "centre";
+  one.metric.kld = data::KldDirection::kSymmetric;
+  one.metric.sphere_weights = data::SphereWeighting::kSalient360;
+  WriteF64(one.pred, {h, w}, p);
+  WriteF64(one.gt, {h, w}, g);
+  WriteF64(one.fix, {h, w}, f);
+  WriteF64(one.sauc, {h, w}, other);
+  auto r = RunEval(one, kQuiet);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::vector<float> base = data::CentrePriorMap(h, w);
+  const std::vector<double> based(base.begin(), base.end());
+  data::MetricOptions mo = one.metric;
+  mo.baseline = based.data();
+  mo.other_fixations = other.data();
+  const data::MetricSet m = data::ComputeMetrics(p.data(), g.data(), f.data(), h, w, mo);
+  ExpectJsonEqualsMetrics(*r, m);
+  EXPECT_TRUE(r->contains("sauc") && r->contains("info_gain") && r->contains("info_gain_sphere"));
+  EXPECT_EQ((*r)["conventions"]["kld"].get<std::string>().rfind("symmetric", 0), 0u);
+  EXPECT_EQ((*r)["conventions"]["sphere_weights"].get<std::string>().rfind("salient360", 0), 0u);
+  EXPECT_EQ((*r)["conventions"]["info_gain_baseline"], "centre");
+  // A constant prediction is reported under the prediction's name, not the truth's.
+  WriteF64(root + "/flat.npy", {h, w}, std::vector<double>(h * w, 2.0));
+  one.pred = root + "/flat.npy";
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(RunEval(one, [&](const std::string& s) { warnings.push_back(s); }).ok());
+  ASSERT_FALSE(warnings.empty());
+  EXPECT_EQ(warnings[0].rfind(root + "/flat.npy: constant_pred", 0), 0u) << warnings[0];
+  // Pairing an N-map file with a single map is an error naming both.
+  o.gt = one.gt;
+  EXPECT_NE(std::string(RunEval(o, kQuiet).status().message()).find("holds 3 map(s)"), std::string::npos);
 }
 
 TEST(EvalLib, DirectoriesPairByKeyAndAverage) {
