@@ -66,6 +66,11 @@ absl::StatusOr<EvaluateResult> EvaluateTestSplit(nn::SphericalUNet& model, const
              {"prev_interval", absl::StrCat(d.sample.prev_interval)},
              {"table_mode", sphere::ModeName(model.config().table_mode)},
              {"convention", sphere::ConventionName(model.config().convention)}};
+  for (const auto& [k, v] : data::MetricConventions(options.metric)) rc.info.emplace_back("metrics: " + k, v);
+  rc.info.emplace_back("metrics: info_gain baseline", options.info_gain ? "equator (the mean training map)" : "off");
+  rc.info.emplace_back("metrics: sauc negatives",
+                       options.sauc ? "fixations of the same frame id in the other test videos" : "off");
+  const std::vector<double> equator_d(equator->begin(), equator->end());
   data::ReportWriter report(rc);
 
   absl::StatusOr<std::vector<data::FrameRef>> all = d.dataset->FramesOf(d.split.test);
@@ -115,13 +120,26 @@ absl::StatusOr<EvaluateResult> EvaluateTestSplit(nn::SphericalUNet& model, const
     for (size_t i = 0; i < samples.size(); ++i) {
       const data::Sample& s = samples[i];
       const std::vector<float> fix = Bytes01ToFloats(s.fixations);
+      data::MetricOptions mo = options.metric;
+      std::vector<double> other;
+      if (options.sauc) {
+        std::vector<data::GazePoint> gaze;
+        for (const std::string& v : d.split.test) {
+          if (v == video) continue;
+          if (const auto* g = d.dataset->gaze(v, s.ref.frame)) gaze.insert(gaze.end(), g->begin(), g->end());
+        }
+        const std::vector<uint8_t> o8 = data::FixationMap(gaze, h, w);
+        other.assign(o8.begin(), o8.end());
+        mo.other_fixations = other.data();
+      }
+      if (options.info_gain) mo.baseline = equator_d.data();
       std::map<std::string, data::MetricSet> scores;
       for (size_t m = 0; m < modes.size(); ++m) {
-        scores[model_names[m]] = data::ComputeMetrics(preds[m][i].data(), s.target.data(), fix.data(), h, w);
+        scores[model_names[m]] = data::ComputeMetrics(preds[m][i].data(), s.target.data(), fix.data(), h, w, mo);
       }
-      scores[data::kBaselineUniform] = data::ComputeMetrics(uniform.data(), s.target.data(), fix.data(), h, w);
-      scores[data::kBaselineEquator] = data::ComputeMetrics(equator->data(), s.target.data(), fix.data(), h, w);
-      scores[data::kBaselinePrevGt] = data::ComputeMetrics(s.prev.data(), s.target.data(), fix.data(), h, w);
+      scores[data::kBaselineUniform] = data::ComputeMetrics(uniform.data(), s.target.data(), fix.data(), h, w, mo);
+      scores[data::kBaselineEquator] = data::ComputeMetrics(equator->data(), s.target.data(), fix.data(), h, w, mo);
+      scores[data::kBaselinePrevGt] = data::ComputeMetrics(s.prev.data(), s.target.data(), fix.data(), h, w, mo);
       if (absl::Status st = report.AddFrame(video, s.ref.frame, scores); !st.ok()) return st;
       const std::vector<uint8_t> rgb8 = ToRgb8(s.rgb);
       if (options.save_maps) {

@@ -16,6 +16,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "tools/eval_lib.h"
+#include "tools/flags.h"
 #include "util/progress.h"
 #include "util/file.h"
 
@@ -38,19 +39,15 @@ ABSL_FLAG(bool, resize, false,
           "Resize predictions to the ground truth's size (area average when shrinking, "
           "bilinear when enlarging; longitude wraps) instead of failing on a size mismatch");
 ABSL_FLAG(int64_t, max_file_mb, 1024, "Largest map file read, in MiB");
-ABSL_FLAG(std::string, sphere_weights, "area",
-          "Row weights of the _sphere metrics: area (sin((i+.5)pi/H), exact band areas) | salient360 "
-          "(sin(linspace(0,pi,H)), applied before SIM's min-max, as the Salient360! toolbox)");
-ABSL_FLAG(std::string, kld, "gt_pred", "KL direction: gt_pred (KL(gt||pred), MIT) | pred_gt | symmetric (mean)");
 ABSL_FLAG(std::string, baseline, "none",
           "InfoGain's baseline: none | centre | equator | a map file (resized to the ground truth)");
 ABSL_FLAG(std::string, sauc, "none",
           "Shuffled AUC's negatives: with --data, other_videos (same frame id in the other videos) | "
           "other_frames (the video's other frames); else a fixation map file; none: no sAUC");
-ABSL_FLAG(uint64_t, seed, 0, "Seed of AUC-Borji's and sAUC's random negatives (100 splits, step 0.1)");
+// And //tools:metric_flags: --sphere_weights, --kld, --metric_seed.
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  sal360::tools::SetToolUsage(
       "Scores saliency maps: --pred=PATH --gt=PATH [--fix=PATH] [--resize], or --pred=DIR "
       "--data=DATASET_ROOT; JSON to stdout.");
   absl::ParseCommandLine(argc, argv);
@@ -81,15 +78,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.max_file_bytes = mb << 20;
-  if (!sal360::data::ParseSphereWeighting(absl::GetFlag(FLAGS_sphere_weights), &o.metric.sphere_weights)) {
-    std::fprintf(stderr, "eval: --sphere_weights must be area or salient360\n");
+  if (absl::Status st = sal360::tools::ReadMetricFlags(o.metric); !st.ok()) {
+    std::fprintf(stderr, "eval: %s\n", std::string(st.message()).c_str());
     return 2;
   }
-  if (!sal360::data::ParseKldDirection(absl::GetFlag(FLAGS_kld), &o.metric.kld)) {
-    std::fprintf(stderr, "eval: --kld must be gt_pred, pred_gt or symmetric\n");
-    return 2;
-  }
-  o.metric.seed = absl::GetFlag(FLAGS_seed);
   o.baseline = absl::GetFlag(FLAGS_baseline);
   if (o.baseline != "none" && o.baseline != "centre" && o.baseline != "equator") {
     o.baseline = sal360::util::UserPath(o.baseline);

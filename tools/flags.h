@@ -3,9 +3,12 @@
 //   //tools:temporal_flags  --prev_interval --first_frames           (train, test, predict, check_data)
 //   //tools:data_flags      --data --split ... --gt --gaze_sigma     (train, test, check_data)
 //   //tools:infer_flags     --checkpoint --device --table_mode ...   (test, predict)
+//   //tools:metric_flags    --sphere_weights --kld --metric_seed     (test, eval)
 #ifndef SAL360_TOOLS_FLAGS_H_
 #define SAL360_TOOLS_FLAGS_H_
 
+#include "absl/status/status.h"
+#include "data/metrics.h"
 #include "data/source.h"
 #include "infer/model.h"
 
@@ -21,6 +24,8 @@ void ReadTemporalFlags(data::TemporalConfig& config);
 data::DataConfig DataConfigFromFlags();
 // //tools:infer_flags
 infer::InferConfig InferConfigFromFlags();
+// //tools:metric_flags: the conventions of the metrics (data/metrics.h MetricOptions).
+absl::Status ReadMetricFlags(data::MetricOptions& options);
 
 }  // namespace sal360::tools
 

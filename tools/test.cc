@@ -75,6 +75,8 @@ int Main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_gallery) < 0 || absl::GetFlag(FLAGS_max_frames) < 0) {
     return fail(absl::InvalidArgumentError("--gallery and --max_frames must be >= 0"), 2);
   }
+  data::MetricOptions metric;
+  if (absl::Status s = ReadMetricFlags(metric); !s.ok()) return fail(s, 2);
   const infer::InferConfig ic = InferConfigFromFlags();
   data::DataConfig dc = DataConfigFromFlags();
   if (absl::Status s = infer::ValidateInferConfig(ic); !s.ok()) return fail(s, 2);
@@ -99,6 +101,7 @@ int Main(int argc, char** argv) {
   eo.save_maps = save_maps == "all";
   eo.gallery = absl::GetFlag(FLAGS_gallery);
   eo.max_frames = absl::GetFlag(FLAGS_max_frames);
+  eo.metric = metric;
   absl::StatusOr<infer::EvaluateResult> r = infer::EvaluateTestSplit(*loaded->model, *d, eo);
   if (!r.ok()) return fail(r.status());
   const std::string& out_dir = eo.out_dir;
