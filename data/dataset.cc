@@ -1,11 +1,15 @@
 #include "data/dataset.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "util/file.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
@@ -113,6 +117,76 @@ PyValue GazeTableToPickle(const GazeTable& table) {
   return PyValue::FromDict(std::move(videos));
 }
 
+absl::StatusOr<GazeTable> ParseGazeCsv(const std::string& text, const std::string& name) {
+  GazeTable table;
+  size_t pos = 0;
+  int64_t line_no = 0;
+  bool header = true;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    auto bad = [&](const std::string& what) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ":", line_no, ": ", what));
+    };
+    if (header) {
+      if (line.size() >= 3 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line = line.substr(3);  // UTF-8 BOM
+      if (line != "video,frame,user,x,y") return bad("the header must be 'video,frame,user,x,y'");
+      header = false;
+      continue;
+    }
+    if (line.empty()) continue;
+    std::vector<std::string> cells;
+    size_t start = 0;
+    for (size_t k = 0; k <= line.size(); ++k) {
+      if (k == line.size() || line[k] == ',') {
+        cells.push_back(line.substr(start, k - start));
+        start = k + 1;
+      }
+    }
+    if (cells.size() != 5) return bad(absl::StrCat(cells.size(), " fields, expected 5 (video,frame,user,x,y)"));
+    const std::string& video = cells[0];
+    if (video.empty() || video[0] == '.' || video.find_first_of("\"/\\") != std::string::npos) {
+      return bad(absl::StrCat("bad video name '", video, "' (a folder name: no quotes or slashes)"));
+    }
+    int frame = 0;
+    if (cells[1].empty() || cells[1].size() > 9 || cells[1].find_first_not_of("0123456789") != std::string::npos ||
+        (frame = std::atoi(cells[1].c_str())) < 1) {
+      return bad(absl::StrCat("bad frame id '", cells[1], "' (an integer >= 1)"));
+    }
+    double x = 0, y = 0;
+    char* e = nullptr;
+    x = std::strtod(cells[3].c_str(), &e);
+    if (cells[3].empty() || *e != '\0') return bad(absl::StrCat("bad x '", cells[3], "'"));
+    y = std::strtod(cells[4].c_str(), &e);
+    if (cells[4].empty() || *e != '\0') return bad(absl::StrCat("bad y '", cells[4], "'"));
+    if (!std::isfinite(x) || !std::isfinite(y) || x < 0 || x > 1 || y < 0 || y > 1) {
+      return bad(absl::StrCat("gaze point (", cells[3], ", ", cells[4], ") is outside [0,1]^2 (normalised x, y)"));
+    }
+    table[video][frame].push_back(GazePoint{x, y});
+  }
+  if (header) return absl::InvalidArgumentError(absl::StrCat(name, ": empty (no header line)"));
+  return table;
+}
+
+std::string GazeTableToCsv(const GazeTable& table) {
+  std::string out = "video,frame,user,x,y\n";
+  char buf[96];
+  for (const auto& [video, frames] : table) {
+    for (const auto& [frame, points] : frames) {
+      for (size_t u = 0; u < points.size(); ++u) {
+        std::snprintf(buf, sizeof buf, ",%d,%zu,%.17g,%.17g\n", frame, u, points[u].x, points[u].y);
+        out += video;
+        out += buf;
+      }
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<Dataset> Dataset::Open(const std::string& root_in, const DatasetOptions& options) {
   std::string root = root_in;
   while (root.size() > 1 && root.back() == '/') root.pop_back();
@@ -123,15 +197,30 @@ absl::StatusOr<Dataset> Dataset::Open(const std::string& root_in, const DatasetO
   Dataset d;
   d.root_ = root;
   const std::string vinfo_path = root + "/" + kVinfoFileName;
-  if (!fs::is_regular_file(vinfo_path, ec)) {
-    return absl::NotFoundError(absl::StrCat(
-        vinfo_path, ": missing (a dataset root holds vinfo.pkl and one folder per video)"));
+  const std::string csv_path = root + "/" + kGazeCsvFileName;
+  const bool has_pkl = fs::is_regular_file(vinfo_path, ec), has_csv = fs::is_regular_file(csv_path, ec);
+  if (has_pkl && has_csv) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(root, ": holds both vinfo.pkl and gaze.csv; keep the one that is meant"));
   }
-  auto vinfo = ReadPickle(vinfo_path, options.max_pickle_bytes, options.pickle_limits);
-  if (!vinfo.ok()) return vinfo.status();
-  auto gaze = GazeTableFromPickle(*vinfo, vinfo_path);
-  if (!gaze.ok()) return gaze.status();
-  d.gaze_ = *std::move(gaze);
+  if (!has_pkl && !has_csv) {
+    return absl::NotFoundError(absl::StrCat(
+        vinfo_path, ": missing (a dataset root holds vinfo.pkl, or gaze.csv, and one folder per video)"));
+  }
+  const std::string gaze_file = has_csv ? kGazeCsvFileName : kVinfoFileName;
+  if (has_csv) {
+    absl::StatusOr<std::string> text = util::ReadFile(csv_path, options.max_pickle_bytes);
+    if (!text.ok()) return text.status();
+    auto gaze = ParseGazeCsv(*text, csv_path);
+    if (!gaze.ok()) return gaze.status();
+    d.gaze_ = *std::move(gaze);
+  } else {
+    auto vinfo = ReadPickle(vinfo_path, options.max_pickle_bytes, options.pickle_limits);
+    if (!vinfo.ok()) return vinfo.status();
+    auto gaze = GazeTableFromPickle(*vinfo, vinfo_path);
+    if (!gaze.ok()) return gaze.status();
+    d.gaze_ = *std::move(gaze);
+  }
 
   // Folders of ROOT vs. the pickle's keys.
   std::set<std::string> folders;
@@ -141,7 +230,7 @@ absl::StatusOr<Dataset> Dataset::Open(const std::string& root_in, const DatasetO
     std::error_code ec2;
     if (it->is_directory(ec2)) {
       folders.insert(name);
-    } else if (name != kVinfoFileName) {
+    } else if (name != kVinfoFileName && name != kGazeCsvFileName) {
       d.issues_.push_back({DatasetIssue::Severity::kNote, "ignored_entry", it->path().string(),
                            "not a folder; ignored"});
     }
@@ -155,13 +244,13 @@ absl::StatusOr<Dataset> Dataset::Open(const std::string& root_in, const DatasetO
     if (!d.gaze_.count(f)) no_key.push_back(f);
   }
   if (!no_folder.empty() || !no_key.empty()) {
-    std::string msg = absl::StrCat(root, ": video folders and vinfo.pkl keys differ:");
+    std::string msg = absl::StrCat(root, ": video folders and ", gaze_file, " videos differ:");
     if (!no_folder.empty()) {
-      absl::StrAppend(&msg, " ", no_folder.size(), " video(s) of vinfo.pkl have no folder (",
+      absl::StrAppend(&msg, " ", no_folder.size(), " video(s) of ", gaze_file, " have no folder (",
                       ShortList(no_folder), ");");
     }
     if (!no_key.empty()) {
-      absl::StrAppend(&msg, " ", no_key.size(), " folder(s) are not in vinfo.pkl (",
+      absl::StrAppend(&msg, " ", no_key.size(), " folder(s) are not in ", gaze_file, " (",
                       ShortList(no_key), ");");
     }
     msg.pop_back();
@@ -187,7 +276,7 @@ absl::StatusOr<Dataset> Dataset::Open(const std::string& root_in, const DatasetO
       if (g == frames.end()) {
         d.issues_.push_back({DatasetIssue::Severity::kError, "frame_without_gaze",
                              it->path().string(),
-                             absl::StrCat("vinfo.pkl has no gaze entry '", FrameKey(id),
+                             absl::StrCat(gaze_file, " has no gaze entry '", FrameKey(id),
                                           "' for video '", video, "'; frame dropped")});
         continue;
       }

@@ -22,6 +22,18 @@
 //     non-finite are kept but reported as error issues (check_data lists them; making a
 //     ground-truth map from them fails with a message naming the frame).
 // Video names sort by their UTF-8 bytes, which is Python's sorted() order for str.
+//
+// The generic layout (any 360° dataset, converted with a few lines of a script;
+// docs/data.md): ROOT/gaze.csv instead of vinfo.pkl, the same ROOT/<video>/NNNN.jpg
+// frames. gaze.csv is text, one gaze point per row, after the header line
+//   video,frame,user,x,y
+// video: the folder name (no comma, quote or newline); frame: the frame id (≥ 1, the
+// NNNN of NNNN.jpg); user: any label without a comma (points of one frame keep the file's
+// order); x, y ∈ [0,1] normalised ERP coordinates, origin at the top-left corner of the
+// frame: x grows eastward from longitude −180° (the left edge), y southward from the north
+// pole (the top edge) — the same convention as vinfo.pkl. Every other rule above applies
+// (folders must equal the CSV's videos, frames without gaze are dropped and reported).
+// A root with both files is an error (which one is meant?).
 #ifndef SAL360_DATA_DATASET_H_
 #define SAL360_DATA_DATASET_H_
 
@@ -75,6 +87,13 @@ using GazeTable = std::map<std::string, std::map<int, std::vector<GazePoint>>>;
 absl::StatusOr<GazeTable> GazeTableFromPickle(const PyValue& vinfo, const std::string& name);
 // The inverse (str keys, lists of (x, y) tuples; frames keyed by FrameKey).
 PyValue GazeTableToPickle(const GazeTable& table);
+
+inline constexpr char kGazeCsvFileName[] = "gaze.csv";
+// gaze.csv (see above); errors name the file and line.
+absl::StatusOr<GazeTable> ParseGazeCsv(const std::string& text, const std::string& name);
+// The inverse: users numbered 0, 1, ... in each frame's order; x, y with 17 significant
+// digits (exact round trip).
+std::string GazeTableToCsv(const GazeTable& table);
 
 class Dataset {
  public:

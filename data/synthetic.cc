@@ -315,7 +315,8 @@ std::string SyntheticOptions::Key() const {
                          kSyntheticVersion, seed, videos, frames, height, width, viewers, objects,
                          distractors, gaze_noise, explore_prob, jpeg_quality, pickle_protocol,
                          gt_cache ? absl::StrCat(gt_cache_height, "x", gt_cache_width) : "0",
-                         gt_options.sigma);
+                         gt_options.sigma) +
+         (gaze_csv ? "_csv" : "");
 }
 
 std::vector<SyntheticObject> SyntheticObjectsAt(const SyntheticOptions& o, int index, int frame) {
@@ -379,7 +380,7 @@ absl::StatusOr<SyntheticStats> MakeSyntheticDataset(
   const auto start = std::chrono::steady_clock::now();
   if (auto s = util::MakeDirs(out_dir); !s.ok()) return s;
   std::error_code ec;
-  if (fs::exists(out_dir + "/" + kVinfoFileName, ec)) {
+  if (fs::exists(out_dir + "/" + kVinfoFileName, ec) || fs::exists(out_dir + "/" + kGazeCsvFileName, ec)) {
     return absl::AlreadyExistsError(
         absl::StrCat(out_dir, ": already holds a dataset (vinfo.pkl); choose an empty directory"));
   }
@@ -441,10 +442,15 @@ absl::StatusOr<SyntheticStats> MakeSyntheticDataset(
   for (std::thread& t : threads) t.join();
   if (!first_error.ok()) return first_error;
 
-  // vinfo.pkl last (atomically): its presence marks a complete dataset.
-  auto pkl = SerializePickle(GazeTableToPickle(table), options.pickle_protocol);
+  // vinfo.pkl (or gaze.csv) last (atomically): its presence marks a complete dataset.
+  absl::StatusOr<std::string> pkl =
+      options.gaze_csv ? absl::StatusOr<std::string>(GazeTableToCsv(table))
+                       : SerializePickle(GazeTableToPickle(table), options.pickle_protocol);
   if (!pkl.ok()) return pkl.status();
-  if (auto s = util::WriteFileAtomically(out_dir + "/" + kVinfoFileName, *pkl); !s.ok()) return s;
+  if (auto s = util::WriteFileAtomically(out_dir + "/" + (options.gaze_csv ? kGazeCsvFileName : kVinfoFileName), *pkl);
+      !s.ok()) {
+    return s;
+  }
 
   SyntheticStats stats;
   stats.videos = options.videos;

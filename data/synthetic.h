@@ -50,6 +50,7 @@ struct SyntheticOptions {
   double explore_prob = 0.1;
   int jpeg_quality = 90;
   int pickle_protocol = 2;
+  bool gaze_csv = false;  // the generic layout: gaze.csv instead of vinfo.pkl (dataset.h)
   bool gt_cache = false;  // also write NNNN_gt.npy
   int gt_cache_height = 128, gt_cache_width = 256;
   GroundTruthOptions gt_options;

@@ -35,6 +35,9 @@ ABSL_FLAG(double, explore_prob, 0.1,
           "Probability that a viewer looks around (latitude ~ N(0, 0.3 rad)) in a frame");
 ABSL_FLAG(int, jpeg_quality, 90, "JPEG quality 1..100");
 ABSL_FLAG(int, pickle_protocol, 2, "vinfo.pkl protocol (2, 3 or 4)");
+ABSL_FLAG(std::string, layout, "pickle",
+          "pickle: ROOT/vinfo.pkl (the ECCV'18 layout) | csv: ROOT/gaze.csv (the generic layout, "
+          "video,frame,user,x,y; docs/data.md)");
 ABSL_FLAG(bool, gt_cache, false, "Also write NNNN_gt.npy ground-truth caches");
 ABSL_FLAG(int, gt_cache_height, 128, "Cache height (the published caches are 128x256)");
 ABSL_FLAG(int, gt_cache_width, 256, "Cache width");
@@ -67,6 +70,11 @@ int main(int argc, char** argv) {
   o.explore_prob = absl::GetFlag(FLAGS_explore_prob);
   o.jpeg_quality = absl::GetFlag(FLAGS_jpeg_quality);
   o.pickle_protocol = absl::GetFlag(FLAGS_pickle_protocol);
+  if (absl::GetFlag(FLAGS_layout) != "pickle" && absl::GetFlag(FLAGS_layout) != "csv") {
+    std::fprintf(stderr, "make_dataset: --layout must be pickle or csv\n");
+    return 2;
+  }
+  o.gaze_csv = absl::GetFlag(FLAGS_layout) == "csv";
   o.gt_cache = absl::GetFlag(FLAGS_gt_cache);
   o.gt_cache_height = absl::GetFlag(FLAGS_gt_cache_height);
   o.gt_cache_width = absl::GetFlag(FLAGS_gt_cache_width);
