@@ -3,9 +3,6 @@
 // For each --batches entry, two cases, each printed as one JSON line on stdout:
 //   "forward"     inference (eval mode) of a batch;
 //   "train_step"  training forward + sphere-weighted MSE loss + backward + Adam step.
-// With --video_frames > 0, one more line, "video": predict's whole path on a synthetic
-// mp4 (decode + batched autoregressive inference + writing maps and the overlay video),
-// frames per second and each stage's share.
 // Each line has the time (minimum over --reps after a warm-up), the FLOP count and
 // achieved GFLOP/s (SphericalConv products only: 2·P·9·Cin·Cout per conv, x3 for
 // training minus conv1's input gradient; 28.4 / 84.7 GFLOP per 240x480 image), the
@@ -45,9 +42,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
-#include "data/synthetic.h"
-#include "data/video.h"
-#include "infer/predict.h"
 #include "nn/buffer.h"
 #include "nn/checkpoint.h"
 #include "nn/context.h"
@@ -74,10 +68,6 @@ ABSL_FLAG(std::string, torch, "auto", "auto: run the PyTorch reference when pyth
 ABSL_FLAG(std::string, python, "",
           "Python interpreter for the PyTorch reference (default: /usr/bin/python3, where Debian's "
           "python3-torch installs, else python3 from PATH)");
-ABSL_FLAG(int, video_frames, 16,
-          "The \"video\" case: a synthetic clip of this many frames at --height x --width, encoded to "
-          "mp4, then predict's whole path (decode + inference + map/overlay encoding); 0 = skip");
-ABSL_FLAG(int, video_batch, 4, "The video case's frames per forward pass (predict --batch)");
 ABSL_FLAG(std::string, torch_script, "", "Path of bench_torch.py (default: found next to the binary's runfiles)");
 
 namespace sal360 {
@@ -291,53 +281,6 @@ std::map<std::string, double> RunTorch(const char* argv0, int h, int w, const nn
   return result;
 }
 
-// predict's video path end to end (infer::PredictVideo): a synthetic clip rendered at
-// (h, w), encoded at 10 fps, then decoded, run and written (npy maps, Salient360! file,
-// blended overlay video) in a temporary directory. Timing excludes making the clip;
-// "seconds"/"fps" are a second, warm run ("cold_run_seconds": the first).
-absl::StatusOr<json> VideoCase(nn::SphericalUNet& model, int h, int w, int frames, int batch) {
-  char tmpl[] = "/tmp/sal360_bench_video_XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) return absl::InternalError("cannot create a temporary directory");
-  const std::string dir = tmpl;
-  data::SyntheticOptions so;
-  so.videos = 1;
-  so.frames = frames;
-  so.height = h;
-  so.width = w;
-  std::vector<data::Image> images;
-  for (data::SyntheticFrame& f : data::RenderSyntheticVideo(so, 0)) images.push_back(std::move(f.image));
-  const std::string clip = dir + "/clip.mp4";
-  if (absl::Status s = data::WriteVideo(clip, images, data::Rational{10, 1}); !s.ok()) return s;
-  infer::PredictRun run;
-  run.model = &model;
-  run.height = h;
-  run.width = w;
-  run.batch = batch;
-  run.progress = false;
-  // Twice: the first run includes the model's workspace allocation for the batch size
-  // (what one predict process pays once); the second is the steady state reported.
-  infer::PredictStats cold, st;
-  if (absl::Status s = infer::PredictVideo(run, clip, dir + "/cold", &cold); !s.ok()) return s;
-  if (absl::Status s = infer::PredictVideo(run, clip, dir + "/out", &st); !s.ok()) return s;
-  std::system(("rm -rf '" + dir + "'").c_str());
-  const double busy = std::max(1e-9, st.decode_s + st.infer_s + st.write_s);
-  return json{{"case", "video"},
-              {"device", nn::DeviceName(model.device())},
-              {"height", h},
-              {"width", w},
-              {"frames", st.frames},
-              {"batch", batch},
-              {"seconds", st.total_s},
-              {"fps", st.frames / std::max(1e-9, st.total_s)},
-              {"decode_seconds", st.decode_s},
-              {"infer_seconds", st.infer_s},
-              {"write_encode_seconds", st.write_s},
-              {"shares", {{"decode", st.decode_s / busy}, {"infer", st.infer_s / busy}, {"write_encode", st.write_s / busy}}},
-              {"overlay_encoder", st.encoder},
-              {"cold_run_seconds", cold.total_s},
-              {"peak_rss_mib", PeakRssMiB()}};
-}
-
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Times the spherical U-Net: inference and training step per batch size, per-layer "
@@ -467,16 +410,6 @@ int Main(int argc, char** argv) {
     }
   }
   std::string torch_note;
-  if (const int frames = absl::GetFlag(FLAGS_video_frames); frames > 0) {
-    std::fprintf(stderr, "bench: video (decode + predict + encode) of %d frames ...\n", frames);
-    absl::StatusOr<json> v = VideoCase(model, h, w, frames, absl::GetFlag(FLAGS_video_batch));
-    if (!v.ok()) {
-      std::fprintf(stderr, "bench: video case: %s\n", std::string(v.status().message()).c_str());
-      return 1;
-    }
-    (*v)["threads"] = threads;
-    std::printf("%s\n", v->dump().c_str());
-  }
   const std::map<std::string, double> torch =
       RunTorch(argv[0], h, w, config, threads, batches_csv, reps, &torch_note);
   for (json& line : lines) {

@@ -2,7 +2,7 @@
 # The GPU first-contact kit (docs/gpu.md).
 #
 #   tools/gpu_kit.sh pack          build (-c opt --config=cuda) every gpu-tagged test,
-#                                  bench, train, predict and test; pack them with the
+#                                  bench, train and test; pack them with the
 #                                  non-CUDA shared libraries they need into gpu_kit/
 #                                  (git-ignored, <= 64 MiB): gpu_kit/run.sh +
 #                                  gpu_kit/payload.tar.gz
@@ -29,7 +29,9 @@ fi
 
 KIT=gpu_kit
 LIMIT_MIB=64
-TOOLS=(//tools:bench //tools:train //tools:predict //tools:test)
+# Not predict: it links FFmpeg, whose codec libraries (~160 MB) would not fit the kit, and
+# no gpu test runs it.
+TOOLS=(//tools:bench //tools:train //tools:test)
 mapfile -t TESTS < <(bazel query 'attr(tags, "\bgpu\b", tests(//...))' 2>/dev/null)
 [ ${#TESTS[@]} -gt 0 ] || { echo "gpu_kit: found no gpu-tagged tests" >&2; exit 1; }
 echo "gpu_kit: building ${#TESTS[@]} gpu tests and ${#TOOLS[@]} tools (-c opt --config=$CONFIG)"
@@ -69,7 +71,7 @@ strip --strip-debug "$STAGE"/lib/*.so* 2>/dev/null || true
 
 # The tools the tests run as subprocesses, where the tests look for them
 # (TEST_SRCDIR/sal360/tools/NAME): wrappers that start them the way run.sh does.
-for tool in train test predict bench; do
+for tool in train test bench; do
   cat > "$STAGE/runfiles/sal360/tools/$tool" <<EOF
 #!/usr/bin/env bash
 exec "\$SAL360_KIT/run_binary.sh" $tool "\$@"
