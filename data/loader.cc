@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "util/splitmix.h"
 
 namespace sal360::data {
 
@@ -130,12 +131,7 @@ absl::StatusOr<Sample> LoadSample(const Dataset& dataset, const FrameRef& ref,
 
 namespace {
 
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+uint64_t SplitMix64(uint64_t* state) { return util::SplitMix64(*state); }
 
 // Unbiased integer in [0, n) by rejection.
 uint64_t Bounded(uint64_t* state, uint64_t n) {

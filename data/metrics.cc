@@ -4,6 +4,7 @@
 // accumulates in double in a fixed order, so results are deterministic.
 #include "data/metrics.h"
 #include "sphere/erp.h"
+#include "util/splitmix.h"
 
 #include <algorithm>
 #include <cmath>
@@ -502,17 +503,12 @@ double SimWeightsFirstImpl(const Scanned& sp, const Scanned& sg, const RowWeight
   return SimImpl(wa, wb, RowWeights(none, pred.height), warnings);
 }
 
-// splitmix64: a small, fixed generator, so results are the same on every platform.
+// The negatives' random stream (util/splitmix.h: the same on every platform).
 struct SplitMix {
   uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  uint64_t Next() { return util::SplitMix64(s); }
   int64_t Below(int64_t n) { return static_cast<int64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64); }
-  double Unit() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  double Unit() { return util::SplitMixUnit(s); }
 };
 
 // min-max of P to [0,1]; a constant map becomes all 0.

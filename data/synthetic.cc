@@ -19,6 +19,7 @@
 #include "data/pickle.h"
 #include "sphere/erp.h"
 #include "util/file.h"
+#include "util/splitmix.h"
 
 namespace sal360::data {
 
@@ -32,13 +33,8 @@ using sphere::kPi;
 // every standard library.
 struct Rng {
   uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double Uniform() { return (Next() >> 11) * (1.0 / 9007199254740992.0); }  // [0, 1)
+  uint64_t Next() { return util::SplitMix64(s); }
+  double Uniform() { return util::SplitMixUnit(s); }  // [0, 1)
   double Uniform(double a, double b) { return a + (b - a) * Uniform(); }
   double Normal() {  // Box–Muller
     const double u1 = 1.0 - Uniform(), u2 = Uniform();

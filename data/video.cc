@@ -105,6 +105,7 @@ struct VideoReader::State {
   FramePtr frame{av_frame_alloc()};
   SwsContext* sws = nullptr;
   int sws_w = 0, sws_h = 0, sws_fmt = -1, sws_space = -1, sws_range = -1;
+  std::vector<uint8_t> rgb_scratch;  // padded rows for swscale
   bool flushed = false;      // the decoder was sent the end of the stream
   bool done = false;         // Next returns `final`
   absl::Status final_status;
@@ -150,10 +151,19 @@ struct VideoReader::State {
     image->height = f->height;
     image->width = f->width;
     image->channels = 3;
-    image->pixels.resize(static_cast<size_t>(f->width) * f->height * 3);
-    uint8_t* dst[4] = {image->pixels.data(), nullptr, nullptr, nullptr};
-    int dst_stride[4] = {f->width * 3, 0, 0, 0};
+    // swscale's SIMD paths may write a little past a row: convert into a padded, aligned
+    // buffer and copy the rows out.
+    const int row = f->width * 3;
+    const int stride = (row + 63) / 64 * 64;
+    rgb_scratch.resize(static_cast<size_t>(stride) * f->height + 64);
+    uint8_t* dst[4] = {rgb_scratch.data(), nullptr, nullptr, nullptr};
+    int dst_stride[4] = {stride, 0, 0, 0};
     sws_scale(sws, f->data, f->linesize, 0, f->height, dst, dst_stride);
+    image->pixels.resize(static_cast<size_t>(row) * f->height);
+    for (int y = 0; y < f->height; ++y) {
+      std::memcpy(image->pixels.data() + static_cast<size_t>(y) * row, rgb_scratch.data() + static_cast<size_t>(y) * stride,
+                  row);
+    }
     return absl::OkStatus();
   }
 };
@@ -382,6 +392,7 @@ struct VideoWriter::State {
   FramePtr frame{av_frame_alloc()};
   PacketPtr packet{av_packet_alloc()};
   std::string encoder;
+  std::vector<uint8_t> rgb_scratch;  // padded rows for swscale
   AVRational in_tb{1, 25};
   bool header_written = false, closed = false;
   bool have_last = false;
@@ -525,8 +536,15 @@ absl::Status VideoWriter::Write(const uint8_t* rgb, int64_t pts) {
   if (av_frame_make_writable(s.frame.get()) < 0) {
     return absl::ResourceExhaustedError(absl::StrCat(s.path, ": out of memory"));
   }
-  const uint8_t* src[4] = {rgb, nullptr, nullptr, nullptr};
-  const int src_stride[4] = {s.options.width * 3, 0, 0, 0};
+  // Padded, aligned rows: swscale's SIMD paths may read a little past a row's end.
+  const int row = s.options.width * 3;
+  const int stride = (row + 63) / 64 * 64;
+  s.rgb_scratch.resize(static_cast<size_t>(stride) * s.options.height + 64);
+  for (int y = 0; y < s.options.height; ++y) {
+    std::memcpy(s.rgb_scratch.data() + static_cast<size_t>(y) * stride, rgb + static_cast<size_t>(y) * row, row);
+  }
+  const uint8_t* src[4] = {s.rgb_scratch.data(), nullptr, nullptr, nullptr};
+  const int src_stride[4] = {stride, 0, 0, 0};
   sws_scale(s.sws, src, src_stride, 0, s.options.height, s.frame->data, s.frame->linesize);
   s.frame->pts = codec_pts;
   if (const int rc = avcodec_send_frame(s.enc.get(), s.frame.get()); rc < 0) {

@@ -130,6 +130,20 @@ TEST(Video, OtherContainers) {
   }
 }
 
+// Sizes that are not multiples of 16 (swscale's SIMD widths); run under ASan in CI.
+TEST(Video, OddSizes) {
+  std::vector<Image> frames;
+  for (int k = 0; k < 3; ++k) frames.push_back(TestFrame(38, 74, k));
+  const std::string path = Tmp("odd.mp4");
+  ASSERT_TRUE(WriteVideo(path, frames, Rational{25, 1}).ok());
+  absl::Status st;
+  const std::vector<VideoFrame> back = ReadAll(path, &st);
+  ASSERT_TRUE(st.ok()) << st;
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back[0].image.width, 74);
+  EXPECT_LT(MeanAbsDiff(back[1].image, frames[1]), 8.0);
+}
+
 TEST(Video, DecodingIsDeterministic) {
   std::vector<Image> frames;
   for (int k = 0; k < 8; ++k) frames.push_back(TestFrame(32, 64, k));

@@ -28,6 +28,8 @@
 #include <numeric>
 #include <vector>
 
+#include "util/splitmix.h"
+
 #include "nn/cuda/emu/launch.h"
 #include "nn/cuda/emu/state.h"
 
@@ -57,12 +59,7 @@ constexpr size_t kStackBytes = size_t{1} << 20;
 constexpr size_t kStackBytes = size_t{256} << 10;
 #endif
 
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+using util::SplitMix64;
 
 // Uniform in [0, n) (n > 0); the tiny modulo bias is irrelevant for orders.
 uint64_t Below(uint64_t& state, uint64_t n) { return SplitMix64(state) % n; }
