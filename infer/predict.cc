@@ -284,7 +284,7 @@ absl::Status CheckRun(const PredictRun& run) {
   if (!(run.selection.start_s >= 0) || !std::isfinite(run.selection.start_s)) {
     return absl::InvalidArgumentError("--start must be a finite number of seconds >= 0");
   }
-  if (!std::isfinite(run.selection.duration_s) || (run.selection.duration_s >= 0 && run.selection.duration_s == 0)) {
+  if (!std::isfinite(run.selection.duration_s) || run.selection.duration_s == 0) {
     return absl::InvalidArgumentError("--duration must be > 0 seconds (or negative for the whole video)");
   }
   if (run.outputs.overlay_max_width < 2) return absl::InvalidArgumentError("--overlay_max_width must be >= 2");
