@@ -7,6 +7,7 @@
 //
 // Exit status: 0 on success, 1 on bad input (the message on stderr names the file and
 // the problem), 2 on bad usage.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -25,7 +26,11 @@ ABSL_FLAG(std::string, pred, "", "Predicted map: .npy ((H,W) or (1,H,W)) or 8/16
 ABSL_FLAG(std::string, gt, "", "Ground-truth density map(s), same formats (file or directory)");
 ABSL_FLAG(std::string, fix, "",
           "Optional fixation map(s): non-zero pixels are fixated (enables nss, auc_judd, "
-          "nss_sphere)");
+          "nss_sphere, auc_borji); or Salient360! fixation lists (.txt/.csv, normalised "
+          "longitude/latitude; docs/eval.md), rasterised at the ground truth's size");
+ABSL_FLAG(double, fix_fps, 0,
+          "Frame rate of the video, for fixation lists timed in ms scored against an N-map "
+          "NAME_WxHxN_32b.bin (map k covers [k, k+1)/fps seconds)");
 ABSL_FLAG(std::string, data, "",
           "Dataset root (vinfo.pkl + video folders): score --pred=DIR/<video>/<NNNN>.npy|.png "
           "against the dataset's frames (ground truth and fixations from the gaze points, at "
@@ -59,6 +64,11 @@ int main(int argc, char** argv) {
   o.gt_source = absl::GetFlag(FLAGS_gt_source);
   o.gaze_sigma = absl::GetFlag(FLAGS_gaze_sigma);
   o.resize = absl::GetFlag(FLAGS_resize);
+  o.fix_fps = absl::GetFlag(FLAGS_fix_fps);
+  if (!(o.fix_fps >= 0) || !std::isfinite(o.fix_fps)) {
+    std::fprintf(stderr, "eval: --fix_fps must be >= 0 (0: not given)\n");
+    return 2;
+  }
   const int64_t mb = absl::GetFlag(FLAGS_max_file_mb);
   if (o.pred.empty() || (o.gt.empty() && o.data.empty()) || mb <= 0 ||
       mb > (int64_t{1} << 20)) {

@@ -15,6 +15,7 @@
 #include "data/image.h"
 #include "data/loader.h"
 #include "data/map_file.h"
+#include "data/salient360.h"
 
 namespace sal360::tools {
 namespace {
@@ -48,9 +49,10 @@ std::string KeyOf(const fs::path& relative) {
 }
 
 // key -> path of every map file under `dir`.
+// With `fixation_lists`, Salient360! fixation lists (.txt/.csv) count too.
 absl::StatusOr<std::map<std::string, std::string>> ListMaps(const std::string& dir,
                                                             const std::string& what,
-                                                            int64_t max_files) {
+                                                            int64_t max_files, bool fixation_lists = false) {
   std::map<std::string, std::string> out;
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
@@ -60,7 +62,11 @@ absl::StatusOr<std::map<std::string, std::string>> ListMaps(const std::string& d
       return absl::ResourceExhaustedError(
           absl::StrCat(what, " directory ", dir, ": more than ", max_files, " entries"));
     }
-    if (!it->is_regular_file(ec) || !data::IsSaliencyMapFile(it->path().string())) continue;
+    const std::string path = it->path().string();
+    if (!it->is_regular_file(ec) ||
+        !(data::IsSaliencyMapFile(path) || (fixation_lists && data::IsFixationListFile(path)))) {
+      continue;
+    }
     const std::string key = KeyOf(fs::relative(it->path(), dir, ec));
     auto [pos, inserted] = out.emplace(key, it->path().string());
     if (!inserted) {
@@ -204,7 +210,8 @@ absl::StatusOr<std::vector<EvalPair>> MatchEvalPairs(
       if (*ng > 1) {
         p.name = absl::StrCat(p.name, "#", k);
         p.map_index = k;
-        if (!o.fix.empty() && data::SaliencyMapFrames(o.fix).value_or(1) != *ng) {
+        p.video_map = true;
+        if (!o.fix.empty() && !data::IsFixationListFile(o.fix) && data::SaliencyMapFrames(o.fix).value_or(1) != *ng) {
           return absl::InvalidArgumentError(absl::StrCat("--fix=", o.fix, " must hold ", *ng, " maps too"));
         }
       }
@@ -219,7 +226,7 @@ absl::StatusOr<std::vector<EvalPair>> MatchEvalPairs(
   if (!gts.ok()) return gts.status();
   std::map<std::string, std::string> fixes;
   if (!o.fix.empty()) {
-    absl::StatusOr<std::map<std::string, std::string>> f = ListMaps(o.fix, "--fix", o.max_files);
+    absl::StatusOr<std::map<std::string, std::string>> f = ListMaps(o.fix, "--fix", o.max_files, /*fixation_lists=*/true);
     if (!f.ok()) return f.status();
     fixes = std::move(*f);
   }
@@ -352,7 +359,15 @@ absl::StatusOr<data::MetricSet> ScoreEvalPair(const EvalPair& pair, const EvalOp
     pred->width = gt->width;
   }
   data::SaliencyMap fix;
-  if (!pair.fix.empty()) {
+  if (!pair.fix.empty() && data::IsFixationListFile(pair.fix)) {
+    absl::StatusOr<data::Salient360FixationList> list = data::ReadSalient360Fixations(pair.fix, o.max_file_bytes);
+    if (!list.ok()) return list.status();
+    absl::StatusOr<std::vector<data::GazePoint>> points =
+        data::FixationsOfFrame(*list, pair.video_map ? pair.map_index : -1, o.fix_fps, pair.fix);
+    if (!points.ok()) return points.status();
+    const std::vector<uint8_t> f8 = data::FixationMap(*points, gt->height, gt->width);
+    fix = data::SaliencyMap{gt->height, gt->width, std::vector<double>(f8.begin(), f8.end())};
+  } else if (!pair.fix.empty()) {
     absl::StatusOr<data::SaliencyMap> f = data::ReadSaliencyMap(pair.fix, o.max_file_bytes, pair.map_index);
     if (!f.ok()) return f.status();
     if (f->height != gt->height || f->width != gt->width) {

@@ -48,7 +48,9 @@
 namespace sal360::tools {
 
 struct EvalOptions {
-  std::string pred, gt, fix;  // fix may be empty
+  std::string pred, gt, fix;  // fix may be empty; a map, or a Salient360! fixation list
+  // (.txt/.csv, data/salient360.h) rasterised at the ground truth's size
+  double fix_fps = 0;  // frame rate for fixation lists timed in ms (N-map .bin videos)
   std::string data;           // dataset root: replaces gt and fix (dataset mode)
   std::string gt_source = "generate";  // dataset mode: "generate" | "cache"
   double gaze_sigma = 3.14159265358979323846 / 20;  // dataset mode: σ of G
@@ -77,6 +79,8 @@ struct EvalPair {
   std::string video;           // dataset mode: the frame scored
   int frame = 0;
   int64_t map_index = 0;       // the map of an N-map Salient360! .bin (pred and gt)
+  bool video_map = false;      // one map of an N-map (N > 1) .bin: a fixation list
+                                 // gives that frame's fixations, else all of them
 };
 
 // Pairs for the options (one pair for single files). `warn` receives non-fatal notes.

@@ -309,6 +309,84 @@ TEST(EvalLib, BenchmarkOptionsAndSalient360Files) {
   EXPECT_NE(std::string(RunEval(o, kQuiet).status().message()).find("holds 3 map(s)"), std::string::npos);
 }
 
+// Salient360! fixation lists as --fix: rasterised at the ground truth's size with our
+// fixation-map rule, per map of an N-map .bin by time (--fix_fps), and the same
+// numbers as the equivalent fixation map.
+TEST(EvalLib, Salient360FixationLists) {
+  const int h = 8, w = 16;
+  const std::string root = sal360::testing::TempPath("fixlists");
+  ASSERT_TRUE(util::MakeDirs(root).ok());
+  // An image: the ICME'17 layout with its header, two observers.
+  const std::vector<data::GazePoint> pts = {{0.3, 0.5}, {0.6, 0.25}, {0.3, 0.55}};
+  ASSERT_TRUE(util::WriteFileAtomically(root + "/img.txt",
+                                        "Idx, longitude, latitude, start timestamp, duration, end timestamp\n"
+                                        "1, 0.3, 0.5, 0, 200, 200\n2, 0.6, 0.25, 210, 100, 310\n"
+                                        "1, 0.3, 0.55, 0, 300, 300\n")
+                  .ok());
+  const auto p = Blob(h, w, 0.35, 0.5, 0.1, 5), g = Blob(h, w, 0.4, 0.45, 0.0, 6);
+  WriteF64(root + "/p.npy", {h, w}, p);
+  WriteF64(root + "/g.npy", {h, w}, g);
+  EvalOptions o;
+  o.pred = root + "/p.npy";
+  o.gt = root + "/g.npy";
+  o.fix = root + "/img.txt";
+  auto j = RunEval(o, kQuiet);
+  ASSERT_TRUE(j.ok()) << j.status();
+  const std::vector<uint8_t> f8 = data::FixationMap(pts, h, w);
+  const std::vector<double> fd(f8.begin(), f8.end());
+  ExpectJsonEqualsMetrics(*j, data::ComputeMetrics(p.data(), g.data(), fd.data(), h, w));
+  // The same fixations as a map file give the same JSON (but for nothing).
+  WriteF64(root + "/f.npy", {h, w}, fd);
+  o.fix = root + "/f.npy";
+  auto jm = RunEval(o, kQuiet);
+  ASSERT_TRUE(jm.ok()) << jm.status();
+  EXPECT_EQ(j->dump(), jm->dump());
+
+  // A video of 3 maps at 10 fps and a toolbox-style list timed in ms.
+  std::vector<float> pbin, gbin;
+  for (int k = 0; k < 3; ++k) {
+    const auto pk = Blob(h, w, 0.2 + 0.2 * k, 0.5, 0.1, 10 + k), gk = Blob(h, w, 0.3 + 0.2 * k, 0.5, 0.0, 20 + k);
+    pbin.insert(pbin.end(), pk.begin(), pk.end());
+    gbin.insert(gbin.end(), gk.begin(), gk.end());
+  }
+  auto write_bin = [&](const std::string& name, const std::vector<float>& v) {
+    const std::string path = root + "/" + name;
+    EXPECT_TRUE(util::WriteFileAtomically(path, std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4)).ok());
+    return path;
+  };
+  EvalOptions v;
+  v.pred = write_bin("pred_16x8x3_32b.bin", pbin);
+  v.gt = write_bin("gt_16x8x3_32b.bin", gbin);
+  v.fix = root + "/video.csv";
+  ASSERT_TRUE(util::WriteFileAtomically(v.fix,
+                                        "# long_Gaze, lat_Gaze, Fix_index, Fix_time_start, Fix_time_end\n"
+                                        "0.2,0.5,0,0,150\n0.45,0.4,1,160,199\n0.7,0.6,2,220,290\n")
+                  .ok());
+  auto missing_fps = RunEval(v, kQuiet);
+  ASSERT_FALSE(missing_fps.ok());
+  EXPECT_NE(std::string(missing_fps.status().message()).find("--fix_fps"), std::string::npos);
+  v.fix_fps = 10;
+  auto jv = RunEval(v, kQuiet);
+  ASSERT_TRUE(jv.ok()) << jv.status();
+  ASSERT_EQ((*jv)["count"], 3);
+  const std::vector<std::vector<data::GazePoint>> per_frame = {
+      {{0.2, 0.5}}, {{0.2, 0.5}, {0.45, 0.4}}, {{0.7, 0.6}}};
+  for (int k = 0; k < 3; ++k) {
+    const std::vector<uint8_t> fk = data::FixationMap(per_frame[k], h, w);
+    const std::vector<float> ff(fk.begin(), fk.end());
+    const data::MetricSet m = data::ComputeMetrics(pbin.data() + k * h * w, gbin.data() + k * h * w, ff.data(), h, w);
+    for (const auto& [key, value] : m.Items()) {
+      EXPECT_DOUBLE_EQ((*jv)["pairs"][k][key].get<double>(), value) << k << " " << key;
+    }
+  }
+  // An untimed list cannot be split over a video's maps.
+  v.fix = root + "/img.txt";
+  ASSERT_TRUE(util::WriteFileAtomically(v.fix, "longitude,latitude\n0.5,0.5\n").ok());
+  auto untimed = RunEval(v, kQuiet);
+  ASSERT_FALSE(untimed.ok());
+  EXPECT_NE(std::string(untimed.status().message()).find("no time columns"), std::string::npos);
+}
+
 TEST(EvalLib, DirectoriesPairByKeyAndAverage) {
   const std::string root = Fresh("dirs");
   const int h = 10, w = 20;
