@@ -172,6 +172,9 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::Create(std::shared_ptr<const Dat
                                                    options.threads, ") and prefetch (",
                                                    options.prefetch, ") must be >= 1"));
   }
+  if (options.shard_count < 1 || options.shard_rank < 0 || options.shard_rank >= options.shard_count) {
+    return absl::InvalidArgumentError(absl::StrCat("loader: shard ", options.shard_rank, " of ", options.shard_count));
+  }
   for (const FrameRef& f : items) {
     if (dataset->gaze(f.video, f.frame) == nullptr) {
       return absl::InvalidArgumentError(
@@ -187,7 +190,8 @@ Loader::~Loader() { StopWorkers(); }
 
 int64_t Loader::batches_per_epoch() const {
   const int64_t n = static_cast<int64_t>(items_.size()), b = options_.batch;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  if (options_.drop_last || (n % b != 0 && n % b < options_.shard_count)) return n / b;
+  return (n + b - 1) / b;
 }
 
 int64_t Loader::skipped() const {
@@ -279,8 +283,13 @@ absl::StatusOr<Batch> Loader::AssembleBatch(int64_t index, Batch reuse,
   const int h = so.height, w = so.width;
   const size_t hw = static_cast<size_t>(h) * w;
   const int64_t n_items = static_cast<int64_t>(items_.size());
-  const int64_t begin = index * options_.batch;
-  const int64_t end = std::min<int64_t>(begin + options_.batch, n_items);
+  int64_t begin = index * options_.batch;
+  int64_t end = std::min<int64_t>(begin + options_.batch, n_items);
+  if (options_.shard_count > 1) {  // this rank's slice of the batch (loader.h)
+    const int64_t m = end - begin, r = options_.shard_rank, R = options_.shard_count;
+    end = begin + m * (r + 1) / R;
+    begin = begin + m * r / R;
+  }
   Batch b = std::move(reuse);  // keeps the capacity of recycled buffers
   b.refs.clear();
   b.input.clear();
@@ -344,7 +353,7 @@ absl::StatusOr<std::optional<Batch>> Loader::Next() {
       cv_.notify_all();
       return b.status();
     }
-    if (b->n == 0) continue;  // every sample was skipped
+    if (b->n == 0 && options_.shard_count == 1) continue;  // every sample was skipped
     return std::optional<Batch>(*std::move(b));
   }
 }

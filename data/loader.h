@@ -127,6 +127,14 @@ struct LoaderOptions {
   int prefetch = 4;  // batches assembled ahead, ≥ 1
   float map_scale = 1.0f;
   bool skip_bad = false;
+  // Data-parallel training: this process's part of every batch. Batch b still covers
+  // the positions [b·B, min((b+1)·B, n)) of the epoch's order (the single-process
+  // batches), and rank r takes the contiguous slice [m·r/R, m·(r+1)/R) of its m samples
+  // (R = shard_count), so the ranks' slices partition each batch in order. A last
+  // partial batch with fewer than R samples is dropped (every rank needs one sample);
+  // with R > 1 a shard whose samples were all skipped (skip_bad) is delivered empty
+  // (n = 0), so every rank sees the same batch indices.
+  int shard_rank = 0, shard_count = 1;
 };
 
 class Loader {

@@ -28,10 +28,17 @@ void CheckLossArgs(const Tensor& pred, const Tensor& target, const Tensor& row_w
 }
 
 // L = (Σ_n sample_loss[n]) / N, summed in order (the same on both devices).
-float Mean(const std::vector<double>& sample_loss) {
+// Σ sample losses / denominator (the batch size N, or the global batch's).
+float Mean(const std::vector<double>& sample_loss, int denominator) {
   double total = 0.0;
   for (double v : sample_loss) total += v;
-  return static_cast<float>(total / static_cast<double>(sample_loss.size()));
+  return static_cast<float>(total / static_cast<double>(denominator));
+}
+
+int Denominator(int n, int batch_total, const char* op) {
+  SAL_NN_CHECK(batch_total == 0 || batch_total >= n, "%s: batch_total %d < the batch's %d samples", op,
+               batch_total, n);
+  return batch_total > 0 ? batch_total : n;
 }
 
 }  // namespace
@@ -48,23 +55,24 @@ Tensor LossRowWeights(int height, int width, Device device) {
 }
 
 float SphereMseLoss(const Tensor& pred, const Tensor& target, const Tensor& row_weights,
-                    Tensor* dpred) {
+                    Tensor* dpred, int batch_total) {
   CheckLossArgs(pred, target, row_weights, dpred, "SphereMseLoss");
   const int N = pred.shape().n, H = pred.shape().h, W = pred.shape().w;
+  const int D = Denominator(N, batch_total, "SphereMseLoss");
   std::vector<double> sample_loss(N, 0.0);
   SAL_ON_CUDA(pred.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::LossScratchBytes(N, H, W));
-    cuda::SphereMse(pred.data(), target.data(), row_weights.data(), N, H, W,
+    cuda::SphereMse(pred.data(), target.data(), row_weights.data(), N, H, W, D,
                     dpred ? dpred->data() : nullptr, sample_loss.data(), scratch, ctx.stream());
-    return Mean(sample_loss);
+    return Mean(sample_loss, D);
   });
   const float* y = pred.data();    // (N, H, W)
   const float* t = target.data();  // (N, H, W)
   const float* rw = row_weights.data();  // (H)
   float* dy = dpred ? dpred->data() : nullptr;
-  const float scale = 2.0f / static_cast<float>(N);
+  const float scale = 2.0f / static_cast<float>(D);
   for (int n = 0; n < N; ++n) {
     for (int i = 0; i < H; ++i) {
       for (int j = 0; j < W; ++j) {
@@ -74,28 +82,29 @@ float SphereMseLoss(const Tensor& pred, const Tensor& target, const Tensor& row_
       }
     }
   }
-  return Mean(sample_loss);
+  return Mean(sample_loss, D);
 }
 
 float SphereKldLoss(const Tensor& pred, const Tensor& target, const Tensor& row_weights,
-                    Tensor* dpred, float eps) {
+                    Tensor* dpred, float eps, int batch_total) {
   CheckLossArgs(pred, target, row_weights, dpred, "SphereKldLoss");
   SAL_NN_CHECK(eps > 0.0f, "SphereKldLoss: eps must be > 0, got %g", eps);
   const int N = pred.shape().n, H = pred.shape().h, W = pred.shape().w;
+  const int D = Denominator(N, batch_total, "SphereKldLoss");
   std::vector<double> sample_loss(N, 0.0);
   SAL_ON_CUDA(pred.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::LossScratchBytes(N, H, W));
-    cuda::SphereKld(pred.data(), target.data(), row_weights.data(), N, H, W, eps,
+    cuda::SphereKld(pred.data(), target.data(), row_weights.data(), N, H, W, D, eps,
                     dpred ? dpred->data() : nullptr, sample_loss.data(), scratch, ctx.stream());
-    return Mean(sample_loss);
+    return Mean(sample_loss, D);
   });
   const float* y = pred.data();          // (N, H, W)
   const float* t = target.data();        // (N, H, W)
   const float* rw = row_weights.data();  // (H)
   float* dy = dpred ? dpred->data() : nullptr;
-  const double deps = eps, scale = 1.0 / N;
+  const double deps = eps, scale = 1.0 / D;
   for (int n = 0; n < N; ++n) {
     const int64_t base = int64_t{n} * H * W;
     double sp = 0.0, st = 0.0, area = 0.0, sum_gp = 0.0;
@@ -122,7 +131,7 @@ float SphereKldLoss(const Tensor& pred, const Tensor& target, const Tensor& row_
       }
     }
   }
-  return Mean(sample_loss);
+  return Mean(sample_loss, D);
 }
 
 }  // namespace sal360::nn

@@ -150,17 +150,17 @@ size_t LossScratchBytes(int n, int h, int w) {
 }
 
 void SphereMse(const float* pred, const float* target, const float* row_weights, int n, int h,
-               int w, float* dpred, double* sample_loss_host, void* scratch, void* stream) {
+               int w, int denominator, float* dpred, double* sample_loss_host, void* scratch, void* stream) {
   const int64_t len = int64_t{h} * w;
   const Scratch s = LayOutScratch(scratch, n, len);
-  const float scale = 2.0f / static_cast<float>(n);
+  const float scale = 2.0f / static_cast<float>(denominator);
   SegmentSums<1>(n, len, MseF{pred, target, row_weights, len, w, scale, dpred}, s.partial, s.sums,
                  stream);
   CopyColumnToHost(s.sums, n, 1, 0, sample_loss_host, stream);
 }
 
 void SphereKld(const float* pred, const float* target, const float* row_weights, int n, int h,
-               int w, double eps, float* dpred, double* sample_loss_host, void* scratch,
+               int w, int denominator, double eps, float* dpred, double* sample_loss_host, void* scratch,
                void* stream) {
   const int64_t len = int64_t{h} * w;
   const Scratch s = LayOutScratch(scratch, n, len);
@@ -170,7 +170,7 @@ void SphereKld(const float* pred, const float* target, const float* row_weights,
   if (dpred != nullptr) {
     const int64_t total = int64_t{n} * len;
     SAL_LAUNCH(KldGradKernel, Blocks(total), kThreads, 0, S(stream))
-    (pred, target, row_weights, len, w, total, s.sums, s.terms, eps, 1.0 / n, dpred);
+    (pred, target, row_weights, len, w, total, s.sums, s.terms, eps, 1.0 / denominator, dpred);
     SAL_CUDA_CHECK_LAUNCH();
   }
   CopyColumnToHost(s.terms, n, 2, 0, sample_loss_host, stream);

@@ -24,6 +24,11 @@
 // of 1/4π ≈ 0.08) means the same thing at every resolution. Gradient, with
 // g_k = −w_i t_k / (p_k + eps) and G = Σ_k g_k p_k:
 //   dL/dpred_k = (1/N) · [pred_k > 0] · (g_k − w_i · G) / S_p      (0 when S_p = 0)
+//
+// `batch_total` (data-parallel training): when > 0 it replaces N in every 1/N above, so a
+// rank holding n of a global batch of batch_total samples returns its share of the
+// global loss, and its gradient is its share of the global gradient (the ranks' losses
+// and gradients then SUM to the single-process ones). 0: N.
 #ifndef SAL360_NN_LOSS_H_
 #define SAL360_NN_LOSS_H_
 
@@ -35,9 +40,9 @@ namespace sal360::nn {
 inline constexpr float kKldEps = 1e-6f;
 
 float SphereMseLoss(const Tensor& pred, const Tensor& target, const Tensor& row_weights,
-                    Tensor* dpred);
+                    Tensor* dpred, int batch_total = 0);
 float SphereKldLoss(const Tensor& pred, const Tensor& target, const Tensor& row_weights,
-                    Tensor* dpred, float eps = kKldEps);
+                    Tensor* dpred, float eps = kKldEps, int batch_total = 0);
 
 // The published loss row weights as a (1,H,1,1) tensor on `device`
 // (sphere::PublishedLossRowWeights, rounded to float).

@@ -66,10 +66,11 @@ namespace sal360::nn::cuda {
 // writes the per-sample loss sums to `sample_loss_host` (N doubles, host memory; the
 // launcher synchronises). dpred may be null. `scratch` holds LossScratchBytes(n, h, w).
 size_t LossScratchBytes(int n, int h, int w);
+// `denominator` replaces N in the 1/N of the loss and its gradient (loss.h).
 void SphereMse(const float* pred, const float* target, const float* row_weights, int n, int h,
-               int w, float* dpred, double* sample_loss_host, void* scratch, void* stream);
+               int w, int denominator, float* dpred, double* sample_loss_host, void* scratch, void* stream);
 void SphereKld(const float* pred, const float* target, const float* row_weights, int n, int h,
-               int w, double eps, float* dpred, double* sample_loss_host, void* scratch,
+               int w, int denominator, double eps, float* dpred, double* sample_loss_host, void* scratch,
                void* stream);
 }  // namespace sal360::nn::cuda
 #endif

@@ -314,7 +314,7 @@ const Tensor& SphericalUNet::Forward(const Tensor& x, bool training) {
     Tensor& gamma = params_.param(bn_w_[i]);
     Tensor& beta = params_.param(bn_b_[i]);
     if (training) {
-      BatchNormForwardTrain(s.c[i], gamma, beta, bn_stats_[i], s.bn_cache[i], s.e[i]);
+      BatchNormForwardTrain(s.c[i], gamma, beta, bn_stats_[i], s.bn_cache[i], s.e[i], 0.1f, 1e-5f, sync_bn_);
     } else {
       BatchNormForwardEval(s.c[i], gamma, beta, bn_stats_[i], s.e[i]);
     }
@@ -379,6 +379,11 @@ void SphericalUNet::Backward(const Tensor& dout) {
     Scoped scope(o, kConvBwdNames[i]);
     SphericalConvBackward(s.tables[kConvLayers[i].level], in, params_.param(conv_w_[i]), dy, dx,
                           params_.grad(conv_w_[i]), params_.grad(conv_b_[i]));
+    if (grad_ready_) {
+      // conv_i's and bn_i's parameters (their backward ran first) lie in one range.
+      const int64_t end = i + 1 < kNumConvLayers ? params_.offset(conv_w_[i + 1]) : params_.total();
+      grad_ready_(params_.offset(conv_w_[i]), end);
+    }
   };
   // de (the gradient w.r.t. e_i, overwritten in place with the one w.r.t. bn's output)
   // -> dc (w.r.t. conv_i's output).
@@ -386,7 +391,7 @@ void SphericalUNet::Backward(const Tensor& dout) {
     Scoped scope(o, kBnReluBwdNames[i]);
     ReluBackward(s.e[i], de, de);
     BatchNormBackward(s.c[i], params_.param(bn_w_[i]), s.bn_cache[i], de, dc,
-                      params_.grad(bn_w_[i]), params_.grad(bn_b_[i]));
+                      params_.grad(bn_w_[i]), params_.grad(bn_b_[i]), sync_bn_);
   };
   auto cat_up_bwd = [&](int k, const Tensor& dcat, Tensor& du, Tensor& dskip, Tensor& de_src) {
     static constexpr const char* kUp[3] = {"up5.bwd", "up6.bwd", "up7.bwd"};

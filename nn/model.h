@@ -33,11 +33,13 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "nn/buffer.h"
+#include "nn/collective.h"
 #include "nn/device.h"
 #include "nn/init.h"
 #include "nn/ops/batchnorm.h"
@@ -135,6 +137,14 @@ class SphericalUNet {
   static int BatchNormChannels(int i) { return kConvLayers[i].cout; }
 
   void set_observer(LayerObserver* observer) { observer_ = observer; }
+  // Data-parallel training: with a Collective, the training forward/backward of every
+  // BatchNorm uses the statistics of all ranks (--sync_bn; nn/ops/batchnorm.h).
+  void set_sync_batchnorm(Collective* sync) { sync_bn_ = sync; }
+  // Called during Backward as soon as a layer's parameter gradients are final, with the
+  // slab range [begin, end) (floats, params().grads_flat()) they occupy. Layers finish
+  // from conv7 down to conv1, and each range ends where the previous one began, so the
+  // ranges are suffixes of the slab growing toward 0 (gradient bucketing, dist/).
+  void set_grad_ready_hook(std::function<void(int64_t begin, int64_t end)> hook) { grad_ready_ = std::move(hook); }
   // Bytes of activation + gradient buffers currently allocated (excluding the arena).
   int64_t workspace_bytes() const;
 
@@ -150,6 +160,8 @@ class SphericalUNet {
   std::vector<BatchNormStats> bn_stats_;
   std::unique_ptr<Workspace> ws_;
   LayerObserver* observer_ = nullptr;
+  Collective* sync_bn_ = nullptr;
+  std::function<void(int64_t, int64_t)> grad_ready_;
 };
 
 }  // namespace sal360::nn

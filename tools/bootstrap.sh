@@ -12,6 +12,7 @@ PACKAGES=(
   libabsl-dev          # flags, Status, strings
   libgtest-dev         # GoogleTest
   nlohmann-json3-dev   # JSON
+  libopenmpi-dev openmpi-bin  # data-parallel training: mpirun, CPU collectives, NCCL bootstrap (dist/)
   libzip-dev           # zip archives of torch.save >= 1.6 (data/torch_file.h)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # FFmpeg: video in and out (data/video.h)
   python3              # pickle fixtures' provenance, optional PyTorch reference

@@ -11,6 +11,10 @@
 // last.safetensors and exits; --resume continues bit-identically on the CPU. Exit
 // status: 0 done, 1 error (a clear message on stderr), 2 bad flags, 130 stopped by a
 // signal. The options are declared in train/config.h and data/source.h.
+//
+// Several processes (docs/distributed.md): `mpirun -np N bazel-bin/tools/train ...`; the
+// ranks split every batch, rank 0 writes the run directory, and any rank's error ends
+// every rank (non-zero exit, the failing rank named).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -28,11 +32,17 @@
 #include "tools/flags.h"
 #include "train/config.h"
 #include "train/loader_data.h"
+#include "dist/world.h"
 #include "train/trainer.h"
 #include "util/file.h"
 
 SAL360_TRAIN_OPTIONS(SAL360_OPTION_DEFINE_FLAG)
 SAL360_TABLES_DIR_OPTION(SAL360_OPTION_DEFINE_FLAG)
+ABSL_FLAG(std::string, dist, "auto",
+          "Processes: auto (MPI when started by mpirun, else one process) | none | mpi");
+ABSL_FLAG(double, dist_timeout_s, 600,
+          "Several processes: a collective call that does not complete in this many seconds ends "
+          "the job (a rank died or hangs)");
 ABSL_FLAG(bool, resume, false,
           "Continue the run in --out from last.safetensors (same data order, RNG and optimiser "
           "state); only the options marked resumable in train/config.h (--epochs, --max_steps, "
@@ -70,14 +80,27 @@ int Main(int argc, char** argv) {
       "Trains the spherical U-Net. With no flags: generates the synthetic dataset and trains "
       "on the CPU (or GPU) in a few minutes into runs/train. See docs/model.md.");
   absl::ParseCommandLine(argc, argv);
-  auto usage = [](const absl::Status& s) {
+  dist::WorldOptions wo;
+  wo.mode = absl::GetFlag(FLAGS_dist);
+  wo.timeout_s = absl::GetFlag(FLAGS_dist_timeout_s);
+  absl::StatusOr<std::unique_ptr<dist::World>> world = dist::World::Create(wo, &argc, &argv);
+  if (!world.ok()) {
+    std::fprintf(stderr, "train: %s\n", std::string(world.status().message()).c_str());
+    return 2;
+  }
+  dist::World& w = **world;
+  // With several processes an error on one rank ends them all (World::Fail: MPI_Abort).
+  auto usage = [&w](const absl::Status& s) {
+    if (w.distributed()) w.Fail(std::string(s.message()), 2);
     std::fprintf(stderr, "train: %s\n", std::string(s.message()).c_str());
     return 2;
   };
-  auto fail = [](const absl::Status& s) {
+  auto fail = [&w](const absl::Status& s) {
+    if (w.distributed()) w.Fail(std::string(s.message()), 1);
     std::fprintf(stderr, "train: %s\n", std::string(s.message()).c_str());
     return 1;
   };
+  const bool lead = w.rank() == 0;
   train::TrainConfig config = ConfigFromFlags();
   // --split_file alone selects the file split; --split=seed with a file is a contradiction.
   absl::StatusOr<std::string> mode = data::ResolveSplitMode(config.split, config.split_file);
@@ -99,17 +122,24 @@ int Main(int argc, char** argv) {
       !s.ok()) {
     return fail(s);
   }
+  // Rank 0 opens the data first, so a synthetic dataset is generated (or a cache
+  // written) by one process only; the others open it after.
+  if (!lead) w.Barrier();
   absl::StatusOr<data::OpenedData> d = data::OpenData(config, config.height, config.width);
+  if (lead) w.Barrier();
   if (!d.ok()) return fail(d.status());
-  std::fprintf(stderr, "train: dataset %s: %zu training, %zu validation, %zu test videos; %dx%d, batch %d\n",
-               d->root.c_str(), d->split.train.size(), d->split.val.size(), d->split.test.size(), config.height,
-               config.width, config.batch);
+  if (lead) {
+    std::fprintf(stderr, "train: dataset %s: %zu training, %zu validation, %zu test videos; %dx%d, batch %d%s\n",
+                 d->root.c_str(), d->split.train.size(), d->split.val.size(), d->split.test.size(), config.height,
+                 config.width, config.batch,
+                 w.distributed() ? absl::StrFormat(" over %d processes", w.size()).c_str() : "");
+  }
   if (d->split.train.empty()) return fail(absl::FailedPreconditionError("the split has no training videos"));
-  if (config.validate && d->split.val.empty()) {
+  if (lead && config.validate && d->split.val.empty()) {
     std::fprintf(stderr, "train: no validation videos (--val_videos=0 or an empty \"val\" list): "
                          "no validation, best.safetensors = the last state\n");
   }
-  absl::StatusOr<std::unique_ptr<train::LoaderData>> loader = train::LoaderData::Create(*d, config);
+  absl::StatusOr<std::unique_ptr<train::LoaderData>> loader = train::LoaderData::Create(*d, config, w.rank(), w.size());
   if (!loader.ok()) return fail(loader.status());
   train::Baselines baselines;
   if (config.validate && !d->split.val.empty()) {
@@ -118,9 +148,11 @@ int Main(int argc, char** argv) {
     baselines["equator"] = *std::move(equator);
   }
   train::InstallStopHandlers();
-  absl::StatusOr<train::TrainResult> r = train::Train(config, resume, **loader, train::ValidationScores, baselines);
+  absl::StatusOr<train::TrainResult> r =
+      train::Train(config, resume, **loader, train::ValidationScores, baselines, /*show_progress=*/true, &w);
   if (!r.ok()) return fail(r.status());
   if (r->stopped_by_signal) return 130;
+  if (!lead) return 0;
   std::string summary = absl::StrFormat("train: %lld steps in %.1f s; last loss %.4g", static_cast<long long>(r->steps),
                                         r->seconds, r->last_loss);
   if (const auto it = r->best_val.find("cc"); it != r->best_val.end()) {

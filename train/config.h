@@ -43,7 +43,13 @@
   X(bool, roll_augment, true, opt::kFixed, opt::Any(),                                                                  \
     "Rotate each batch by a random longitude (a circular shift of the columns, the same for input and "                \
     "target): an exact symmetry of the sphere and of the pixel-centre tables")                                         \
-  X(int, loader_threads, 2, opt::kMayChange, opt::InRange(1, 64), "Background threads assembling batches (no effect on results)")
+  X(int, loader_threads, 2, opt::kMayChange, opt::InRange(1, 64), "Background threads assembling batches (no effect on results)") \
+  X(bool, sync_bn, false, opt::kFixed, opt::Any(),                                                                      \
+    "Several processes (mpirun): batch-norm statistics over every rank's samples (CPU only); default: each "          \
+    "rank's own, as PyTorch DDP")                                                                                       \
+  X(double, grad_bucket_mb, 0, opt::kMayChange, opt::InRange(0, 4096),                                                  \
+    "Several processes on the CPU: all-reduce the gradients in buckets of this many MiB while the backward "           \
+    "runs (0: one all-reduce of the whole slab after the backward; no effect on results)")
 
 namespace sal360::train {
 

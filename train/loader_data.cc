@@ -9,7 +9,8 @@
 
 namespace sal360::train {
 
-absl::StatusOr<std::unique_ptr<LoaderData>> LoaderData::Create(const data::OpenedData& d, const TrainConfig& c) {
+absl::StatusOr<std::unique_ptr<LoaderData>> LoaderData::Create(const data::OpenedData& d, const TrainConfig& c,
+                                                               int rank, int ranks) {
   auto out = std::unique_ptr<LoaderData>(new LoaderData());
   absl::StatusOr<std::vector<data::FrameRef>> train = d.dataset->FramesOf(d.split.train);
   if (!train.ok()) return train.status();
@@ -22,11 +23,19 @@ absl::StatusOr<std::unique_ptr<LoaderData>> LoaderData::Create(const data::Opene
   lo.seed = c.seed;
   lo.threads = c.loader_threads;
   lo.map_scale = nn::kMapScale;
+  lo.shard_rank = rank;
+  lo.shard_count = ranks;
   absl::StatusOr<std::unique_ptr<data::Loader>> tl = data::Loader::Create(d.dataset, *train, lo);
   if (!tl.ok()) return tl.status();
   out->train_ = *std::move(tl);
   absl::StatusOr<std::vector<data::FrameRef>> val = d.dataset->FramesOf(d.split.val);
   if (!val.ok()) return val.status();
+  if (ranks > 1) {
+    const size_t v = val->size();
+    *val = std::vector<data::FrameRef>(val->begin() + v * rank / ranks, val->begin() + v * (rank + 1) / ranks);
+  }
+  lo.shard_rank = 0;
+  lo.shard_count = 1;
   if (!val->empty()) {
     lo.shuffle = false;
     absl::StatusOr<std::unique_ptr<data::Loader>> vl = data::Loader::Create(d.dataset, *val, lo);

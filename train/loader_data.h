@@ -18,7 +18,11 @@ namespace sal360::train {
 
 class LoaderData : public TrainingData {
  public:
-  static absl::StatusOr<std::unique_ptr<LoaderData>> Create(const data::OpenedData& d, const TrainConfig& c);
+  // Data-parallel training: rank `rank` of `ranks` takes its slice of every training
+  // batch (data::LoaderOptions::shard_rank) and the contiguous slice
+  // [V·rank/ranks, V·(rank+1)/ranks) of the V validation frames (nothing dropped).
+  static absl::StatusOr<std::unique_ptr<LoaderData>> Create(const data::OpenedData& d, const TrainConfig& c,
+                                                            int rank = 0, int ranks = 1);
   int64_t batches_per_epoch() const override { return train_->batches_per_epoch(); }
   absl::Status StartEpoch(int64_t epoch, int64_t position) override { return train_->Start(epoch, position); }
   absl::Status NextBatch(data::Batch& b) override;

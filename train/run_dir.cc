@@ -24,7 +24,7 @@ using nlohmann::json;
 
 std::string TrainProgress::ToJson() const {
   json j = {{"epoch", epoch}, {"position", position}, {"step", step}, {"best_epoch", best_epoch},
-            {"elapsed_s", elapsed_s}};
+            {"elapsed_s", elapsed_s}, {"ranks", ranks}};
   j["best_val_cc"] = std::isfinite(best_val_cc) ? json(best_val_cc) : json(nullptr);
   return j.dump();
 }
@@ -40,11 +40,12 @@ absl::StatusOr<TrainProgress> TrainProgress::FromJson(const std::string& text, c
     p.best_epoch = j.at("best_epoch").get<int64_t>();
     p.elapsed_s = j.at("elapsed_s").get<double>();
     if (!j.at("best_val_cc").is_null()) p.best_val_cc = j.at("best_val_cc").get<double>();
+    if (j.contains("ranks")) p.ranks = j.at("ranks").get<int>();  // absent before issue #16: 1
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": unreadable training progress (", nn::kMetaTrainProgress, "): ", e.what()));
   }
-  if (p.epoch < 0 || p.position < 0 || p.step < 0) {
+  if (p.epoch < 0 || p.position < 0 || p.step < 0 || p.ranks < 1) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": negative training progress"));
   }
   return p;

@@ -35,6 +35,7 @@ struct TrainProgress {
   double best_val_cc = -std::numeric_limits<double>::infinity();
   int64_t best_epoch = -1;
   double elapsed_s = 0;  // training wall time over all invocations
+  int ranks = 1;         // processes of the run (a resume needs the same number)
 
   std::string ToJson() const;
   // Errors name `file`.

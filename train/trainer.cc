@@ -102,13 +102,30 @@ absl::StatusOr<TrainConfig> ResumeConfig(const std::string& run_dir, const Train
 
 absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, TrainingData& data,
                                   const MapScorer& scorer, const Baselines& baselines,
-                                  bool show_progress) {
+                                  bool show_progress, dist::World* world) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   const double t_start = Now();
   absl::StatusOr<nn::Device> device = infer::ParseDevice(config.device);
   if (!device.ok()) return device.status();
+  // Data parallel: N ranks; rank 0 ("lead") alone writes the run directory.
+  const int ranks = world != nullptr ? world->size() : 1;
+  const bool lead = world == nullptr || world->rank() == 0;
+  dist::World* const par = ranks > 1 ? world : nullptr;
+  if (par != nullptr && config.sync_bn && *device != nn::Device::kCpu) {
+    return absl::InvalidArgumentError("--sync_bn runs on the CPU only (--device=cpu); the CUDA path uses each rank's statistics");
+  }
+  if (config.sync_bn && par == nullptr) {
+    std::fprintf(stderr, "train: note: --sync_bn has no effect in a single process\n");
+  }
+  if (config.batch < ranks) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch=", config.batch, " is smaller than the ", ranks,
+                                                   " processes: every rank needs a sample of each batch"));
+  }
   const RunDir dir(config.out);
-  if (absl::Status s = dir.Prepare(resume); !s.ok()) return s;
+  if (lead) {
+    if (absl::Status s = dir.Prepare(resume); !s.ok()) return s;
+  }
+  if (par != nullptr) par->Barrier();  // the directory exists before any rank reads it
   const std::string last_path = dir.last_path(), best_path = dir.best_path();
 
   nn::ModelConfig model_config;
@@ -141,14 +158,37 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
       return absl::InvalidArgumentError(absl::StrCat(last_path, ": optimiser step ", opt.step_count(),
                                                      " disagrees with the progress step ", progress.step));
     }
+    if (progress.ranks != ranks) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          last_path, ": the run was trained with ", progress.ranks, " process(es); resume it with the same number (",
+          progress.ranks == 1 ? "without mpirun" : absl::StrCat("mpirun -np ", progress.ranks), "), not ", ranks));
+    }
   } else {
     model.Initialize(rng);
-    if (absl::Status s = dir.WriteConfig(config.ToJson().dump(2) + "\n"); !s.ok()) {
-      return s;
+    progress.ranks = ranks;
+    if (lead) {
+      if (absl::Status s = dir.WriteConfig(config.ToJson().dump(2) + "\n"); !s.ok()) return s;
     }
   }
+  // Every rank starts from rank 0's state (the same seed gives the same one; this makes
+  // it so whatever happened).
+  auto broadcast_bn_stats = [&] {
+    for (int i = 0; i < nn::kNumBatchNorms; ++i) {
+      nn::BatchNormStats& bs = model.bn_stats(i);
+      par->Broadcast(bs.running_mean.data(), bs.running_mean.numel(), *device, 0);
+      par->Broadcast(bs.running_var.data(), bs.running_var.numel(), *device, 0);
+    }
+  };
+  if (par != nullptr) {
+    if (absl::Status s = par->PrepareDevice(*device); !s.ok()) return s;
+    par->Broadcast(model.params().params_flat().data(), model.params().total(), *device, 0);
+    broadcast_bn_stats();
+    if (config.sync_bn) model.set_sync_batchnorm(par);
+  }
   RunLogs logs;
-  if (absl::Status s = logs.Open(dir, progress.step, resume); !s.ok()) return s;
+  if (lead) {
+    if (absl::Status s = logs.Open(dir, progress.step, resume); !s.ok()) return s;
+  }
 
   const int h = config.height, w = config.width, cap = config.batch;
   const int64_t per_epoch = data.batches_per_epoch();
@@ -157,7 +197,40 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
   nn::Tensor x_dev(nn::Shape{cap, h, w, 4}, *device), t_dev(nn::Shape{cap, h, w, 1}, *device);
   const bool kld = config.loss == "skld";
 
-  auto save = [&](const std::string& path) {
+  // Data parallel: the gradient all-reduce. On the CPU with grad_bucket_mb > 0, each
+  // bucket (a run of layers whose gradients are final, from conv7 toward conv1: a
+  // suffix of the slab) is started as soon as it reaches the size, overlapping the rest
+  // of the backward; otherwise one all-reduce of the whole slab after it.
+  float* const grads = model.params().grads_flat().data();
+  const int64_t slab = model.params().total();
+  const int64_t bucket_floats =
+      static_cast<int64_t>(config.grad_bucket_mb * (1 << 20) / sizeof(float));
+  const bool bucketed = par != nullptr && *device == nn::Device::kCpu && bucket_floats > 0;
+  int64_t bucket_lo = slab, bucket_hi = slab;  // [lo, hi): final, not yet started
+  if (bucketed) {
+    model.set_grad_ready_hook([&](int64_t begin, int64_t end) {
+      if (end != bucket_lo) world->Fail("gradient ranges out of order (a bug)");
+      bucket_lo = begin;
+      if ((bucket_hi - bucket_lo) >= bucket_floats) {
+        par->StartAllReduceHostFloats(grads + bucket_lo, bucket_hi - bucket_lo);
+        bucket_hi = bucket_lo;
+      }
+      par->Poll();
+    });
+  }
+  auto reduce_gradients = [&] {
+    if (bucketed) {
+      if (bucket_lo != 0) world->Fail("the backward did not report every gradient (a bug)");
+      if (bucket_hi > 0) par->StartAllReduceHostFloats(grads, bucket_hi);
+      par->WaitAll();
+      bucket_lo = bucket_hi = slab;
+    } else {
+      par->AllReduceDevice(grads, slab, *device);
+    }
+  };
+
+  auto save = [&](const std::string& path) -> absl::Status {
+    if (!lead) return absl::OkStatus();
     TrainProgress p = progress;
     p.elapsed_s += Now() - t_start;  // this invocation's time so far
     return nn::SaveCheckpoint(path, model, &opt,
@@ -170,7 +243,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
   const int64_t total_steps =
       config.max_steps > 0 ? std::min<int64_t>(config.max_steps, config.epochs * per_epoch) : config.epochs * per_epoch;
   std::unique_ptr<util::ProgressLine> line;
-  if (show_progress) line = std::make_unique<util::ProgressLine>("train", total_steps, "step");
+  if (show_progress && lead) line = std::make_unique<util::ProgressLine>("train", total_steps, "step");
   data::Batch batch;
   std::vector<float> roll_row;
   double loss_sum = 0;
@@ -183,7 +256,9 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
     std::map<std::string, double> sums;
     std::map<std::string, std::map<std::string, double>> base_sums;
     int64_t frames = 0;
+    if (par != nullptr) broadcast_bn_stats();  // validate rank 0's model on every rank
     absl::Status s = data.ForEachValidationBatch([&](const data::Batch& vb) -> absl::Status {
+      if (vb.n == 0 && par != nullptr) return absl::OkStatus();
       if (vb.n < 1 || vb.n > cap) return absl::InternalError("validation batch of unexpected size");
       nn::Tensor x = nn::Tensor::View(x_dev.data(), nn::Shape{vb.n, h, w, 4}, *device);
       x.CopyFrom(nn::Tensor::View(const_cast<float*>(vb.input.data()), x.shape(), nn::Device::kCpu));
@@ -202,6 +277,31 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
+    if (par != nullptr) {
+      // Sum over the ranks: the key set is the scorer's (fixed), so every rank packs the
+      // same vector even when it scored no frame.
+      const std::vector<float> probe(size_t(h) * w, 1.0f);
+      std::vector<std::string> keys;
+      for (const auto& [k, v] : scorer(probe.data(), probe.data(), h, w)) keys.push_back(k);
+      std::vector<std::string> names = {"prev_gt"};
+      for (const auto& [name, map] : baselines) names.push_back(name);
+      std::vector<double> packed = {static_cast<double>(frames)};
+      for (const std::string& k : keys) packed.push_back(sums.count(k) ? sums[k] : 0.0);
+      for (const std::string& b : names) {
+        for (const std::string& k : keys) packed.push_back(base_sums[b].count(k) ? base_sums[b][k] : 0.0);
+      }
+      par->AllReduceHost(packed.data(), static_cast<int64_t>(packed.size()));
+      frames = static_cast<int64_t>(packed[0]);
+      size_t at = 1;
+      sums.clear();
+      base_sums.clear();
+      if (frames > 0) {
+        for (const std::string& k : keys) sums[k] = packed[at++];
+        for (const std::string& b : names) {
+          for (const std::string& k : keys) base_sums[b][k] = packed[at++];
+        }
+      }
+    }
     result.last_val.clear();
     result.baselines_val.clear();
     if (frames == 0) return absl::OkStatus();
@@ -222,19 +322,38 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
         stop_now = true;
         break;
       }
-      if (StopRequested().load()) {
+      bool stop = StopRequested().load();
+      int global_n = 0;
+      if (par != nullptr) {
+        // Agree on stopping (a signal may reach the ranks at different steps) before the
+        // batch is used, and learn the global batch size.
+        if (absl::Status s = data.NextBatch(batch); !s.ok()) return s;
+        double agree[2] = {stop ? 1.0 : 0.0, static_cast<double>(batch.n)};
+        par->AllReduceHost(agree, 2);
+        stop = agree[0] > 0;
+        global_n = static_cast<int>(agree[1]);
+      }
+      if (stop) {
         if (absl::Status s = save(last_path); !s.ok()) return s;
-        dir.UpdateReport();
+        if (lead) dir.UpdateReport();
         if (line) line->Finish("stopped");
-        std::fprintf(stderr, "train: stopped at step %lld; %s holds the state; continue with --resume\n",
-                     static_cast<long long>(progress.step), last_path.c_str());
+        if (lead) {
+          std::fprintf(stderr, "train: stopped at step %lld; %s holds the state; continue with --resume\n",
+                       static_cast<long long>(progress.step), last_path.c_str());
+        }
         result.stopped_by_signal = true;
         result.steps = progress.step;
         result.seconds = Now() - t_start;
         return result;
       }
-      if (absl::Status s = data.NextBatch(batch); !s.ok()) return s;
-      if (batch.n == 0) break;
+      if (par == nullptr) {
+        if (absl::Status s = data.NextBatch(batch); !s.ok()) return s;
+        if (batch.n == 0) break;
+      } else if (global_n == 0) {
+        break;  // the epoch is over on every rank
+      } else if (batch.n == 0) {
+        return absl::InternalError(absl::StrCat(world->Name(), ": no samples in a batch the other ranks have"));
+      }
       if (batch.n > cap || batch.input.size() != size_t(batch.n) * h * w * 4 ||
           batch.target.size() != size_t(batch.n) * h * w) {
         return absl::InternalError("training batch of unexpected size");
@@ -250,8 +369,14 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
       t.CopyFrom(nn::Tensor::View(batch.target.data(), t.shape(), nn::Device::kCpu));
       model.params().ZeroGrad();
       const nn::Tensor& out = model.Forward(x, true);
-      const float loss = kld ? nn::SphereKldLoss(out, t, row_weights, &model.output_grad())
-                             : nn::SphereMseLoss(out, t, row_weights, &model.output_grad());
+      // Data parallel: this rank's share of the global batch's loss (and gradient).
+      float loss = kld ? nn::SphereKldLoss(out, t, row_weights, &model.output_grad(), nn::kKldEps, global_n)
+                       : nn::SphereMseLoss(out, t, row_weights, &model.output_grad(), global_n);
+      if (par != nullptr) {
+        double l = loss;
+        par->AllReduceHost(&l, 1);
+        loss = static_cast<float>(l);
+      }
       if (!std::isfinite(loss)) {
         if (line) line->Finish("diverged");
         return absl::InternalError(absl::StrCat(
@@ -261,13 +386,14 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
             " (try a smaller --lr)"));
       }
       model.Backward(model.output_grad());
+      if (par != nullptr) reduce_gradients();
       opt.Step();
       ++progress.step;
       ++progress.position;
       loss_sum += loss;
       ++loss_count;
       result.last_loss = loss;
-      window_samples += batch.n;
+      window_samples += par != nullptr ? global_n : batch.n;
       const double now = Now();
       // Training throughput over windows of >= 5 s (one step can take a second);
       // the window restarts after validation and checkpoints, which it excludes.
@@ -276,7 +402,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
         window_start = now;
         window_samples = 0;
       }
-      logs.Step(progress.epoch + 1, progress.step, loss, samples_per_s, progress.elapsed_s + now - t_start);
+      if (lead) logs.Step(progress.epoch + 1, progress.step, loss, samples_per_s, progress.elapsed_s + now - t_start);
       if (line) {
         line->Update(std::min(progress.step, total_steps),
                      absl::StrFormat("epoch %d/%d loss %.4g %.1f samples/s", progress.epoch + 1,
@@ -298,7 +424,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
     if (config.validate) {
       if (absl::Status s = validate(); !s.ok()) return s;
     }
-    logs.Epoch(progress.epoch, progress.step, train_loss, result.last_val, result.baselines_val);
+    if (lead) logs.Epoch(progress.epoch, progress.step, train_loss, result.last_val, result.baselines_val);
     bool improved = false;
     if (const auto it = result.last_val.find("cc"); it != result.last_val.end() && it->second > progress.best_val_cc) {
       progress.best_val_cc = it->second;
@@ -314,22 +440,25 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
       }
       std::fprintf(stderr, "\n%s%s\n", summary.c_str(), improved ? " [best]" : "");
     }
+    if (par != nullptr) broadcast_bn_stats();  // rank 0's statistics go into the checkpoint
     if (improved) {
       if (absl::Status s = save(best_path); !s.ok()) return s;
     }
     if (absl::Status s = save(last_path); !s.ok()) return s;
-    dir.UpdateReport();
+    if (lead) dir.UpdateReport();
     window_start = Now();
     window_samples = 0;
   }
   // Stopped by --max_steps mid-epoch, or done: the last state is always on disk.
+  if (par != nullptr) broadcast_bn_stats();
   if (absl::Status s = save(last_path); !s.ok()) return s;
-  if (!dir.has_best()) {
+  if (lead && !dir.has_best()) {
     // No completed validation yet (e.g. --max_steps inside the first epoch): the last
     // state is the best known, so `test` has a checkpoint to use at once.
     if (absl::Status s = save(best_path); !s.ok()) return s;
   }
-  dir.UpdateReport();
+  if (lead) dir.UpdateReport();
+  if (par != nullptr) par->Barrier();  // every rank has finished its work
   if (line) line->Finish(absl::StrFormat("loss %.4g", result.last_loss));
   result.steps = progress.step;
   result.seconds = Now() - t_start;

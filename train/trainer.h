@@ -13,6 +13,20 @@
 //
 // A non-finite loss stops the run with an error naming the step; last.safetensors keeps
 // the last good state (it is never written after a non-finite loss).
+//
+// Data parallel (`world` with N > 1 processes, issue #16; docs/distributed.md): every
+// rank builds the same model from the seed, then takes rank 0's weights (broadcast). Per
+// step each rank runs its slice of the global batch (TrainingData sharded by the
+// caller), with the loss normalised by the global batch size (nn/loss.h batch_total),
+// so the ranks' gradients sum to the single-process gradient; they are summed by one
+// all-reduce over the gradient slab after the backward, or in buckets during it
+// (grad_bucket_mb, CPU), and every rank takes the same optimiser step. BatchNorm uses
+// each rank's statistics unless sync_bn; before each validation and checkpoint the
+// running statistics are taken from rank 0 (as DDP's broadcast_buffers). The stop
+// request (a signal on any rank) is agreed on before each step. Validation is split
+// across the ranks and its sums reduced. Rank 0 alone writes the run directory
+// (checkpoints, logs, report); every rank reads last.safetensors on resume, so the run
+// directory must be on a file system every rank sees; a resume needs the same N.
 #ifndef SAL360_TRAIN_TRAINER_H_
 #define SAL360_TRAIN_TRAINER_H_
 
@@ -26,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "data/loader.h"
+#include "dist/world.h"
 #include "train/config.h"
 
 namespace sal360::train {
@@ -73,7 +88,8 @@ void InstallStopHandlers();
 // Trains from scratch into config.out, or continues the run there when `resume` (the
 // configuration then comes from out/last.safetensors through ResumeConfig).
 absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, TrainingData& data,
-                                  const MapScorer& scorer, const Baselines& baselines, bool show_progress = true);
+                                  const MapScorer& scorer, const Baselines& baselines, bool show_progress = true,
+                                  dist::World* world = nullptr);
 
 // The configuration stored in RUN/last.safetensors with the options `changed` (named on
 // the command line) taken from `requested` where ResumableOptions() allows; an error

@@ -1,5 +1,6 @@
 #include "nn/ops/batchnorm.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "nn/context.h"
@@ -35,7 +36,7 @@ BatchNormStats BatchNormStats::Create(int channels, Device device) {
 
 void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                            BatchNormStats& stats, BatchNormCache& cache, Tensor& y,
-                           float momentum, float eps) {
+                           float momentum, float eps, Collective* sync) {
   const char* op = "BatchNormForwardTrain";
   CheckSameShapeAndDevice(x, y, op);
   CheckChannelVector(gamma, x, "gamma", op);
@@ -43,7 +44,14 @@ void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& b
   CheckChannelVector(stats.running_mean, x, "running_mean", op);
   CheckChannelVector(stats.running_var, x, "running_var", op);
   const int c = x.shape().c;
-  const int64_t m = int64_t{x.shape().n} * x.shape().h * x.shape().w;
+  const int64_t m_local = int64_t{x.shape().n} * x.shape().h * x.shape().w;
+  int64_t m = m_local;
+  if (sync != nullptr) {
+    SAL_NN_CHECK(x.device() == Device::kCpu, "%s: synchronised batch-norm runs on the CPU only", op);
+    double count = static_cast<double>(m_local);
+    sync->AllReduceHost(&count, 1);
+    m = static_cast<int64_t>(count);
+  }
   SAL_NN_CHECK(m > 1, "%s: expected more than 1 value per channel, got input %s", op,
                x.shape().ToString().c_str());
   EnsureChannelVector(cache.mean, c, x.device());
@@ -61,13 +69,15 @@ void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& b
   });
   const float* px = x.data();                  // (M, C)
   std::vector<double> mean(c, 0.0), var(c, 0.0);  // (C)
-  for (int64_t i = 0; i < m; ++i) {
+  for (int64_t i = 0; i < m_local; ++i) {
     for (int ch = 0; ch < c; ++ch) mean[ch] += px[i * c + ch];
   }
+  if (sync != nullptr) sync->AllReduceHost(mean.data(), c);
   for (int ch = 0; ch < c; ++ch) mean[ch] /= static_cast<double>(m);
-  for (int64_t i = 0; i < m; ++i) {
+  for (int64_t i = 0; i < m_local; ++i) {
     for (int ch = 0; ch < c; ++ch) var[ch] += kernels::SquaredDeviation(px[i * c + ch], mean[ch]);
   }
+  if (sync != nullptr) sync->AllReduceHost(var.data(), c);
   float* save_mean = cache.mean.data();
   float* save_invstd = cache.invstd.data();
   float* rm = stats.running_mean.data();
@@ -82,7 +92,7 @@ void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& b
   const float* pg = gamma.data();
   const float* pb = beta.data();
   float* py = y.data();  // (M, C); may alias x: each element is read before it is written
-  for (int64_t i = 0; i < m; ++i) {
+  for (int64_t i = 0; i < m_local; ++i) {
     for (int ch = 0; ch < c; ++ch) {
       py[i * c + ch] =
           kernels::BnNormalize(px[i * c + ch], save_mean[ch], save_invstd[ch], pg[ch], pb[ch]);
@@ -124,7 +134,8 @@ void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& be
 }
 
 void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCache& cache,
-                       const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+                       const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta,
+                       Collective* sync) {
   const char* op = "BatchNormBackward";
   CheckSameShapeAndDevice(x, dy, op);
   CheckSameShapeAndDevice(x, dx, op);
@@ -135,6 +146,8 @@ void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCach
   CheckChannelVector(dbeta, x, "dbeta", op);
   const int c = x.shape().c;
   const int64_t m = int64_t{x.shape().n} * x.shape().h * x.shape().w;
+  SAL_NN_CHECK(sync == nullptr || x.device() == Device::kCpu,
+               "%s: synchronised batch-norm runs on the CPU only", op);
   SAL_ON_CUDA(x.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
@@ -159,11 +172,24 @@ void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCach
   std::vector<float> mean_dy(c), mean_dy_xhat(c);
   float* pdg = dgamma.data();
   float* pdb = dbeta.data();
-  for (int ch = 0; ch < c; ++ch) {
-    mean_dy[ch] = static_cast<float>(sum_dy[ch] / static_cast<double>(m));
-    mean_dy_xhat[ch] = static_cast<float>(sum_dy_xhat[ch] / static_cast<double>(m));
+  for (int ch = 0; ch < c; ++ch) {  // the local sums (see the header)
     pdg[ch] += static_cast<float>(sum_dy_xhat[ch]);
     pdb[ch] += static_cast<float>(sum_dy[ch]);
+  }
+  double m_all = static_cast<double>(m);
+  if (sync != nullptr) {
+    std::vector<double> sums(2 * size_t(c) + 1);
+    std::copy(sum_dy.begin(), sum_dy.end(), sums.begin());
+    std::copy(sum_dy_xhat.begin(), sum_dy_xhat.end(), sums.begin() + c);
+    sums[2 * size_t(c)] = m_all;
+    sync->AllReduceHost(sums.data(), static_cast<int64_t>(sums.size()));
+    std::copy(sums.begin(), sums.begin() + c, sum_dy.begin());
+    std::copy(sums.begin() + c, sums.begin() + 2 * c, sum_dy_xhat.begin());
+    m_all = sums[2 * size_t(c)];
+  }
+  for (int ch = 0; ch < c; ++ch) {
+    mean_dy[ch] = static_cast<float>(sum_dy[ch] / m_all);
+    mean_dy_xhat[ch] = static_cast<float>(sum_dy_xhat[ch] / m_all);
   }
   const float* pg = gamma.data();
   float* pdx = dx.data();  // may alias dy

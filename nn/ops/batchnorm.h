@@ -15,6 +15,13 @@
 //   dbeta  += Σ dy            dgamma += Σ dy·x̂
 //   dx      = gamma·invstd·(dy − mean(dy) − x̂·mean(dy·x̂))
 //
+// Synchronised batch-norm (`sync` non-null, data-parallel --sync_bn): the statistics are
+// taken over every rank's positions (M = Σ_ranks M_r): the per-channel sums Σx, then
+// Σ(x − mean)², and in the backward Σdy and Σdy·x̂ are summed over the ranks (in double,
+// nn/collective.h) before they are used, so each rank normalises and back-propagates
+// with the global batch's statistics. dgamma/dbeta stay the LOCAL sums (the gradient
+// all-reduce adds them up once). CPU only: on the CUDA device a non-null `sync` aborts
+// (the trainer refuses --sync_bn there first).
 // Invariants: y and dx are written with "="; dgamma and dbeta accumulate "+=". Every
 // reduction is deterministic (fixed order; no float atomics), on both devices.
 // Shapes: x, y, dy, dx (N,H,W,C); gamma, beta and every statistic (1,1,1,C); all on one
@@ -24,6 +31,7 @@
 
 #include <cstdint>
 
+#include "nn/collective.h"
 #include "nn/device.h"
 #include "nn/tensor.h"
 
@@ -45,13 +53,14 @@ struct BatchNormCache {
 // y "="; updates stats (running_mean, running_var, num_batches_tracked).
 void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                            BatchNormStats& stats, BatchNormCache& cache, Tensor& y,
-                           float momentum = 0.1f, float eps = 1e-5f);
+                           float momentum = 0.1f, float eps = 1e-5f, Collective* sync = nullptr);
 // y "="; stats are read only.
 void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                           const BatchNormStats& stats, Tensor& y, float eps = 1e-5f);
 // dx "=", dgamma/dbeta "+=". `x` is the training forward's input, `cache` its output.
 void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCache& cache,
-                       const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta);
+                       const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta,
+                       Collective* sync = nullptr);
 
 }  // namespace sal360::nn
 
