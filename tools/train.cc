@@ -46,7 +46,8 @@ ABSL_FLAG(double, dist_timeout_s, 600,
 ABSL_FLAG(bool, resume, false,
           "Continue the run in --out from last.safetensors (same data order, RNG and optimiser "
           "state); only the options marked resumable in train/config.h (--epochs, --max_steps, "
-          "--device, --checkpoint_every, --validate, --data, --loader_threads) may change");
+          "--device, --checkpoint_every, --validate, --data, --loader_threads, --grad_bucket_mb) may "
+          "change");
 
 namespace sal360::tools {
 namespace {

@@ -32,7 +32,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/testing/tool_runner.h"
+#include "tests/dist/mpi_runner.h"
 #include "util/file.h"
 #include "util/safetensors.h"
 
@@ -40,106 +40,7 @@ namespace sal360 {
 namespace {
 
 namespace fs = std::filesystem;
-using ::sal360::testing::ShellQuote;
-using ::sal360::testing::TempPath;
-using ::sal360::testing::ToolPath;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-  double seconds = 0;
-};
-
-std::string Env() {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "
-         "OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1 SAL360_CACHE=" +
-         ShellQuote(TempPath("cache")) + " ";
-}
-
-std::string Command(int ranks, const std::vector<std::string>& args, bool exec = false) {
-  std::string cmd = Env() + (exec ? "exec " : "");
-  if (ranks > 0) cmd += "mpirun --oversubscribe --bind-to none -np " + std::to_string(ranks) + " ";
-  cmd += ShellQuote(ToolPath("tools/train"));
-  for (const std::string& a : {"--height=32", "--width=64", "--batch=4", "--loader_threads=1"}) cmd += " " + std::string(a);
-  for (const std::string& a : args) cmd += " " + ShellQuote(a);
-  return cmd + " 2>&1";
-}
-
-RunResult Shell(const std::string& cmd) {
-  RunResult r;
-  const auto t0 = std::chrono::steady_clock::now();
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
-}
-
-// ranks = 0: one process without mpirun.
-RunResult Train(int ranks, const std::vector<std::string>& args) { return Shell(Command(ranks, args)); }
-
-std::vector<double> Losses(const std::string& run) {
-  std::ifstream f(run + "/steps.csv");
-  std::string line;
-  std::getline(f, line);
-  std::vector<double> out;
-  while (std::getline(f, line)) {
-    std::stringstream row(line);
-    std::string epoch, step, loss;
-    std::getline(row, epoch, ',');
-    std::getline(row, step, ',');
-    std::getline(row, loss, ',');
-    out.push_back(std::stod(loss));
-  }
-  return out;
-}
-
-util::Safetensors Checkpoint(const std::string& path) {
-  absl::StatusOr<util::Safetensors> st = util::ReadSafetensors(path);
-  EXPECT_TRUE(st.ok()) << st.status();
-  return st.ok() ? *st : util::Safetensors();
-}
-
-// Largest |a − b| / max|a| over the float tensors (weights, BN statistics, moments),
-// but those that depend on rounding noise alone (see the top).
-double MaxRelativeDiff(const util::Safetensors& a, const util::Safetensors& b, std::string* worst_name) {
-  double worst = 0;
-  EXPECT_EQ(a.tensors.size(), b.tensors.size());
-  const std::regex noise("conv[1-6]\\.bias|running_mean");
-  for (const auto& [name, ta] : a.tensors) {
-    auto it = b.tensors.find(name);
-    if (it == b.tensors.end() || ta.dtype != util::DType::kFloat32) continue;
-    if (std::regex_search(name, noise)) continue;
-    const float* x = reinterpret_cast<const float*>(ta.bytes.data());
-    const float* y = reinterpret_cast<const float*>(it->second.bytes.data());
-    double scale = 1e-12, diff = 0;
-    for (int64_t i = 0; i < ta.numel(); ++i) {
-      scale = std::max(scale, std::fabs(double(x[i])));
-      diff = std::max(diff, std::fabs(double(x[i]) - y[i]));
-    }
-    if (diff / scale > worst) {
-      worst = diff / scale;
-      *worst_name = name;
-    }
-  }
-  return worst;
-}
-
-bool SameTensors(const util::Safetensors& a, const util::Safetensors& b) {
-  if (a.tensors.size() != b.tensors.size()) return false;
-  for (const auto& [name, t] : a.tensors) {
-    auto it = b.tensors.find(name);
-    if (it == b.tensors.end() || it->second.bytes != t.bytes) {
-      ADD_FAILURE() << "tensor " << name << " differs";
-      return false;
-    }
-  }
-  return true;
-}
+using namespace ::sal360::testing;  // NOLINT: the runner's helpers
 
 TEST(MpiTrain, SyncBatchNormMatchesOneProcess) {
   const std::string one = TempPath("one"), two = TempPath("two");

@@ -112,7 +112,7 @@ TEST(TrainConfig, EachRuleNamesItsFlag) {
 }
 
 TEST(TrainConfig, ResumableOptionsComeFromTheRows) {
-  EXPECT_EQ(ResumableOptions(), (std::set<std::string>{"checkpoint_every", "data", "device", "epochs",
+  EXPECT_EQ(ResumableOptions(), (std::set<std::string>{"checkpoint_every", "data", "device", "epochs", "grad_bucket_mb",
                                                         "loader_threads", "max_steps", "out", "validate"}));
 }
 
