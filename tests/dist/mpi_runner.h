@@ -30,8 +30,14 @@ struct RunResult {
   double seconds = 0;
 };
 
+// Under --config=cuda_emu_asan the ranks keep AddressSanitizer's checks but not its
+// leak report: OpenMPI, hwloc and OpenMPI's plugins (unloaded at MPI_Finalize, so their
+// frames cannot even be named in a suppression) leave ~120 KB allocated at exit. The
+// trainer's own leaks are checked by the single-process tests under ASan
+// (tests/tools/train_cuda_test.cc). The variable is inert in other builds.
 inline std::string Env() {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "
+  return "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "
+         "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "
          "OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1 SAL360_CACHE=" +
          ShellQuote(TempPath("cache")) + " ";
 }
