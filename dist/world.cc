@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,6 +18,7 @@
 
 #ifdef SAL360_WITH_NCCL
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <nccl.h>
 #endif
 
@@ -36,10 +38,38 @@ bool LaunchedByMpirun() {
 }
 
 #ifdef SAL360_WITH_NCCL
+// NCCL is loaded when a run first needs it (N > 1 on the CUDA device), not linked: its
+// 200 MB library is then needed only by multi-GPU runs (the GPU kit does not carry it).
 struct World::Nccl {
+  void* lib = nullptr;
   ncclComm_t comm = nullptr;
+  decltype(&ncclGetUniqueId) get_unique_id = nullptr;
+  decltype(&ncclCommInitRank) comm_init_rank = nullptr;
+  decltype(&ncclAllReduce) all_reduce = nullptr;
+  decltype(&ncclBroadcast) broadcast = nullptr;
+  decltype(&ncclCommDestroy) comm_destroy = nullptr;
+  decltype(&ncclGetErrorString) error_string = nullptr;
+
+  absl::Status Load() {
+    lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "several processes on the CUDA device need NCCL (libnccl.so.2, in the CUDA toolkit's lib64; "
+          "add it to LD_LIBRARY_PATH): ", dlerror()));
+    }
+    auto sym = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+      return fn != nullptr;
+    };
+    if (!sym(get_unique_id, "ncclGetUniqueId") || !sym(comm_init_rank, "ncclCommInitRank") ||
+        !sym(all_reduce, "ncclAllReduce") || !sym(broadcast, "ncclBroadcast") ||
+        !sym(comm_destroy, "ncclCommDestroy") || !sym(error_string, "ncclGetErrorString")) {
+      return absl::FailedPreconditionError("libnccl.so.2 lacks a function sal360 needs (NCCL >= 2.7 is required)");
+    }
+    return absl::OkStatus();
+  }
   ~Nccl() {
-    if (comm != nullptr) ncclCommDestroy(comm);
+    if (comm != nullptr) comm_destroy(comm);
   }
 };
 #else
@@ -174,15 +204,19 @@ absl::Status World::PrepareDevice(nn::Device device) {
     return absl::InternalError(absl::StrCat(Name(), ": cudaSetDevice(", local_rank_ % count, ") failed"));
   }
   if (size_ == 1) return absl::OkStatus();
+  nccl_ = std::make_unique<Nccl>();
+  if (absl::Status s = nccl_->Load(); !s.ok()) Fail(std::string(s.message()));  // every rank, the same
   ncclUniqueId id;
-  if (rank_ == 0 && ncclGetUniqueId(&id) != ncclSuccess) Fail("ncclGetUniqueId failed");
+  std::memset(&id, 0, sizeof(id));
+  if (rank_ == 0 && nccl_->get_unique_id(&id) != ncclSuccess) Fail("ncclGetUniqueId failed");
   MPI_Request r;
   MPI_Ibcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD, &r);
   Wait(&r, "the NCCL bootstrap broadcast");
-  nccl_ = std::make_unique<Nccl>();
-  const ncclResult_t st = ncclCommInitRank(&nccl_->comm, size_, id, rank_);
+  const ncclResult_t st = nccl_->comm_init_rank(&nccl_->comm, size_, id, rank_);
   if (st != ncclSuccess) {
-    return absl::InternalError(absl::StrCat(Name(), ": ncclCommInitRank: ", ncclGetErrorString(st)));
+    nccl_->comm = nullptr;
+    return absl::InternalError(absl::StrCat(Name(), ": ncclCommInitRank: ", nccl_->error_string(st),
+                                            " (NCCL needs a GPU per rank)"));
   }
   return absl::OkStatus();
 #else
@@ -196,9 +230,9 @@ void World::AllReduceDevice(float* data, int64_t n, nn::Device device) {
   nn::Context& ctx = nn::Context::Get(nn::Device::kCuda);
 #ifdef SAL360_WITH_NCCL
   if (nccl_ == nullptr) Fail("the NCCL communicator was not created (PrepareDevice)");
-  const ncclResult_t st = ncclAllReduce(data, data, static_cast<size_t>(n), ncclFloat, ncclSum, nccl_->comm,
-                                        static_cast<cudaStream_t>(ctx.stream()));
-  if (st != ncclSuccess) Fail(absl::StrCat("ncclAllReduce: ", ncclGetErrorString(st)));
+  const ncclResult_t st = nccl_->all_reduce(data, data, static_cast<size_t>(n), ncclFloat, ncclSum, nccl_->comm,
+                                            static_cast<cudaStream_t>(ctx.stream()));
+  if (st != ncclSuccess) Fail(absl::StrCat("ncclAllReduce: ", nccl_->error_string(st)));
 #else
   ctx.Synchronize();
   AllReduceHostFloats(data, n);
@@ -211,9 +245,9 @@ void World::Broadcast(float* data, int64_t n, nn::Device device, int root) {
   if (device == nn::Device::kCuda) {
     if (nccl_ == nullptr) Fail("the NCCL communicator was not created (PrepareDevice)");
     nn::Context& ctx = nn::Context::Get(nn::Device::kCuda);
-    const ncclResult_t st = ncclBroadcast(data, data, static_cast<size_t>(n), ncclFloat, root, nccl_->comm,
-                                          static_cast<cudaStream_t>(ctx.stream()));
-    if (st != ncclSuccess) Fail(absl::StrCat("ncclBroadcast: ", ncclGetErrorString(st)));
+    const ncclResult_t st = nccl_->broadcast(data, data, static_cast<size_t>(n), ncclFloat, root, nccl_->comm,
+                                              static_cast<cudaStream_t>(ctx.stream()));
+    if (st != ncclSuccess) Fail(absl::StrCat("ncclBroadcast: ", nccl_->error_string(st)));
     return;
   }
 #endif

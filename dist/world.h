@@ -9,7 +9,8 @@
 //   - host memory: MPI_Iallreduce / MPI_Ibcast, polled until done;
 //   - CUDA memory: NCCL (ncclAllReduce / ncclBroadcast on the model's stream), its
 //     communicator bootstrapped by broadcasting ncclGetUniqueId over MPI, as large C++
-//     trainers do; each process takes GPU (local rank mod device count). Only under
+//     trainers do; each process takes GPU (local rank mod device count). libnccl.so.2 is
+//     loaded (dlopen) only then, so other runs do not need it. Only under
 //     --config=cuda; under the emulation (--config=cuda_emu) device memory is host
 //     memory, so the stream is synchronised and MPI reduces it directly.
 // Every call has a deadline (`timeout_s`): a call that does not complete in time — a rank
