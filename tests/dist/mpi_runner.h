@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -85,6 +86,19 @@ inline std::vector<double> Losses(const std::string& run) {
     std::getline(row, loss, ',');
     out.push_back(std::stod(loss));
   }
+  return out;
+}
+
+// The last row of RUN/epochs.csv as column -> value.
+inline std::map<std::string, double> LastEpoch(const std::string& run) {
+  std::ifstream f(run + "/epochs.csv");
+  std::string header, line, last;
+  std::getline(f, header);
+  while (std::getline(f, line)) last = line;
+  std::map<std::string, double> out;
+  std::stringstream h(header), v(last);
+  std::string key, value;
+  while (std::getline(h, key, ',') && std::getline(v, value, ',')) out[key] = std::stod(value);
   return out;
 }
 
