@@ -89,10 +89,10 @@ absl::StatusOr<std::vector<float>> ReadSalient360Frame(const std::string& path, 
   if (frame < 0 || frame >= maps) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": no frame ", frame, " (it holds ", maps, ")"));
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block
   if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   struct stat st;
-  const bool sized = ::fstat(fd, &st) == 0;
+  const bool sized = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   if (!sized || st.st_size != maps * pixels * 4) {
     ::close(fd);
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", sized ? st.st_size : -1, " bytes, but ", maps,

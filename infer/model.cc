@@ -1,8 +1,10 @@
 #include "infer/model.h"
 
-#include <utility>
-
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <utility>
 
 #include <cstdio>
 #include <cstring>
@@ -45,11 +47,14 @@ absl::StatusOr<nn::Device> ParseDevice(const std::string& value) {
 }
 
 bool IsTorchFile(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
+  // Only the first bytes of a regular file (O_NONBLOCK: a FIFO must not block here; the
+  // reader then refuses it with a message).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  struct stat st;
   unsigned char head[4] = {0, 0, 0, 0};
-  const size_t n = std::fread(head, 1, 4, f);
-  std::fclose(f);
+  const ssize_t n = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? ::read(fd, head, 4) : 0;
+  ::close(fd);
   // A zip archive, or the legacy stream's first pickle (protocol 2, then a LONG1).
   return n == 4 && ((std::memcmp(head, "PK\x03\x04", 4) == 0) || (head[0] == 0x80 && head[1] == 0x02 && head[2] == 0x8a));
 }

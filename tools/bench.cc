@@ -37,6 +37,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "tools/flags.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -286,7 +287,7 @@ int Main(int argc, char** argv) {
       "Times the spherical U-Net: inference and training step per batch size, per-layer "
       "breakdown, GFLOP/s vs the same-run sgemm ceiling, peak memory, optional PyTorch "
       "reference. One JSON line per case on stdout.");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   const int h = absl::GetFlag(FLAGS_height), w = absl::GetFlag(FLAGS_width), reps = absl::GetFlag(FLAGS_reps);
   std::vector<int> batches;
   for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_batches), ',')) {

@@ -46,7 +46,7 @@ double PeakRssMiB() {
 
 int Main(int argc, char** argv) {
   tools::SetToolUsage("Times predict's video path on a synthetic mp4; one JSON line on stdout.");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   const int h = absl::GetFlag(FLAGS_height), w = absl::GetFlag(FLAGS_width);
   const int frames = absl::GetFlag(FLAGS_frames), batch = absl::GetFlag(FLAGS_batch);
   if (const std::string bad = nn::SphericalUNet::CheckInputShape(nn::Shape{1, h, w, 4}); !bad.empty()) {

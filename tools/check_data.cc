@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   sal360::tools::SetToolUsage(
       "Validates a dataset: --data=ROOT [--split=seed | --split_file=F]; JSON to stdout; "
       "exit 1 when unusable.");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   const sal360::data::DataConfig dc = sal360::tools::DataConfigFromFlags();
   sal360::data::CheckOptions o;
   o.root = sal360::util::UserPath(dc.data);

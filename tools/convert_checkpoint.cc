@@ -15,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "tools/flags.h"
 #include "absl/flags/usage.h"
 #include "infer/model.h"
 #include "nlohmann/json.hpp"
@@ -29,7 +30,7 @@ ABSL_FLAG(bool, force, false, "Overwrite --out if it exists");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Converts a PyTorch checkpoint: --in=X.pth.tar --out=X.safetensors");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   using namespace sal360;
   const std::string in = util::UserPath(absl::GetFlag(FLAGS_in)), out = util::UserPath(absl::GetFlag(FLAGS_out));
   if (in.empty() || out.empty()) {

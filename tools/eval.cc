@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   sal360::tools::SetToolUsage(
       "Scores saliency maps: --pred=PATH --gt=PATH [--fix=PATH] [--resize], or --pred=DIR "
       "--data=DATASET_ROOT; JSON to stdout.");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   sal360::tools::EvalOptions o;
   o.pred = sal360::util::UserPath(absl::GetFlag(FLAGS_pred));
   o.gt = sal360::util::UserPath(absl::GetFlag(FLAGS_gt));

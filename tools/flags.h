@@ -7,6 +7,9 @@
 #ifndef SAL360_TOOLS_FLAGS_H_
 #define SAL360_TOOLS_FLAGS_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "data/metrics.h"
 #include "data/source.h"
@@ -17,6 +20,10 @@ namespace sal360::tools {
 // Sets the usage message and makes --help list the shared flags too (every binary that
 // links a group calls it instead of absl::SetProgramUsageMessage).
 void SetToolUsage(const char* message);
+// absl::ParseCommandLine, except that bad usage (an unknown flag, a bad value, a missing
+// value) prints "TOOL: <problem> (see --help)" and exits 2, as every tool's other usage
+// errors do (absl itself exits 1). Returns the positional arguments as absl does.
+std::vector<char*> ParseCommandLine(int argc, char** argv);
 
 // //tools:temporal_flags
 void ReadTemporalFlags(data::TemporalConfig& config);

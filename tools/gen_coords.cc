@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "tools/flags.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "data/published_tables.h"
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
       "             [--convention=pixel_centre|seed] [--radius=1]\n"
       "  gen_coords --from_pt=SUPPORT_DIR --out=DIR      (published HxW.pt tables -> ours)\n"
       "  gen_coords --compare_pt=SUPPORT_DIR             (how many entries equal ours, per level)");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   using namespace sal360::sphere;
   const std::string out = sal360::util::UserPath(absl::GetFlag(FLAGS_out));
   if (out.empty() && absl::GetFlag(FLAGS_compare_pt).empty()) {

@@ -13,6 +13,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "tools/flags.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "data/synthetic.h"
@@ -50,7 +51,7 @@ ABSL_FLAG(double, gaze_sigma, 3.14159265358979323846 / 20,
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Writes a synthetic dataset: --out=DIR [options]; JSON to stdout.");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) {
     std::fprintf(stderr, "make_dataset: --out=DIR is required (see --help)\n");

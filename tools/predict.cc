@@ -165,7 +165,7 @@ int Main(int argc, char** argv) {
   SetToolUsage(
       "Saliency maps for your own 360° videos and panoramas: --input=VIDEO|IMAGE|DIR|X.npy "
       "--out=DIR|Y.npy [--checkpoint=...]. See docs/video.md and docs/model.md.");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   auto fail = [](const absl::Status& s) {
     std::fprintf(stderr, "predict: %s\n", std::string(s.message()).c_str());
     return 1;

@@ -30,6 +30,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "tools/flags.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -148,7 +149,7 @@ int main(int argc, char** argv) {
       "Writes a pre-resized copy of a dataset (same layout): --data=ROOT --out=DIR "
       "[--height=480 --width=960 --jpeg_quality=95 --threads=2 --skip_bad --resume]; "
       "JSON to stdout.");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   std::string root = absl::GetFlag(FLAGS_data);
   std::string out = absl::GetFlag(FLAGS_out);
   const int h = absl::GetFlag(FLAGS_height), w = absl::GetFlag(FLAGS_width);

@@ -61,7 +61,7 @@ int Main(int argc, char** argv) {
   SetToolUsage(
       "Evaluates a checkpoint on the test videos with every metric and baseline; writes "
       "metrics.json, report.html and maps into --out. See docs/model.md.");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   auto fail = [](const absl::Status& s, int code = 1) {
     std::fprintf(stderr, "test: %s\n", std::string(s.message()).c_str());
     return code;

@@ -80,7 +80,7 @@ int Main(int argc, char** argv) {
   SetToolUsage(
       "Trains the spherical U-Net. With no flags: generates the synthetic dataset and trains "
       "on the CPU (or GPU) in a few minutes into runs/train. See docs/model.md.");
-  absl::ParseCommandLine(argc, argv);
+  ::sal360::tools::ParseCommandLine(argc, argv);
   dist::WorldOptions wo;
   wo.mode = absl::GetFlag(FLAGS_dist);
   wo.timeout_s = absl::GetFlag(FLAGS_dist_timeout_s);

@@ -77,8 +77,16 @@ TEST_F(ModelToolsErrors, BadFlagValues) {
   ExpectError(RunTool("tools/train", {"--resume", "--out=" + TempPath("nothing")}), "does not exist", 2);
   ExpectError(RunTool("tools/train", {"--data=" + TempPath("no_dataset"), "--out=" + TempPath("r2"), "--device=cpu"}),
               "no_dataset");
-  ExpectError(RunTool("tools/train", {"--epochs=notanumber"}), "epochs");
-  ExpectError(RunTool("tools/train", {"--no_such_flag=1"}), "no_such_flag");
+  // Absl's own flag errors exit 1; ours exit 2 like every other usage error (issue #18).
+  ExpectError(RunTool("tools/train", {"--epochs=notanumber"}), "--epochs=notanumber", 2);
+  ExpectError(RunTool("tools/train", {"--no_such_flag=1"}), "unknown flag '--no_such_flag'", 2);
+  ExpectError(RunTool("tools/train", {"--out"}), "--out needs a value", 2);
+  ExpectError(RunTool("tools/train", {"--novalidate=1"}), "--novalidate takes no value", 2);
+  for (const char* tool : {"tools/test", "tools/predict", "tools/eval", "tools/gen_coords", "tools/make_dataset",
+                           "tools/check_data", "tools/convert_checkpoint", "tools/bench"}) {
+    ExpectError(RunTool(tool, {"--bogus_flag"}), "unknown flag '--bogus_flag'", 2);
+  }
+  ExpectError(RunTool("tools/predict", {"--batch=x"}), "--batch=x", 2);
   ExpectError(RunTool("tools/test", {"--checkpoint=" + TempPath("good.safetensors"), "--prev=future"}), "--prev", 2);
   ExpectError(RunTool("tools/test", {"--checkpoint=" + TempPath("good.safetensors"), "--save_maps=some"}), "--save_maps", 2);
   ExpectError(RunTool("tools/bench", {"--batches=0"}), "--batches", 2);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
@@ -54,6 +55,19 @@ TEST(File, ReadErrorsNameTheFile) {
 
   auto dir = ReadFile(TempDir(), 1000);
   EXPECT_FALSE(dir.ok());
+}
+
+// A FIFO (or any non-regular file) is refused at once instead of blocking until a writer
+// appears (issue #18: a FIFO as --checkpoint, --input or a table file hung the tools).
+TEST(File, AFifoIsRefusedWithoutBlocking) {
+  const std::string fifo = ::testing::TempDir() + "/a_fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  absl::StatusOr<std::string> r = ReadFile(fifo, 1 << 20);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("a_fifo: not a regular file"), std::string::npos)
+      << r.status();
+  ::unlink(fifo.c_str());
 }
 
 TEST(File, WriteIntoMissingDirectoryFailsCleanly) {
