@@ -75,6 +75,24 @@ absl::Status CheckPngComplete(const std::string& b, const std::string& name) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": truncated PNG: no IEND chunk at the end (", b.size(), " bytes)"));
   }
+  // Every chunk (length, type, data, CRC) must lie inside the file: stb_image grows its
+  // compressed-data buffer to the lengths chunks declare before reading them, so a
+  // 76-byte file declaring an 800 MB IDAT made it allocate 800 MB (found by fuzzing).
+  size_t at = 8;
+  while (at + 12 <= b.size()) {
+    const uint32_t len = (uint32_t{static_cast<unsigned char>(b[at])} << 24) |
+                         (uint32_t{static_cast<unsigned char>(b[at + 1])} << 16) |
+                         (uint32_t{static_cast<unsigned char>(b[at + 2])} << 8) |
+                         uint32_t{static_cast<unsigned char>(b[at + 3])};
+    if (len > b.size() - at - 12) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": corrupt PNG: a chunk at byte ", at, " declares ",
+                                                     len, " bytes, past the end of the file"));
+    }
+    at += 12 + size_t{len};
+  }
+  if (at != b.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": corrupt PNG: bytes after the last chunk"));
+  }
   return absl::OkStatus();
 }
 

@@ -4,7 +4,8 @@
 #
 #   tools/fuzz.sh [SECONDS=60] [TARGET...]     (default: every *_fuzzer)
 #
-# Built with --config=fuzz (clang, libFuzzer, ASan + UBSan). Each target starts from its
+# Built with --config=fuzz (clang, libFuzzer, ASan + UBSan); FUZZ_SKIP_BUILD=1 uses the
+# binaries already built. Each target starts from its
 # seed corpus (tests/fuzz/corpus/<target>/, copied: the run's new inputs stay in the
 # work directory); -malloc_limit_mb makes any single allocation above 256 MiB a
 # reported failure (the parsers' caps are far below), -rss_limit_mb a 2 GiB process.
@@ -17,8 +18,12 @@ SECONDS_EACH=${1:-60}
 shift || true
 if [ $# -gt 0 ]; then TARGETS=("$@"); else
   mapfile -t TARGETS < <(sed -n 's/^ *name = "\(.*_fuzzer\)",/\1/p' tests/fuzz/BUILD.bazel); fi
-bazel build --config=fuzz -c opt "${TARGETS[@]/#/\/\/tests\/fuzz:}" 2>&1 | tail -1
-BIN="$(bazel info --config=fuzz -c opt bazel-bin 2>/dev/null)/tests/fuzz"
+if [ -n "${FUZZ_SKIP_BUILD:-}" ]; then  # already built (keeps Bazel free for other work)
+  BIN=bazel-out/k8-optfuzz/bin/tests/fuzz
+else
+  bazel build --config=fuzz -c opt "${TARGETS[@]/#/\/\/tests\/fuzz:}" 2>&1 | tail -1
+  BIN="$(bazel info --config=fuzz -c opt bazel-bin 2>/dev/null)/tests/fuzz"
+fi
 OUT="${FUZZ_OUT:-$(mktemp -d)}"
 echo "fuzz: ${SECONDS_EACH} s per target; work and crashes in $OUT"
 printf "%-20s %12s %10s %8s %8s\n" target execs "execs/s" cov crashes

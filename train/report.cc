@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <sstream>
 #include <vector>
@@ -32,7 +33,10 @@ std::string Escape(const std::string& s) {
 }
 
 std::string Num(double v, const char* fmt = "%.4f") {
-  return std::isfinite(v) ? absl::StrFormat(fmt, v) : std::string("–");
+  if (!std::isfinite(v)) return "–";
+  char buf[64];  // fmt is one of this file's literals ("%.4f", "%.3g", ...)
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
 }
 
 std::string Duration(double s) {

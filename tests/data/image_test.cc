@@ -110,6 +110,32 @@ TEST(ImageTest, PixelLimitCheckedBeforeDecoding) {
   EXPECT_TRUE(DecodeImage(*png, "big.png", 3, limits).ok());
 }
 
+// Found by tools/fuzz.sh (tests/fuzz/corpus/image_fuzzer/crash_png_huge_idat_length.png):
+// an 8x4 PNG whose IDAT chunk declares 0x30000027 bytes made stb_image allocate 805 MB
+// before reading them. Chunk lengths are now checked against the file first.
+TEST(ImageTest, PngChunkLengthsAreCheckedBeforeDecoding) {
+  const std::string bomb(
+      "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x08\x00\x00\x00\x04"
+      "\x10\x00\x00\x00\x00\xc6\x36\xfd\x6f\x30\x00\x00\x27\x49\x44\x41\x54\x78\x9c\x63\x60\x60\xe0\x5f"
+      "\x20\xef\xa0\xf7\xc0\xc7\x01\x00\xee\x5e\x17\xb7\xfc\xb6\xf2\xec\x00\x00\x00\x00\x49\x45\x4e\x44"
+      "\xae\x42\x60\x82",
+      76);
+  absl::StatusOr<Image> img = DecodeImage(bomb, "bomb.png");
+  ASSERT_FALSE(img.ok());
+  EXPECT_NE(std::string(img.status().message()).find("bomb.png: corrupt PNG: a chunk at byte 33 declares 805306407 bytes"),
+            std::string::npos)
+      << img.status();
+  // Bytes after IEND are refused too; a well-formed PNG still decodes.
+  Image ok;
+  ok.height = 2;
+  ok.width = 3;
+  ok.channels = 3;
+  ok.pixels.assign(18, 7);
+  absl::StatusOr<std::string> png = EncodePngImage(ok);
+  ASSERT_TRUE(png.ok());
+  EXPECT_TRUE(DecodeImage(*png, "ok.png").ok());
+}
+
 TEST(ImageTest, ReadAndWriteFiles) {
   const std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
   const Image img = Gradient(10, 20);
