@@ -99,7 +99,15 @@ void ExportModel(const SphericalUNet& model, Safetensors& out) {
   out.metadata[kMetaConvention] = sphere::ConventionName(model.config().convention);
 }
 
+constexpr float kMaxRunningMean = 1e10f;
+
 absl::Status ImportModel(const Safetensors& st, const std::string& file, SphericalUNet& model) {
+  // One strict loader for every reader (test, predict, resume): the format and the
+  // table metadata must be readable (inference may then override the tables on purpose;
+  // the trainer's resume compares them with the run's configuration).
+  if (absl::StatusOr<ModelConfig> config = ModelConfigFromCheckpoint(st, file); !config.ok()) {
+    return config.status();
+  }
   ParamStore& params = model.params();
   std::set<std::string> expected;
   // Validate and convert everything first, then write: a bad file leaves the model as it was.
@@ -127,6 +135,22 @@ absl::Status ImportModel(const Safetensors& st, const std::string& file, Spheric
     absl::StatusOr<std::vector<int64_t>> tracked =
         st.GetInt64(file, BnName(i, "num_batches_tracked"), {});
     if (!tracked.ok()) return tracked.status();
+    // Statistics a training run can produce: finite means of plausible size (activations
+    // here are O(1..1e3); 1e10 is far beyond), finite non-negative variances.
+    for (int64_t k = 0; k < c; ++k) {
+      const float m = (*mean)[k], v = (*var)[k];
+      if (!std::isfinite(m) || std::fabs(m) > kMaxRunningMean) {
+        return absl::InvalidArgumentError(absl::StrCat(file, ": ", BnName(i, "running_mean"), "[", k, "] is ", m,
+                                                       " (expected finite, |x| <= 1e10)"));
+      }
+      if (!std::isfinite(v) || v < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(file, ": ", BnName(i, "running_var"), "[", k, "] is ", v,
+                                                       " (expected finite and >= 0)"));
+      }
+    }
+    if ((*tracked)[0] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", BnName(i, "num_batches_tracked"), " is negative"));
+    }
     bns.push_back(Bn{*std::move(mean), *std::move(var), (*tracked)[0]});
   }
   for (const auto& [name, t] : st.tensors) {
@@ -186,6 +210,14 @@ absl::Status ImportOptimizer(const Safetensors& st, const std::string& file,
           st.GetFloat32(file, absl::StrCat(state_name, ".", params.name(i)), TorchShape(model, i));
       if (!v.ok()) return v.status();
       FromTorchLayout(model, i, *v, flat);
+    }
+    // Moments a run can produce: finite, and second moments non-negative.
+    const bool second_moment = absl::StrContains(state_name, "exp_avg_sq");
+    for (size_t k = 0; k < flat.size(); ++k) {
+      if (!std::isfinite(flat[k]) || (second_moment && flat[k] < 0)) {
+        return absl::InvalidArgumentError(absl::StrCat(file, ": optimiser state '", state_name, "' holds ", flat[k],
+                                                       second_moment ? " (expected finite and >= 0)" : " (expected finite)"));
+      }
     }
     loaded.emplace_back(state_name, std::move(flat));
   }

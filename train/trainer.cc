@@ -145,6 +145,14 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
     absl::StatusOr<util::Safetensors> st = util::ReadSafetensors(last_path);
     if (!st.ok()) return st.status();
     if (absl::Status s = nn::ImportModel(*st, last_path, model); !s.ok()) return s;
+    absl::StatusOr<nn::ModelConfig> stored = nn::ModelConfigFromCheckpoint(*st, last_path);
+    if (!stored.ok()) return stored.status();
+    if (stored->table_mode != model_config.table_mode || stored->convention != model_config.convention) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          last_path, ": its tables are ", sphere::ModeName(stored->table_mode), "/",
+          sphere::ConventionName(stored->convention), " but its training configuration says ", config.table_mode,
+          "/", config.convention));
+    }
     if (absl::Status s = nn::ImportOptimizer(*st, last_path, model, opt); !s.ok()) return s;
     absl::StatusOr<std::string> p = st->GetMetadata(last_path, nn::kMetaTrainProgress);
     if (!p.ok()) return p.status();

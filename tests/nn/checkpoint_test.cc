@@ -180,6 +180,34 @@ TEST(CheckpointTest, StrictLoadingNamesTheProblem) {
   util::Safetensors foreign = good;
   foreign.metadata[kMetaFormat] = "sal360-checkpoint v0";
   EXPECT_FALSE(ModelConfigFromCheckpoint(foreign, "f.st").ok());
+  // Issue #18: the same strict reading for every loader (resume included): a foreign
+  // format, impossible statistics or moments are refused by ImportModel/ImportOptimizer.
+  s = ImportModel(foreign, "f.st", b);
+  EXPECT_NE(s.message().find("f.st: checkpoint format 'sal360-checkpoint v0'"), absl::string_view::npos) << s;
+  auto with_bn = [&](const char* name, float value) {
+    util::Safetensors t = good;
+    std::vector<float> v(64, 1.f);
+    v[5] = value;
+    t.tensors[name] = util::SafetensorsTensor::FromFloat32({64}, v);
+    return ImportModel(t, "bn.st", b);
+  };
+  EXPECT_NE(with_bn("bn1.running_var", -1.f).message().find("bn.st: bn1.running_var[5] is -1 (expected finite and >= 0)"),
+            absl::string_view::npos);
+  EXPECT_NE(with_bn("bn1.running_var", std::nanf("")).message().find("bn1.running_var[5] is nan"), absl::string_view::npos);
+  EXPECT_NE(with_bn("bn1.running_mean", 1e20f).message().find("bn1.running_mean[5] is 1e+20"), absl::string_view::npos);
+  EXPECT_TRUE(with_bn("bn1.running_mean", -3.f).ok());
+  auto with_moment = [&](const char* name, float value) {
+    util::Safetensors t = good;
+    std::vector<float> v(64, 0.f);
+    v[1] = value;
+    t.tensors[name] = util::SafetensorsTensor::FromFloat32({64}, v);
+    Optimizer o(OptimConfig{}, b.params());
+    return ImportOptimizer(t, "m.st", b, o);
+  };
+  EXPECT_NE(with_moment("optim.exp_avg_sq.conv1.bias", -1e-9f).message().find("expected finite and >= 0"),
+            absl::string_view::npos);
+  EXPECT_NE(with_moment("optim.exp_avg.conv1.bias", std::nanf("")).message().find("holds nan"), absl::string_view::npos);
+  EXPECT_TRUE(with_moment("optim.exp_avg.conv1.bias", -2.f).ok());
   util::Safetensors bad_mode = good;
   bad_mode.metadata[kMetaTableMode] = "cubic";
   EXPECT_NE(ModelConfigFromCheckpoint(bad_mode, "b.st").status().message().find("cubic"),
