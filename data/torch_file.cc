@@ -240,17 +240,29 @@ absl::StatusOr<TorchFile> ParseZip(const std::string& bytes, const std::string& 
     if (st.size > static_cast<uint64_t>(limits.max_file_bytes)) {
       return absl::InvalidArgumentError(absl::StrCat(name, ": entry ", entry, " is too large"));
     }
+    // The declared size is the archive's claim: it may not exceed what its compressed
+    // bytes can hold (deflate expands at most ~1032:1; torch.save stores entries
+    // uncompressed), and the buffer grows with the bytes actually read, so a 1 KB
+    // archive claiming a 2 GB entry cannot make us allocate 2 GB (found by fuzzing).
+    if (!(st.valid & ZIP_STAT_COMP_SIZE) || st.comp_size > bytes.size() ||
+        st.size > st.comp_size * 1032 + 1024) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": entry ", entry, " claims ", st.size,
+                                                     " bytes, more than its compressed data can hold"));
+    }
     zip_file_t* zf = zip_fopen_index(z.get(), it->second, 0);
     if (zf == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(name, ": cannot open entry ", entry, ": ", zip_strerror(z.get())));
     }
-    out->resize(st.size);
+    out->clear();
     zip_uint64_t got = 0;
     while (got < st.size) {
-      const zip_int64_t r = zip_fread(zf, out->data() + got, st.size - got);
+      const zip_uint64_t chunk = std::min<zip_uint64_t>(st.size - got, zip_uint64_t{1} << 24);
+      out->resize(static_cast<size_t>(got + chunk));
+      const zip_int64_t r = zip_fread(zf, out->data() + got, chunk);
       if (r <= 0) break;
       got += static_cast<zip_uint64_t>(r);
     }
+    out->resize(static_cast<size_t>(got));
     // One more read must report the end (libzip checks the CRC there).
     char extra;
     const zip_int64_t tail = got == st.size ? zip_fread(zf, &extra, 1) : -1;

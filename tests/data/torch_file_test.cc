@@ -251,6 +251,21 @@ TEST(PickleAllowList, ObjectsAreDescriptionsOnly) {
   EXPECT_FALSE(SerializePickle(*c).ok());
 }
 
+// Found by tools/fuzz.sh (tests/fuzz/corpus/torch_fuzzer/crash_zip_entry_claims_2gb.pth,
+// a mutated small_zip.pth): a zip entry whose directory claims 2 GB made the reader
+// allocate 2 GB before reading. A claim beyond what the entry's compressed bytes can
+// hold is now refused first.
+TEST(TorchFile, AZipEntryCannotClaimMoreThanItsBytes) {
+  const std::string path = std::string(std::getenv("TEST_SRCDIR")) + "/" + std::getenv("TEST_WORKSPACE") +
+                           "/tests/fuzz/corpus/torch_fuzzer/crash_zip_entry_claims_2gb.pth";
+  absl::StatusOr<std::string> bytes = util::ReadFile(path, 1 << 20);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  absl::StatusOr<TorchFile> f = ParseTorchFile(*bytes, "claims.pth");
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(std::string(f.status().message()).find("more than its compressed data can hold"), std::string::npos)
+      << f.status();
+}
+
 TEST(TorchFile, NotATorchFile) {
   EXPECT_NE(std::string(ParseTorchFile("hello", "h.pth").status().message()).find("not a torch.save file"),
             std::string::npos);
