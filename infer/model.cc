@@ -6,11 +6,13 @@
 
 #include <utility>
 
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "data/published_tables.h"
 #include "data/torch_file.h"
 #include "nlohmann/json.hpp"
@@ -44,6 +46,34 @@ absl::StatusOr<nn::Device> ParseDevice(const std::string& value) {
   absl::StatusOr<nn::Device> d = nn::ResolveDevice(value);
   if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("--device=", value, ": ", d.status().message()));
   return d;
+}
+
+int64_t AvailableHostBytes() {
+  absl::StatusOr<std::string> text = util::ReadFile("/proc/meminfo", 1 << 20);
+  if (!text.ok()) return 0;
+  const size_t at = text->find("MemAvailable:");
+  if (at == std::string::npos) return 0;
+  return std::strtoll(text->c_str() + at + 13, nullptr, 10) * 1024;  // "MemAvailable:  123 kB"
+}
+
+std::string FormatBytes(int64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 6) v /= 1024, ++u;
+  return absl::StrFormat(v >= 100 || u == 0 ? "%.0f %s" : "%.1f %s", v, kUnits[u]);
+}
+
+absl::Status CheckMemory(int64_t batch, int64_t height, int64_t width, sphere::TableMode mode, nn::Device device,
+                         const std::string& flags) {
+  if (device != nn::Device::kCpu) return absl::OkStatus();
+  const nn::MemoryEstimate e = nn::EstimateMemory(batch, height, width, mode);
+  const int64_t available = AvailableHostBytes();
+  if (available <= 0 || e.total() <= available) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      height, "x", width, " at batch ", batch, " needs an estimated ", FormatBytes(e.total()), " of memory (activations ",
+      FormatBytes(e.workspace), ", tables ", FormatBytes(e.tables), ", scratch ", FormatBytes(e.scratch),
+      "), but ", FormatBytes(available), " are available; lower ", flags));
 }
 
 bool IsTorchFile(const std::string& path) {

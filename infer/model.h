@@ -77,6 +77,18 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path, nn::Device device
                                       const std::string& table_mode_override,
                                       const std::string& convention_override);
 
+// Memory (issue #18). The host memory this process may still use: MemAvailable of
+// /proc/meminfo (0 when unknown).
+int64_t AvailableHostBytes();
+// "1.5 GiB", "165 TiB".
+std::string FormatBytes(int64_t bytes);
+// OK when the model at (batch, height, width) fits (nn::EstimateMemory against
+// AvailableHostBytes; on the CPU device only — a CUDA device's memory is checked by its
+// own allocator); otherwise ResourceExhausted with the estimate, what is available and
+// `flags` (e.g. "--height/--width or --batch") to lower.
+absl::Status CheckMemory(int64_t batch, int64_t height, int64_t width, sphere::TableMode mode, nn::Device device,
+                         const std::string& flags);
+
 // The training height stored in a checkpoint's training config, if any.
 std::optional<int> TrainingHeight(const util::Safetensors& checkpoint);
 

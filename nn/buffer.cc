@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <new>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -27,10 +28,9 @@ Buffer::Buffer(Device device, size_t bytes) : device_(device), bytes_(bytes), ow
   if (device == Device::kCpu) {
     const size_t rounded = (bytes + 255) / 256 * 256;
     data_ = std::aligned_alloc(256, rounded);
-    if (data_ == nullptr) {
-      std::fprintf(stderr, "sal360: out of host memory allocating %zu bytes\n", bytes);
-      std::abort();
-    }
+    // Like operator new: the tools catch it and exit 1 with a message (tools/flags.h
+    // GuardedMain), instead of the abort this used to be.
+    if (data_ == nullptr) throw std::bad_alloc();
   } else {
 #ifdef SAL360_WITH_CUDA
     data_ = cuda::Malloc(bytes);

@@ -290,6 +290,47 @@ void SphericalUNet::EnsureWorkspace(int n, int h, int w) {
 
 int64_t SphericalUNet::workspace_bytes() const { return ws_ == nullptr ? 0 : ws_->bytes(); }
 
+MemoryEstimate EstimateMemory(int64_t n, int64_t h, int64_t w, sphere::TableMode mode) {
+  // In long double, then saturated: 100000x200000 must give "1.3 PiB", not a wrap-around.
+  auto level_pixels = [&](int level) { return static_cast<long double>(h >> level) * (w >> level); };
+  long double ws = 0;  // floats, mirroring EnsureWorkspace's allocations
+  for (int i = 0; i < kNumConvLayers; ++i) ws += n * level_pixels(kConvLayers[i].level) * kConvLayers[i].cout;
+  for (int i = 0; i < kNumBatchNorms; ++i) ws += n * level_pixels(kConvLayers[i].level) * kConvLayers[i].cout;
+  for (int i = 0; i < 3; ++i) {
+    ws += 2 * n * level_pixels(i + 1) * kPoolChannels[i];  // pooled map + its int32 argmax
+    ws += n * level_pixels(kCatLevel[i]) * kCatChannels[i];
+  }
+  ws += n * level_pixels(0);  // dout
+  for (int l = 0; l < kNumLevels; ++l) {
+    for (int slot = 0; slot < kSlotsPerLevel; ++slot) ws += n * level_pixels(l) * SlotChannels(l, slot);
+  }
+  const int taps = mode == sphere::TableMode::kBilinear ? 4 : 1;
+  long double tables = 0, scratch = 0;
+  for (int l = 0; l < kNumLevels; ++l) {
+    // Device: src + weight + inverse rows + weights (9·taps each, 4 bytes) + offsets;
+    // host: the cached gather and inverse tables, about as much again.
+    tables += level_pixels(l) * (2 * (4.0L * 9 * taps * 4 + 4));
+  }
+  for (const ConvLayerSpec& l : kConvLayers) {
+    scratch = std::max(scratch, level_pixels(l.level) * 9 * std::max(l.cin, l.cout) * 4);
+  }
+  int64_t param_floats = 0;
+  for (const ConvLayerSpec& l : kConvLayers) param_floats += 9 * l.cin * l.cout + l.cout + 2 * l.cout;
+  auto sat = [](long double bytes) {
+    return bytes >= static_cast<long double>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(bytes);
+  };
+  MemoryEstimate e;
+  e.workspace = sat(ws * 4);
+  e.tables = sat(tables);
+  e.scratch = sat(scratch + (int64_t{4} << 20));  // + a gather block (4 MiB)
+  e.params = param_floats * 4 * 4;
+  if (e.workspace == INT64_MAX || e.tables == INT64_MAX || e.scratch == INT64_MAX ||
+      e.workspace > INT64_MAX / 4 - e.tables - e.scratch - e.params) {
+    e.workspace = INT64_MAX / 4;  // total() stays representable
+  }
+  return e;
+}
+
 Tensor& SphericalUNet::output_grad() {
   SAL_NN_CHECK(ws_ != nullptr, "SphericalUNet::output_grad before the first Forward");
   return ws_->dout;

@@ -90,6 +90,20 @@ class LayerObserver {
   virtual void End(const char* layer) = 0;
 };
 
+// What a model at (n, H, W) needs in memory, computed from the shapes before anything is
+// allocated (issue #18: refuse an impossible size with the estimate instead of dying in
+// an allocation). workspace: exactly the activation and gradient buffers Forward
+// allocates (workspace_bytes() after it, tested); tables: the four levels' gather and
+// inverse tables on the device plus the process's host copies; scratch: an upper bound
+// of the per-layer arena (one image's full column or z buffer of the widest layer);
+// params: weights, gradients and two optimiser moments.
+struct MemoryEstimate {
+  int64_t workspace = 0, tables = 0, scratch = 0, params = 0;
+  int64_t total() const { return workspace + tables + scratch + params; }
+};
+// Saturates at INT64_MAX instead of overflowing for absurd sizes.
+MemoryEstimate EstimateMemory(int64_t n, int64_t h, int64_t w, sphere::TableMode mode);
+
 class SphericalUNet {
  public:
   // Parameters start zeroed; call Initialize (or load a state dict) before use.

@@ -24,6 +24,9 @@ void SetToolUsage(const char* message);
 // value) prints "TOOL: <problem> (see --help)" and exits 2, as every tool's other usage
 // errors do (absl itself exits 1). Returns the positional arguments as absl does.
 std::vector<char*> ParseCommandLine(int argc, char** argv);
+// Runs a tool's main; an allocation that fails anywhere (std::bad_alloc) becomes
+// "TOOL: error: out of memory ..." and exit 1 instead of an abort.
+int GuardedMain(int (*main)(int, char**), int argc, char** argv);
 
 // //tools:temporal_flags
 void ReadTemporalFlags(data::TemporalConfig& config);

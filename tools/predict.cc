@@ -121,6 +121,11 @@ absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, co
   if (const std::string bad = nn::SphericalUNet::CheckInputShape(nn::Shape{1, h, w, 4}); !bad.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(in_path, ": ", bad));
   }
+  if (absl::Status s = infer::CheckMemory(std::min<int64_t>(batch, n), h, w, model.config().table_mode, model.device(),
+                                          "the input's size or --batch");
+      !s.ok()) {
+    return absl::ResourceExhaustedError(absl::StrCat(in_path, ": ", s.message()));
+  }
   if (absl::Status s = infer::LoadTablesDir(tables_dir, h, w, model.config()); !s.ok()) return s;
   const std::vector<float> rgb = x->ToFloats();  // (N,3,H,W)
   std::vector<float> prev;                       // (N,1,H,W)
@@ -244,6 +249,11 @@ int Main(int argc, char** argv) {
     absl::StatusOr<std::pair<int, int>> size = infer::Resolution(ic, *loaded);
     if (!size.ok()) return fail(size.status());
     const auto [h, w] = *size;
+    if (absl::Status s = infer::CheckMemory(batch, h, w, loaded->model->config().table_mode, *device,
+                                            "--height/--width or --batch");
+        !s.ok()) {
+      return fail(s);
+    }
     if (absl::Status s = infer::LoadTablesDir(ic.tables_dir, h, w, loaded->model->config()); !s.ok()) return fail(s);
     run.model = loaded->model.get();
     run.height = h;
@@ -268,4 +278,4 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sal360::tools
 
-int main(int argc, char** argv) { return sal360::tools::Main(argc, argv); }
+int main(int argc, char** argv) { return sal360::tools::GuardedMain(sal360::tools::Main, argc, argv); }

@@ -90,6 +90,12 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::pair<int, int>> size = infer::Resolution(ic, *loaded);
   if (!size.ok()) return fail(size.status(), 2);
   const auto [h, w] = *size;
+  // The evaluation runs batches of up to infer::SequenceOptions' default max_batch (8).
+  if (absl::Status s = infer::CheckMemory(infer::SequenceOptions{}.max_batch, h, w, loaded->model->config().table_mode,
+                                          *device, "--height/--width");
+      !s.ok()) {
+    return fail(s);
+  }
   if (absl::Status s = infer::LoadTablesDir(ic.tables_dir, h, w, loaded->model->config()); !s.ok()) return fail(s);
   absl::StatusOr<data::OpenedData> d = data::OpenData(dc, h, w);
   if (!d.ok()) return fail(d.status());
@@ -120,4 +126,4 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sal360::tools
 
-int main(int argc, char** argv) { return sal360::tools::Main(argc, argv); }
+int main(int argc, char** argv) { return sal360::tools::GuardedMain(sal360::tools::Main, argc, argv); }

@@ -114,6 +114,14 @@ int Main(int argc, char** argv) {
     config = *resumed;
   }
   if (absl::Status s = config.Validate(); !s.ok()) return usage(s);
+  // Before the data is opened at that size (train::Train checks again for its callers).
+  if (absl::StatusOr<nn::Device> dev = infer::ParseDevice(config.device); dev.ok()) {
+    if (absl::Status s = infer::CheckMemory((config.batch + w.size() - 1) / w.size(), config.height, config.width,
+                                            *nn::ParseTableMode(config.table_mode), *dev, "--height/--width or --batch");
+        !s.ok()) {
+      return fail(s);
+    }
+  }
   // The tables do not change results (they equal the generated ones) and are not part
   // of the run's configuration; a resumed run may use them or not.
   nn::ModelConfig model_config;
@@ -172,4 +180,4 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sal360::tools
 
-int main(int argc, char** argv) { return sal360::tools::Main(argc, argv); }
+int main(int argc, char** argv) { return sal360::tools::GuardedMain(sal360::tools::Main, argc, argv); }

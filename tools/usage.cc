@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <set>
 #include <string>
 #include <vector>
@@ -76,6 +77,19 @@ std::vector<char*> ParseCommandLine(int argc, char** argv) {
     if (!flag->ParseFrom(value, &error)) usage("--" + name + "=" + value + ": " + error);
   }
   return absl::ParseCommandLine(argc, argv);
+}
+
+int GuardedMain(int (*main)(int, char**), int argc, char** argv) {
+  try {
+    return main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::string program = argc > 0 ? argv[0] : "tool";
+    program = program.substr(program.find_last_of('/') + 1);
+    std::fprintf(stderr,
+                 "%s: error: out of memory (an allocation failed); use a smaller size or batch, or free memory\n",
+                 program.c_str());
+    return 1;
+  }
 }
 
 }  // namespace sal360::tools

@@ -121,6 +121,12 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
     return absl::InvalidArgumentError(absl::StrCat("--batch=", config.batch, " is smaller than the ", ranks,
                                                    " processes: every rank needs a sample of each batch"));
   }
+  // Refuse a size the machine cannot hold, with the estimate, before allocating it.
+  if (absl::Status s = infer::CheckMemory((config.batch + ranks - 1) / ranks, config.height, config.width,
+                                          *nn::ParseTableMode(config.table_mode), *device, "--height/--width or --batch");
+      !s.ok()) {
+    return s;
+  }
   const RunDir dir(config.out);
   if (lead) {
     if (absl::Status s = dir.Prepare(resume); !s.ok()) return s;

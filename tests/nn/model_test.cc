@@ -11,10 +11,12 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "nn/checkpoint.h"
+#include "nn/context.h"
 #include "sphere/tables.h"
 #include "tests/testing/gradcheck.h"
 
@@ -369,6 +371,29 @@ TEST(ModelTest, SmallerBatchReusesBuffers) {
   EXPECT_EQ(model.workspace_bytes(), bytes);
   const std::vector<float> one = o1.ToVector();
   for (size_t i = 0; i < one.size(); ++i) ASSERT_EQ(one[i], batch_out[i]) << i;
+}
+
+// The memory estimate (issue #18) is the workspace Forward allocates, exactly, and
+// bounds the arena a training step uses; absurd sizes saturate instead of wrapping.
+TEST(ModelTest, MemoryEstimateMatchesTheAllocations) {
+  for (const auto& [n, h, w] : std::vector<std::tuple<int, int, int>>{{2, 32, 64}, {1, 16, 32}, {3, 24, 48}}) {
+    SphericalUNet model(Device::kCpu, ModelConfig{});
+    Rng rng(1);
+    model.Initialize(rng);
+    Context::Get(Device::kCpu).arena().Reset();
+    const Tensor x = RandomInput(n, h, w, 7);
+    model.Forward(x, true);
+    Tensor dout = Tensor::FromVector(Shape{n, h, w, 1}, std::vector<float>(size_t(n) * h * w, 0.5f), Device::kCpu);
+    model.params().ZeroGrad();
+    model.Backward(dout);
+    const MemoryEstimate e = EstimateMemory(n, h, w, sphere::TableMode::kNearest);
+    EXPECT_EQ(model.workspace_bytes(), e.workspace) << n << "x" << h << "x" << w;
+    EXPECT_LE(static_cast<int64_t>(Context::Get(Device::kCpu).arena().high_water()), e.scratch);
+  }
+  const MemoryEstimate huge = EstimateMemory(1, 100000, 200000, sphere::TableMode::kNearest);
+  EXPECT_GT(huge.total(), int64_t{1} << 47);  // about 165 TiB, and positive
+  const MemoryEstimate absurd = EstimateMemory(4096, int64_t{1} << 40, int64_t{1} << 41, sphere::TableMode::kBilinear);
+  EXPECT_GT(absurd.total(), 0);
 }
 
 TEST(ModelTest, RejectsBadInputShapes) {

@@ -87,6 +87,29 @@ TEST_F(ModelToolsErrors, BadFlagValues) {
     ExpectError(RunTool(tool, {"--bogus_flag"}), "unknown flag '--bogus_flag'", 2);
   }
   ExpectError(RunTool("tools/predict", {"--batch=x"}), "--batch=x", 2);
+  // Sizes the machine cannot hold are refused with the estimate, before allocating
+  // (they used to die of std::bad_alloc or "out of host memory").
+  ExpectError(RunTool("tools/train", {"--height=100000", "--width=200000", "--batch=1", "--device=cpu",
+                                      "--out=" + TempPath("huge")},
+                      {CacheEnv()}),
+              "100000x200000 at batch 1 needs an estimated", 1);
+  ExpectError(RunTool("tools/test", {"--checkpoint=" + TempPath("good.safetensors"), "--height=100000",
+                                     "--width=200000", "--device=cpu", "--out=" + TempPath("huge_t")}),
+              "needs an estimated", 1);
+  ASSERT_TRUE(util::MakeDirs(TempPath("in_dir")).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(
+                  TempPath("in_dir") + "/0001.png",
+                  std::string("\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x08\x00"
+                              "\x00\x00\x04\x08\x02\x00\x00\x00\x3c\xaf\xe9\xa7\x00\x00\x00\x41\x49\x44\x41\x54\x78"
+                              "\x9c\x0d\xc9\x41\x01\x00\x30\x0c\x02\x31\x94\x54\x09\x4a\x4e\x09\x4a\xaa\x04\x25\x55"
+                              "\xb4\xe5\x1b\x49\x8c\xb0\x40\x44\xac\xa8\x38\x21\x99\x31\x36\x98\x98\x35\x35\xe7\x1f"
+                              "\x61\x82\x03\x21\x61\x43\xc3\xe5\x47\x99\xe2\x42\x49\xd9\xd2\x72\xe5\x01\xd2\x5f\x23"
+                              "\xa1\x58\x08\xc2\x9e\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82",
+                              122))
+                  .ok());
+  ExpectError(RunTool("tools/predict", {"--checkpoint=" + TempPath("good.safetensors"), "--height=100000",
+                                        "--input=" + TempPath("in_dir"), "--device=cpu", "--out=" + TempPath("huge_p")}),
+              "needs an estimated", 1);
   ExpectError(RunTool("tools/test", {"--checkpoint=" + TempPath("good.safetensors"), "--prev=future"}), "--prev", 2);
   ExpectError(RunTool("tools/test", {"--checkpoint=" + TempPath("good.safetensors"), "--save_maps=some"}), "--save_maps", 2);
   ExpectError(RunTool("tools/bench", {"--batches=0"}), "--batches", 2);
