@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +23,7 @@ extern "C" {
 #include <libavutil/error.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/log.h>
+#include <libavutil/mem.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 }
@@ -182,6 +184,13 @@ absl::StatusOr<std::unique_ptr<VideoReader>> VideoReader::Open(const std::string
   auto s = std::make_unique<State>();
   s->info.path = path;
   s->limits = limits;
+  // FFmpeg's demuxers allocate what a file's boxes declare (the video fuzzer found a
+  // small mp4 whose atom made libavformat allocate 1.1 GB); av_malloc refuses anything
+  // above av_max_alloc, so bound it by what a frame within our limits needs (a decoded
+  // frame plus conversion planes, 4 bytes per pixel) plus 64 MiB. Process-wide: the
+  // last reader opened sets it (every reader uses the default limits but the tests').
+  av_max_alloc(static_cast<size_t>(
+      std::min<int64_t>(std::max<int64_t>(limits.max_pixels, 1) * 4 + (int64_t{64} << 20), INT_MAX)));
   // Probe the format ourselves from the first bytes, so that a refused demuxer never
   // gets to read its header (where playlists open their entries).
   {

@@ -340,3 +340,35 @@ TEST(Salient360, WriterAndReader) {
 
 }  // namespace
 }  // namespace sal360::data
+
+namespace sal360::data {
+namespace {
+
+// Found by the video fuzzer (tests/fuzz/corpus/video_fuzzer/crash_mp4_atom_1gb.mp4): a
+// 1.7 KB mp4 whose atom made libavformat allocate 1.1 GB. av_max_alloc now bounds
+// FFmpeg's allocations by what a frame within the limits needs. This test keeps the file
+// as a no-crash case with a named error; the bound itself is shown by tools/fuzz.sh,
+// whose -malloc_limit_mb reports any allocation above 256 MiB (it no longer fires).
+TEST(VideoReader, AnAtomCannotMakeFfmpegAllocateAGigabyte) {
+  const std::string path = std::string(std::getenv("TEST_SRCDIR")) + "/" + std::getenv("TEST_WORKSPACE") +
+                           "/tests/fuzz/corpus/video_fuzzer/crash_mp4_atom_1gb.mp4";
+  VideoLimits limits;
+  limits.max_pixels = int64_t{1} << 20;
+  absl::StatusOr<std::unique_ptr<VideoReader>> r = VideoReader::Open(path, limits);
+  if (!r.ok()) {
+    EXPECT_NE(std::string(r.status().message()).find("crash_mp4_atom_1gb.mp4"), std::string::npos) << r.status();
+    return;
+  }
+  VideoFrame frame;
+  for (int i = 0; i < 8; ++i) {
+    absl::StatusOr<bool> more = (*r)->Next(&frame);
+    if (!more.ok()) {
+      EXPECT_NE(std::string(more.status().message()).find("crash_mp4_atom_1gb.mp4"), std::string::npos);
+      break;
+    }
+    if (!*more) break;
+  }
+}
+
+}  // namespace
+}  // namespace sal360::data
