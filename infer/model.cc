@@ -61,7 +61,7 @@ std::string FormatBytes(int64_t bytes) {
   double v = static_cast<double>(bytes);
   int u = 0;
   while (v >= 1024 && u < 6) v /= 1024, ++u;
-  return absl::StrFormat(v >= 100 || u == 0 ? "%.0f %s" : "%.1f %s", v, kUnits[u]);
+  return v >= 100 || u == 0 ? absl::StrFormat("%.0f %s", v, kUnits[u]) : absl::StrFormat("%.1f %s", v, kUnits[u]);
 }
 
 absl::Status CheckMemory(int64_t batch, int64_t height, int64_t width, sphere::TableMode mode, nn::Device device,

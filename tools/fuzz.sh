@@ -29,6 +29,7 @@ echo "fuzz: ${SECONDS_EACH} s per target; work and crashes in $OUT"
 printf "%-20s %12s %10s %8s %8s\n" target execs "execs/s" cov crashes
 status=0
 for t in "${TARGETS[@]}"; do
+  rm -rf "$OUT/$t/crashes"  # only this run's crashes count
   mkdir -p "$OUT/$t/corpus" "$OUT/$t/crashes"
   cp -n tests/fuzz/corpus/"$t"/* "$OUT/$t/corpus/" 2>/dev/null || true
   dict=(); [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")

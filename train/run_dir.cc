@@ -1,6 +1,13 @@
 #include "train/run_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include <cctype>
 #include <cmath>
@@ -63,6 +70,37 @@ absl::Status RunDir::Prepare(bool resume) const {
                                                  "); continue it with --resume or choose another --out"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<RunLock> RunLock::Acquire(const std::string& dir) {
+  const std::string path = dir + "/.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    ::close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, " is in use by another train (pid ", n > 0 ? std::string(buf, strnlen(buf, sizeof buf)) : "?",
+        "); wait for it, stop it, or choose another --out"));
+  }
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    // The pid is only for the message above; the lock holds without it.
+  }
+  RunLock lock(fd);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".tmp.") != std::string::npos && e.is_regular_file(ec)) {
+      if (std::filesystem::remove(e.path(), ec)) ++lock.removed_;
+    }
+  }
+  return lock;
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
 }
 
 absl::Status RunDir::WriteConfig(const std::string& json_text) const {

@@ -64,6 +64,25 @@ class RunDir {
   std::string dir_;
 };
 
+// An exclusive lock on a run directory (DIR/.lock, flock), held while the object lives:
+// a second train into the same --out is refused instead of interleaving its logs with
+// the first's (issue #18). Acquiring it also removes the temporary files a killed run
+// left ("NAME.tmp.XXXXXX" of util::AtomicFile), which no live writer can own then.
+class RunLock {
+ public:
+  static absl::StatusOr<RunLock> Acquire(const std::string& dir);
+  RunLock(RunLock&& o) noexcept : fd_(o.fd_), removed_(o.removed_) { o.fd_ = -1; }
+  RunLock& operator=(RunLock&&) = delete;
+  RunLock(const RunLock&) = delete;
+  ~RunLock();
+  int removed_temporaries() const { return removed_; }
+
+ private:
+  explicit RunLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+  int removed_ = 0;
+};
+
 // Append-only log files with a header line; cut back to a step on resume.
 class RunLogs {
  public:

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -128,8 +129,16 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
     return s;
   }
   const RunDir dir(config.out);
+  std::optional<RunLock> lock;
   if (lead) {
     if (absl::Status s = dir.Prepare(resume); !s.ok()) return s;
+    absl::StatusOr<RunLock> l = RunLock::Acquire(config.out);
+    if (!l.ok()) return l.status();
+    if (l->removed_temporaries() > 0) {
+      std::fprintf(stderr, "train: removed %d temporary file(s) an interrupted run left in %s\n",
+                   l->removed_temporaries(), config.out.c_str());
+    }
+    lock.emplace(*std::move(l));
   }
   if (par != nullptr) par->Barrier();  // the directory exists before any rank reads it
   const std::string last_path = dir.last_path(), best_path = dir.best_path();

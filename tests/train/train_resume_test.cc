@@ -16,6 +16,7 @@
 
 #include "gtest/gtest.h"
 #include "nn/checkpoint.h"
+#include "train/run_dir.h"
 #include "train/trainer.h"
 #include "util/file.h"
 #include "util/safetensors.h"
@@ -308,4 +309,29 @@ TEST(TrainResumeTest, RejectsBadConfigurations) {
 }
 
 }  // namespace
+namespace {
+
+// Issue #18: two trains into one --out interleaved their logs; the run directory is now
+// locked, and the temporaries a killed run left are removed under the lock.
+TEST(RunLock, OneTrainPerDirectoryAndStaleTemporariesRemoved) {
+  const std::string dir = ::testing::TempDir() + "/locked_run";
+  ASSERT_TRUE(util::MakeDirs(dir).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/last.safetensors.tmp.Ab12Cd", "partial").ok());
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/steps.csv", "epoch,step\n").ok());
+  {
+    absl::StatusOr<RunLock> first = RunLock::Acquire(dir);
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_EQ(first->removed_temporaries(), 1);
+    EXPECT_FALSE(RunDir::Exists(dir + "/last.safetensors.tmp.Ab12Cd"));
+    EXPECT_TRUE(RunDir::Exists(dir + "/steps.csv"));
+    absl::StatusOr<RunLock> second = RunLock::Acquire(dir);
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(std::string(second.status().message()).find("is in use by another train (pid "), std::string::npos)
+        << second.status();
+  }
+  EXPECT_TRUE(RunLock::Acquire(dir).ok());  // released with the first
+}
+
+}  // namespace
 }  // namespace sal360::train
+
