@@ -17,6 +17,7 @@ PACKAGES=(
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # FFmpeg: video in and out (data/video.h)
   python3              # pickle fixtures' provenance, optional PyTorch reference
   chromium             # headless rendering test of the HTML report
+  clang libclang-rt-14-dev  # --config=fuzz: libFuzzer + sanitizer runtimes (tests/fuzz, tools/fuzz.sh)
 )
 
 SUDO=""
