@@ -73,21 +73,7 @@ inline RunResult Shell(const std::string& cmd) {
 // ranks = 0: one process without mpirun.
 inline RunResult Train(int ranks, const std::vector<std::string>& args) { return Shell(Command(ranks, args)); }
 
-inline std::vector<double> Losses(const std::string& run) {
-  std::ifstream f(run + "/steps.csv");
-  std::string line;
-  std::getline(f, line);
-  std::vector<double> out;
-  while (std::getline(f, line)) {
-    std::stringstream row(line);
-    std::string epoch, step, loss;
-    std::getline(row, epoch, ',');
-    std::getline(row, step, ',');
-    std::getline(row, loss, ',');
-    out.push_back(std::stod(loss));
-  }
-  return out;
-}
+inline std::vector<double> Losses(const std::string& run) { return RunLosses(run); }
 
 // The last row of RUN/epochs.csv as column -> value.
 inline std::map<std::string, double> LastEpoch(const std::string& run) {

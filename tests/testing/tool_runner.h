@@ -47,6 +47,27 @@ inline std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
+// The loss column of a training run's steps.csv (epoch,step,loss,...); empty when the
+// file does not exist yet (a run still starting), and a last line still being written
+// (fewer than three fields) is skipped.
+inline std::vector<double> RunLosses(const std::string& run) {
+  absl::StatusOr<std::string> text = util::ReadFile(run + "/steps.csv", int64_t{64} << 20);
+  std::vector<double> losses;
+  if (!text.ok()) return losses;
+  size_t pos = text->find('\n');  // past the header
+  while (pos != std::string::npos && pos + 1 < text->size()) {
+    const size_t end = text->find('\n', pos + 1);
+    if (end == std::string::npos) break;  // no newline yet: still being written
+    const std::string line = text->substr(pos + 1, end - pos - 1);
+    pos = end;
+    const size_t a = line.find(','), b = a == std::string::npos ? a : line.find(',', a + 1);
+    if (b == std::string::npos) continue;
+    const size_t c = line.find(',', b + 1);
+    losses.push_back(std::strtod(line.substr(b + 1, c == std::string::npos ? c : c - b - 1).c_str(), nullptr));
+  }
+  return losses;
+}
+
 namespace internal {
 
 inline ToolResult Run(const std::string& binary, const std::vector<std::string>& args,

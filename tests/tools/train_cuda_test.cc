@@ -30,24 +30,7 @@ using ::sal360::testing::TempPath;
 using ::sal360::testing::ToolResult;
 
 
-// The loss column of a run's steps.csv (epoch,step,loss,...).
-std::vector<double> Losses(const std::string& run) {
-  absl::StatusOr<std::string> text = util::ReadFile(run + "/steps.csv", 1 << 20);
-  EXPECT_TRUE(text.ok()) << text.status();
-  std::vector<double> losses;
-  std::stringstream ss(text.ok() ? *text : "");
-  std::string line;
-  std::getline(ss, line);  // header
-  while (std::getline(ss, line)) {
-    std::stringstream row(line);
-    std::string epoch, step, loss;
-    std::getline(row, epoch, ',');
-    std::getline(row, step, ',');
-    std::getline(row, loss, ',');
-    losses.push_back(std::stod(loss));
-  }
-  return losses;
-}
+std::vector<double> Losses(const std::string& run) { return ::sal360::testing::RunLosses(run); }
 
 json ReadJson(const std::string& path) {
   absl::StatusOr<std::string> text = util::ReadFile(path, 64 << 20);
