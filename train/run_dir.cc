@@ -23,6 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "nn/checkpoint.h"
 #include "train/report.h"
+#include "util/crash_point.h"
 #include "util/file.h"
 
 namespace sal360::train {
@@ -31,7 +32,8 @@ using nlohmann::json;
 
 std::string TrainProgress::ToJson() const {
   json j = {{"epoch", epoch}, {"position", position}, {"step", step}, {"best_epoch", best_epoch},
-            {"elapsed_s", elapsed_s}, {"ranks", ranks}};
+            {"elapsed_s", elapsed_s}, {"ranks", ranks}, {"epoch_loss_sum", epoch_loss_sum},
+            {"epoch_loss_steps", epoch_loss_steps}, {"last_loss", last_loss}, {"best_val", best_val}};
   j["best_val_cc"] = std::isfinite(best_val_cc) ? json(best_val_cc) : json(nullptr);
   return j.dump();
 }
@@ -48,11 +50,17 @@ absl::StatusOr<TrainProgress> TrainProgress::FromJson(const std::string& text, c
     p.elapsed_s = j.at("elapsed_s").get<double>();
     if (!j.at("best_val_cc").is_null()) p.best_val_cc = j.at("best_val_cc").get<double>();
     if (j.contains("ranks")) p.ranks = j.at("ranks").get<int>();  // absent before issue #16: 1
+    // Absent before issue #18: an epoch's loss then counts the post-resume steps only.
+    if (j.contains("epoch_loss_sum")) p.epoch_loss_sum = j.at("epoch_loss_sum").get<double>();
+    if (j.contains("epoch_loss_steps")) p.epoch_loss_steps = j.at("epoch_loss_steps").get<int64_t>();
+    if (j.contains("last_loss")) p.last_loss = j.at("last_loss").get<double>();
+    if (j.contains("best_val")) p.best_val = j.at("best_val").get<std::map<std::string, double>>();
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": unreadable training progress (", nn::kMetaTrainProgress, "): ", e.what()));
   }
-  if (p.epoch < 0 || p.position < 0 || p.step < 0 || p.ranks < 1) {
+  if (p.epoch < 0 || p.position < 0 || p.step < 0 || p.ranks < 1 || p.epoch_loss_steps < 0 ||
+      p.epoch_loss_steps > p.position || !std::isfinite(p.epoch_loss_sum)) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": negative training progress"));
   }
   return p;
@@ -121,7 +129,9 @@ absl::Status FilterLines(const std::string& path, const std::function<bool(const
   absl::StatusOr<std::string> text = util::ReadFile(path, int64_t{4} << 30);
   if (!text.ok()) return text.status();
   std::string out;
-  std::stringstream ss(*text);
+  // A last line without its newline was cut short by a kill: it goes.
+  const size_t complete = text->rfind('\n') == std::string::npos ? 0 : text->rfind('\n') + 1;
+  std::stringstream ss(text->substr(0, complete));
   std::string line;
   while (std::getline(ss, line)) {
     if (keep(line)) out += line + "\n";
@@ -131,26 +141,32 @@ absl::Status FilterLines(const std::string& path, const std::function<bool(const
 
 }  // namespace
 
-absl::Status RunLogs::Open(const RunDir& dir, int64_t keep_up_to_step, bool resume) {
+absl::Status RunLogs::Open(const RunDir& dir, int64_t keep_up_to_step, int64_t keep_epochs, bool resume) {
   steps_path_ = dir.dir() + "/steps.csv";
   epochs_path_ = dir.dir() + "/epochs.csv";
   jsonl_path_ = dir.dir() + "/log.jsonl";
   if (resume) {
-    // Keep header lines and rows of steps <= keep_up_to_step (the checkpoint's).
-    auto csv_keep = [&](const std::string& line) {
-      if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) return true;  // header
+    // Keep header lines, step rows of steps <= keep_up_to_step (the checkpoint's) and
+    // epoch rows of epochs <= keep_epochs. Both CSVs start with the epoch column; a
+    // line cut short by the kill (no newline, or too few fields) goes too.
+    auto csv_keep = [&](bool epochs, const std::string& line) {
+      if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) return !line.empty();  // header
       std::stringstream ss(line);
-      std::string epoch, step;
-      std::getline(ss, epoch, ',');
-      std::getline(ss, step, ',');
-      return std::atoll(step.c_str()) <= keep_up_to_step;
+      std::string epoch, step, third;
+      if (!std::getline(ss, epoch, ',') || !std::getline(ss, step, ',') || !std::getline(ss, third, ',')) return false;
+      return epochs ? std::atoll(epoch.c_str()) <= keep_epochs : std::atoll(step.c_str()) <= keep_up_to_step;
     };
     auto jsonl_keep = [&](const std::string& line) {
       const json j = json::parse(line, nullptr, false);
-      return !j.is_discarded() && j.is_object() && j.value("step", int64_t{0}) <= keep_up_to_step;
+      if (j.is_discarded() || !j.is_object()) return false;
+      if (j.value("kind", "") == "epoch") return j.value("epoch", int64_t{0}) <= keep_epochs;
+      return j.value("step", int64_t{0}) <= keep_up_to_step;
     };
-    for (const auto& [path, keep] : std::vector<std::pair<std::string, std::function<bool(const std::string&)>>>{
-             {steps_path_, csv_keep}, {epochs_path_, csv_keep}, {jsonl_path_, jsonl_keep}}) {
+    using Keep = std::function<bool(const std::string&)>;
+    for (const auto& [path, keep] : std::vector<std::pair<std::string, Keep>>{
+             {steps_path_, [&](const std::string& l) { return csv_keep(false, l); }},
+             {epochs_path_, [&](const std::string& l) { return csv_keep(true, l); }},
+             {jsonl_path_, jsonl_keep}}) {
       if (absl::Status s = FilterLines(path, keep); !s.ok()) return s;
     }
   }
@@ -179,6 +195,7 @@ void RunLogs::Step(int64_t epoch, int64_t step, double loss, double samples_per_
   std::fprintf(jsonl_, "%s\n", j.dump().c_str());
   std::fflush(steps_);
   std::fflush(jsonl_);
+  util::CrashPoint("logged_step");
 }
 
 void RunLogs::Epoch(int64_t epoch, int64_t step, double train_loss, const std::map<std::string, double>& val,
@@ -203,6 +220,7 @@ void RunLogs::Epoch(int64_t epoch, int64_t step, double train_loss, const std::m
   std::fprintf(jsonl_, "%s\n", j.dump().c_str());
   std::fflush(epochs_);
   std::fflush(jsonl_);
+  util::CrashPoint("logged_epoch");
 }
 
 }  // namespace sal360::train

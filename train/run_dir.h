@@ -36,6 +36,12 @@ struct TrainProgress {
   int64_t best_epoch = -1;
   double elapsed_s = 0;  // training wall time over all invocations
   int ranks = 1;         // processes of the run (a resume needs the same number)
+  // The current epoch's training loss so far (sum over its steps, and their count), so
+  // that a run resumed mid-epoch reports the epoch's loss over all of its steps.
+  double epoch_loss_sum = 0;
+  int64_t epoch_loss_steps = 0;
+  double last_loss = 0;                    // the last step's loss
+  std::map<std::string, double> best_val;  // validation metrics of best_epoch
 
   std::string ToJson() const;
   // Errors name `file`.
@@ -91,7 +97,10 @@ class RunLogs {
   RunLogs& operator=(const RunLogs&) = delete;
   ~RunLogs();
 
-  absl::Status Open(const RunDir& dir, int64_t keep_up_to_step, bool resume);
+  // On resume, step rows after `keep_up_to_step` and epoch rows after `keep_epochs`
+  // (the checkpoint's completed epochs) are dropped: a run killed between a log append
+  // and the checkpoint that covers it never shows a step or an epoch twice.
+  absl::Status Open(const RunDir& dir, int64_t keep_up_to_step, int64_t keep_epochs, bool resume);
   void Step(int64_t epoch, int64_t step, double loss, double samples_per_s, double elapsed);
   // One row per epoch; columns: epoch, step, train_loss, then val_<metric> and
   // <baseline>_<metric> in sorted order (the header is written with the first row).

@@ -21,6 +21,7 @@
 #include "nn/model.h"
 #include "nn/optim.h"
 #include "train/run_dir.h"
+#include "util/crash_point.h"
 #include "util/progress.h"
 #include "util/safetensors.h"
 
@@ -210,7 +211,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
   }
   RunLogs logs;
   if (lead) {
-    if (absl::Status s = logs.Open(dir, progress.step, resume); !s.ok()) return s;
+    if (absl::Status s = logs.Open(dir, progress.step, progress.epoch, resume); !s.ok()) return s;
   }
 
   const int h = config.height, w = config.width, cap = config.batch;
@@ -256,21 +257,23 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
     if (!lead) return absl::OkStatus();
     TrainProgress p = progress;
     p.elapsed_s += Now() - t_start;  // this invocation's time so far
-    return nn::SaveCheckpoint(path, model, &opt,
-                              {{nn::kMetaTrainConfig, config.ToJson().dump()},
-                               {nn::kMetaTrainProgress, p.ToJson()},
-                               {nn::kMetaTrainRng, rng.Serialize()}});
+    absl::Status s = nn::SaveCheckpoint(path, model, &opt,
+                                        {{nn::kMetaTrainConfig, config.ToJson().dump()},
+                                         {nn::kMetaTrainProgress, p.ToJson()},
+                                         {nn::kMetaTrainRng, rng.Serialize()}});
+    if (s.ok()) util::CrashPoint(path == last_path ? "saved_last" : "saved_best");
+    return s;
   };
 
   TrainResult result;
+  result.last_loss = progress.last_loss;
+  result.best_val = progress.best_val;
   const int64_t total_steps =
       config.max_steps > 0 ? std::min<int64_t>(config.max_steps, config.epochs * per_epoch) : config.epochs * per_epoch;
   std::unique_ptr<util::ProgressLine> line;
   if (show_progress && lead) line = std::make_unique<util::ProgressLine>("train", total_steps, "step");
   data::Batch batch;
   std::vector<float> roll_row;
-  double loss_sum = 0;
-  int64_t loss_count = 0;
   double window_start = Now();
   int64_t window_samples = 0;
   double samples_per_s = 0;
@@ -337,7 +340,9 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
 
   bool stop_now = false;
   while (progress.epoch < config.epochs && !stop_now) {
-    if (config.max_steps > 0 && progress.step >= config.max_steps) break;
+    // --max_steps reached; but an epoch whose batches are all done (a checkpoint at its
+    // last step, then a kill before its validation) is completed first.
+    if (config.max_steps > 0 && progress.step >= config.max_steps && progress.position < per_epoch) break;
     if (absl::Status s = data.StartEpoch(progress.epoch, progress.position); !s.ok()) return s;
     bool epoch_done = progress.position >= per_epoch;
     while (!epoch_done) {
@@ -413,8 +418,9 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
       opt.Step();
       ++progress.step;
       ++progress.position;
-      loss_sum += loss;
-      ++loss_count;
+      progress.epoch_loss_sum += loss;
+      ++progress.epoch_loss_steps;
+      progress.last_loss = loss;
       result.last_loss = loss;
       window_samples += par != nullptr ? global_n : batch.n;
       const double now = Now();
@@ -438,9 +444,10 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
     }
     if (stop_now) break;
     // The epoch is complete: validate, keep the best, checkpoint.
-    const double train_loss = loss_count > 0 ? loss_sum / loss_count : 0.0;
-    loss_sum = 0;
-    loss_count = 0;
+    const double train_loss =
+        progress.epoch_loss_steps > 0 ? progress.epoch_loss_sum / progress.epoch_loss_steps : 0.0;
+    progress.epoch_loss_sum = 0;
+    progress.epoch_loss_steps = 0;
     ++progress.epoch;
     progress.position = 0;
     ++result.epochs_done;
@@ -452,6 +459,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
     if (const auto it = result.last_val.find("cc"); it != result.last_val.end() && it->second > progress.best_val_cc) {
       progress.best_val_cc = it->second;
       progress.best_epoch = progress.epoch;
+      progress.best_val = result.last_val;
       result.best_val = result.last_val;
       improved = true;
     }

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "util/crash_point.h"
 
 namespace sal360::util {
 namespace {
@@ -163,6 +164,7 @@ absl::Status CommitFile(const std::string& temp_path, const std::string& path) {
     ::unlink(temp_path.c_str());
     return absl::DataLossError(absl::StrCat(path, ": rename failed: ", err));
   }
+  CrashPoint("renamed");
   const int dfd = ::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);  // best effort: the rename is durable once the directory is synced
