@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -63,14 +64,23 @@ class RowWeights {
 
 // A map with the facts of one pass over it: finiteness, range, sign, non-zero count.
 // ComputeMetrics scans each map once and hands the result to every metric.
+//
+// Scale safety (issue #18): every metric is invariant to a positive scale of its maps,
+// but squares and sums of values near 1e308 overflow and values near 1e-320 (subnormal)
+// lose their digits. A map whose largest |value| lies outside [2^-200, 2^200] is
+// therefore scaled by a power of two that brings it to [1, 2): exact for every value
+// that stays normal, so the metrics of ordinary maps do not change by a bit.
 struct Scanned {
   MapRef map;
   bool finite = true;
   bool negative = false;
   double min = 0, max = 0;
   int64_t nonzero = 0;
+  std::shared_ptr<const std::vector<double>> rescaled;  // owns map.data when scaled
   bool constant() const { return min == max; }
 };
+
+constexpr int kSafeExponent = 200;
 
 Scanned Scan(MapRef m) {
   Scanned s{m};
@@ -87,6 +97,18 @@ Scanned Scan(MapRef m) {
   }
   s.finite = poison == 0;
   if (!s.finite) return s;
+  const double peak = std::max(std::fabs(lo), std::fabs(hi));
+  if (peak > 0 && std::abs(std::ilogb(peak)) > kSafeExponent) {
+    const int e = -std::ilogb(peak);
+    auto v = std::make_shared<std::vector<double>>(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k) (*v)[k] = std::ldexp(m.data[k], e);
+    s.map.data = v->data();
+    s.rescaled = std::move(v);
+    lo = std::ldexp(lo, e);
+    hi = std::ldexp(hi, e);
+    nonzero = 0;
+    for (int64_t k = 0; k < n; ++k) nonzero += s.map.data[k] != 0;
+  }
   s.min = lo;
   s.max = hi;
   s.negative = lo < 0;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -447,6 +448,16 @@ absl::Status PredictImages(const PredictRun& run, const std::vector<std::string>
                            const std::string& out_dir, PredictStats* stats) {
   *stats = PredictStats{};
   if (absl::Status s = CheckRun(run); !s.ok()) return s;
+  // Outputs are named by the frames' stems: two frames with one stem (0001.jpg and
+  // 0001.png) would write one map over the other. Refused before anything is written.
+  std::map<std::string, std::string> by_stem;
+  for (const std::string& f : frames) {
+    const auto [it, fresh] = by_stem.emplace(Stem(f), f);
+    if (!fresh) {
+      return absl::InvalidArgumentError(absl::StrCat(it->second, " and ", f, " would both write the maps named ",
+                                                     it->first, ".*; rename one of them"));
+    }
+  }
   Pipeline pipe(run, out_dir, name, nullptr, static_cast<int64_t>(frames.size()), stats);
   if (absl::Status s = pipe.Open(); !s.ok()) return s;
   for (size_t k = 0; k < frames.size(); ++k) {

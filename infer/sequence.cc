@@ -1,9 +1,12 @@
 #include "infer/sequence.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "nn/tensor.h"
 
 namespace sal360::infer {
@@ -35,6 +38,37 @@ void PackInput(const float* rgb_hwc, const float* prev_hw, int h, int w, float* 
     dst[4 * p + 2] = rgb_hwc[3 * p + 2];
     dst[4 * p + 3] = prev_hw != nullptr ? prev_hw[p] : 0.0f;
   }
+}
+
+absl::StatusOr<std::string> CheckInputValues(const std::vector<float>& values, const std::vector<int64_t>& shape,
+                                             InputKind kind, const std::string& file) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  for (size_t k = 0; k < values.size(); ++k) {
+    const float v = values[k];
+    if (!std::isfinite(v)) {
+      std::string index;
+      int64_t rest = static_cast<int64_t>(k);
+      for (size_t d = shape.size(); d-- > 0;) {
+        const int64_t extent = std::max<int64_t>(shape[d], 1);
+        index = absl::StrCat(rest % extent, index.empty() ? "" : ", ", index);
+        rest /= extent;
+      }
+      return absl::InvalidArgumentError(absl::StrCat(file, ": non-finite value ", v, " at [", index,
+                                                     "]; the model's output would be NaN"));
+    }
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  if (values.empty()) return std::string();
+  constexpr float kSlack = 1e-3f;
+  if (kind == InputKind::kRgb && (lo < -kSlack || hi > 1 + kSlack)) {
+    return absl::StrFormat("%s: RGB values span [%g, %g], but the model expects [0, 1]%s", file, lo, hi,
+                           hi > 2 && hi <= 255.5f ? " (an 8-bit image not divided by 255?)" : "");
+  }
+  if (kind == InputKind::kSaliency && lo < -kSlack) {
+    return absl::StrFormat("%s: the saliency map has negative values (down to %g); maps are >= 0", file, lo);
+  }
+  return std::string();
 }
 
 std::vector<float> ForwardHost(nn::SphericalUNet& model, const std::vector<float>& input, int n, int h, int w) {

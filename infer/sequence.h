@@ -44,6 +44,14 @@ struct SequenceOptions {
 // previous map `prev_hw` already in the network's scale, or zeros when null.
 void PackInput(const float* rgb_hwc, const float* prev_hw, int h, int w, float* dst_hw4);
 
+// Checks of raw network input from a user's array (predict --input=X.npy, --prev):
+// a NaN or ±Inf is an error naming `file` and the element's index in `shape`; values
+// outside the expected range give a warning (returned, empty when none): RGB outside
+// [0, 1] (values up to 255 suggest an undivided 8-bit image), a negative saliency map.
+enum class InputKind { kRgb, kSaliency };
+absl::StatusOr<std::string> CheckInputValues(const std::vector<float>& values, const std::vector<int64_t>& shape,
+                                             InputKind kind, const std::string& file);
+
 // Runs the model on host input (n, h, w, 4) and returns the (n, h, w) output.
 std::vector<float> ForwardHost(nn::SphericalUNet& model, const std::vector<float>& input, int n, int h, int w);
 

@@ -128,7 +128,15 @@ absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, co
   }
   if (absl::Status s = infer::LoadTablesDir(tables_dir, h, w, model.config()); !s.ok()) return s;
   const std::vector<float> rgb = x->ToFloats();  // (N,3,H,W)
-  std::vector<float> prev;                       // (N,1,H,W)
+  auto check = [](const std::vector<float>& v, const std::vector<int64_t>& shape, infer::InputKind kind,
+                  const std::string& file) -> absl::Status {
+    absl::StatusOr<std::string> warning = infer::CheckInputValues(v, shape, kind, file);
+    if (!warning.ok()) return warning.status();
+    if (!warning->empty()) std::fprintf(stderr, "predict: warning: %s\n", warning->c_str());
+    return absl::OkStatus();
+  };
+  if (absl::Status s = check(rgb, x->shape, infer::InputKind::kRgb, in_path); !s.ok()) return s;
+  std::vector<float> prev;  // (N,1,H,W)
   if (!prev_path.empty()) {
     absl::StatusOr<util::NpyArray> p = util::ReadNpy(prev_path, kMaxNpyBytes);
     if (!p.ok()) return p.status();
@@ -143,6 +151,7 @@ absl::Status PredictNpy(nn::SphericalUNet& model, const std::string& in_path, co
       return absl::InvalidArgumentError(absl::StrCat(prev_path, ": expected float32 or float64 values"));
     }
     prev = p->ToFloats();
+    if (absl::Status s = check(prev, p->shape, infer::InputKind::kSaliency, prev_path); !s.ok()) return s;
   }
   const int64_t pixels = int64_t{h} * w;
   std::vector<float> out(static_cast<size_t>(n * pixels));
@@ -213,6 +222,16 @@ int Main(int argc, char** argv) {
   }
   if (npy && !absl::EndsWith(absl::AsciiStrToLower(out), ".npy")) {
     return fail(absl::InvalidArgumentError("for .npy input, --out must name a .npy file"));
+  }
+  if (npy) {
+    // Nothing is overwritten: not the input (--out=--input used to replace it), not
+    // --prev, not an earlier result.
+    struct stat st;
+    if (::stat(out.c_str(), &st) == 0) {
+      return fail(absl::AlreadyExistsError(absl::StrCat(
+          out, ": exists", out == input ? " (it is the --input)" : "",
+          "; predict does not overwrite files, choose a new --out")));
+    }
   }
   std::vector<std::string> frames;
   if (!npy) {

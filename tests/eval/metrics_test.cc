@@ -480,6 +480,37 @@ TEST(MetricSet, FloatAndDoubleInputsAgree) {
   for (const auto& [key, value] : a.Items()) EXPECT_EQ(value, b.Get(key)) << key;
 }
 
+// Issue #18: a map scaled by 1e308 used to give "cc: null" (overflowing squares) and
+// by 1e-320 (subnormal) "constant". Every metric is scale invariant; the scan rescales
+// such maps by a power of two, so they score as the unscaled map does.
+TEST(MetricSet, ExtremeScalesScoreAsTheUnscaledMap) {
+  const int h = 12, w = 24, n = h * w;
+  const Map p = RandomMap(n, 61), g = RandomMap(n, 62), f = RandomFixations(n, 9, 63);
+  MetricOptions o;
+  o.baseline = g.data();
+  const MetricSet ref = ComputeMetrics(p.data(), g.data(), f.data(), h, w, o);
+  for (double scale : {1e308, 1e-300, 1e-320, std::ldexp(1.0, -1060)}) {
+    Map ps = p, gs = g;
+    for (double& v : ps) v *= scale;
+    for (double& v : gs) v *= scale;
+    for (bool both : {false, true}) {
+      const MetricSet m = ComputeMetrics(ps.data(), both ? gs.data() : g.data(), f.data(), h, w, o);
+      EXPECT_EQ(m.warnings, ref.warnings) << scale;
+      // Subnormal maps keep only a few digits of each value.
+      const double tol = scale < 1e-307 ? 2e-2 : 1e-12;
+      for (const auto& [key, value] : ref.Items()) {
+        ASSERT_TRUE(std::isfinite(m.Get(key))) << key << " at scale " << scale;
+        EXPECT_NEAR(m.Get(key), value, tol * std::max(1.0, std::fabs(value))) << key << " at scale " << scale;
+      }
+    }
+  }
+  // Powers of two in the safe range change nothing, to the bit.
+  Map p2 = p;
+  for (double& v : p2) v = std::ldexp(v, 150);
+  const MetricSet m2 = ComputeMetrics(p2.data(), g.data(), f.data(), h, w, o);
+  for (const auto& [key, value] : ref.Items()) EXPECT_EQ(m2.Get(key), value) << key;
+}
+
 TEST(MetricWarnings, Text) {
   EXPECT_EQ(MetricWarningText(0), "");
   EXPECT_EQ(MetricWarningText(kWarnConstantPred | kWarnNoFixations), "no_fixations, constant_pred");

@@ -1,6 +1,9 @@
 // Every model tool given bad input (missing, corrupt, truncated or mis-shaped
 // checkpoints, bad tensors, unknown flag values) exits non-zero with a message that
 // names the problem — never a crash. And --help lists the flags the issue promises.
+#include <unistd.h>
+
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,15 @@ class ModelToolsErrors : public ::testing::Test {
     ASSERT_TRUE(util::WriteSafetensors(TempPath("shape.safetensors"), st).ok());
   }
 };
+
+// An 8x4 RGB PNG.
+const std::string kTinyPng = std::string("\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x08\x00"
+                              "\x00\x00\x04\x08\x02\x00\x00\x00\x3c\xaf\xe9\xa7\x00\x00\x00\x41\x49\x44\x41\x54\x78"
+                              "\x9c\x0d\xc9\x41\x01\x00\x30\x0c\x02\x31\x94\x54\x09\x4a\x4e\x09\x4a\xaa\x04\x25\x55"
+                              "\xb4\xe5\x1b\x49\x8c\xb0\x40\x44\xac\xa8\x38\x21\x99\x31\x36\x98\x98\x35\x35\xe7\x1f"
+                              "\x61\x82\x03\x21\x61\x43\xc3\xe5\x47\x99\xe2\x42\x49\xd9\xd2\x72\xe5\x01\xd2\x5f\x23"
+                              "\xa1\x58\x08\xc2\x9e\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82",
+                              122);
 
 void ExpectError(const ToolResult& r, const std::string& needle, int code = -1) {
   EXPECT_NE(r.exit_code, 0) << r.output;
@@ -99,13 +111,7 @@ TEST_F(ModelToolsErrors, BadFlagValues) {
   ASSERT_TRUE(util::MakeDirs(TempPath("in_dir")).ok());
   ASSERT_TRUE(util::WriteFileAtomically(
                   TempPath("in_dir") + "/0001.png",
-                  std::string("\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x08\x00"
-                              "\x00\x00\x04\x08\x02\x00\x00\x00\x3c\xaf\xe9\xa7\x00\x00\x00\x41\x49\x44\x41\x54\x78"
-                              "\x9c\x0d\xc9\x41\x01\x00\x30\x0c\x02\x31\x94\x54\x09\x4a\x4e\x09\x4a\xaa\x04\x25\x55"
-                              "\xb4\xe5\x1b\x49\x8c\xb0\x40\x44\xac\xa8\x38\x21\x99\x31\x36\x98\x98\x35\x35\xe7\x1f"
-                              "\x61\x82\x03\x21\x61\x43\xc3\xe5\x47\x99\xe2\x42\x49\xd9\xd2\x72\xe5\x01\xd2\x5f\x23"
-                              "\xa1\x58\x08\xc2\x9e\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82",
-                              122))
+                  kTinyPng)
                   .ok());
   ExpectError(RunTool("tools/predict", {"--checkpoint=" + TempPath("good.safetensors"), "--height=100000",
                                         "--input=" + TempPath("in_dir"), "--device=cpu", "--out=" + TempPath("huge_p")}),
@@ -179,6 +185,60 @@ TEST_F(ModelToolsErrors, PredictRejectsBadTensors) {
   // The good tensor works, for contrast.
   ToolResult ok = RunTool("tools/predict", {ck, "--input=" + TempPath("ok.npy"), "--out=" + TempPath("y.npy"), "--device=cpu"});
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
+}
+
+// Issue #18, items 4 and 5: non-finite input is refused naming the element, an 8-bit
+// image passed undivided gets a warning, and predict never overwrites: not its input,
+// not an earlier result, not one frame's maps with another's of the same stem.
+TEST_F(ModelToolsErrors, PredictRefusesSilentWrongResultsAndDataLoss) {
+  const std::string ck = "--checkpoint=" + TempPath("good.safetensors");
+  std::vector<float> rgb(2 * 3 * 512, 0.5f);
+  rgb[1 * 3 * 512 + 2 * 512 + 5 * 32 + 7] = std::nanf("");
+  ASSERT_TRUE(util::WriteNpy(TempPath("nan.npy"), util::NpyArray::FromFloat32({2, 3, 16, 32}, rgb)).ok());
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("nan.npy"), "--out=" + TempPath("nan_out.npy"),
+                                        "--device=cpu"}),
+              "nan.npy: non-finite value nan at [1, 2, 5, 7]", 1);
+  std::vector<float> prev(2 * 512, 0.0f);
+  prev[600] = INFINITY;
+  ASSERT_TRUE(util::WriteNpy(TempPath("inf_prev.npy"), util::NpyArray::FromFloat32({2, 1, 16, 32}, prev)).ok());
+  ASSERT_TRUE(util::WriteNpy(TempPath("rgb_ok.npy"),
+                             util::NpyArray::FromFloat32({2, 3, 16, 32}, std::vector<float>(2 * 3 * 512, 0.5f)))
+                  .ok());
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("rgb_ok.npy"), "--prev=" + TempPath("inf_prev.npy"),
+                                        "--out=" + TempPath("inf_out.npy"), "--device=cpu"}),
+              "inf_prev.npy: non-finite value inf at [1, 0, 2, 24]", 1);
+  for (const char* name : {"nan_out.npy", "inf_out.npy"}) {
+    EXPECT_NE(::access(TempPath(name).c_str(), F_OK), 0) << name << " written for a refused input";
+  }
+  ASSERT_TRUE(util::WriteNpy(TempPath("rgb255.npy"),
+                             util::NpyArray::FromFloat32({1, 3, 16, 32}, std::vector<float>(3 * 512, 200.0f)))
+                  .ok());
+  const ToolResult warned =
+      RunTool("tools/predict", {ck, "--input=" + TempPath("rgb255.npy"), "--out=" + TempPath("o255.npy"), "--device=cpu"});
+  EXPECT_EQ(warned.exit_code, 0) << warned.output;
+  EXPECT_NE(warned.output.find("warning: " + TempPath("rgb255.npy") + ": RGB values span [200, 200], but the model "
+                               "expects [0, 1] (an 8-bit image not divided by 255?)"),
+            std::string::npos)
+      << warned.output;
+  // --out naming the input, or any existing file: refused, the file unchanged.
+  absl::StatusOr<std::string> before = util::ReadFile(TempPath("rgb_ok.npy"), 1 << 20);
+  ASSERT_TRUE(before.ok());
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("rgb_ok.npy"), "--out=" + TempPath("rgb_ok.npy"),
+                                        "--device=cpu"}),
+              "rgb_ok.npy: exists (it is the --input); predict does not overwrite files", 1);
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + TempPath("rgb_ok.npy"), "--out=" + TempPath("o255.npy"),
+                                        "--device=cpu"}),
+              "o255.npy: exists; predict does not overwrite files", 1);
+  EXPECT_EQ(*util::ReadFile(TempPath("rgb_ok.npy"), 1 << 20), *before);
+  // Two frames with one stem: refused before anything is written.
+  const std::string dir = TempPath("stems");
+  ASSERT_TRUE(util::MakeDirs(dir).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/0001.png", kTinyPng).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/0001.PNG", kTinyPng).ok());
+  ExpectError(RunTool("tools/predict", {ck, "--input=" + dir, "--out=" + TempPath("stems_out"), "--device=cpu",
+                                        "--height=16"}),
+              "would both write the maps named 0001.*", 1);
+  EXPECT_NE(::access(TempPath("stems_out").c_str(), F_OK), 0) << "--out created for a refused run";
 }
 
 TEST_F(ModelToolsErrors, HelpListsTheFlags) {
