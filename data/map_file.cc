@@ -4,6 +4,7 @@
 #include <stb/stb_image.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <memory>
 
@@ -111,7 +112,22 @@ absl::StatusOr<int64_t> SaliencyMapFrames(const std::string& path) {
   return std::max<int64_t>(name->frames, 1);
 }
 
-absl::StatusOr<SaliencyMap> ReadSaliencyMap(const std::string& path, int64_t max_bytes, int64_t frame) {
+namespace {
+
+// A NaN or ±Inf makes every metric meaningless: refused, naming the pixel (issue #18).
+absl::StatusOr<SaliencyMap> Finite(const std::string& path, int64_t frame, absl::StatusOr<SaliencyMap> m) {
+  if (!m.ok()) return m;
+  for (size_t k = 0; k < m->values.size(); ++k) {
+    if (!std::isfinite(m->values[k])) {
+      return absl::InvalidArgumentError(absl::StrCat(path, frame > 0 ? absl::StrCat(" (map ", frame, ")") : "",
+                                                     ": non-finite value ", m->values[k], " at pixel (",
+                                                     k / m->width, ", ", k % m->width, ")"));
+    }
+  }
+  return m;
+}
+
+absl::StatusOr<SaliencyMap> ReadAnyMap(const std::string& path, int64_t max_bytes, int64_t frame) {
   const std::string ext = LowerExtension(path);
   if (ext == ".bin") {
     Salient360Name name;
@@ -134,6 +150,12 @@ absl::StatusOr<SaliencyMap> ReadSaliencyMap(const std::string& path, int64_t max
   absl::StatusOr<std::string> bytes = util::ReadFile(path, max_bytes);
   if (!bytes.ok()) return bytes.status();
   return ext == ".npy" ? FromNpy(path, *bytes) : FromPng(path, *bytes);
+}
+
+}  // namespace
+
+absl::StatusOr<SaliencyMap> ReadSaliencyMap(const std::string& path, int64_t max_bytes, int64_t frame) {
+  return Finite(path, frame, ReadAnyMap(path, max_bytes, frame));
 }
 
 }  // namespace sal360::data

@@ -26,6 +26,7 @@ struct SaliencyMap {
 
 inline constexpr int kMaxMapSide = 16384;
 
+// A NaN or ±Inf value is an error naming the file and the pixel.
 absl::StatusOr<SaliencyMap> ReadSaliencyMap(const std::string& path,
                                             int64_t max_bytes = int64_t{1} << 30, int64_t frame = 0);
 // The number of maps in the file: N for a Salient360! NAME_WxHxN_32b.bin, else 1.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <chrono>
 #include <cmath>
@@ -381,9 +382,30 @@ bool LooksLikeVideo(const std::string& path) {
   return false;
 }
 
-absl::Status PredictVideo(const PredictRun& run, const std::string& video_path, const std::string& out_dir,
-                          PredictStats* stats) {
-  *stats = PredictStats{};
+namespace {
+
+// A failed run that wrote no map leaves no trace: --out was new or empty
+// (CheckNewOutputDir), and is returned to that state. A run that failed after some
+// maps keeps them (and says so), as a video cut short does.
+absl::Status CleanUpIfNothingWritten(absl::Status status, const std::string& out_dir, bool existed,
+                                     const PredictStats& stats) {
+  if (status.ok() || stats.frames > 0) return status;
+  std::error_code ec;
+  if (existed) {
+    for (const auto& e : std::filesystem::directory_iterator(out_dir, ec)) std::filesystem::remove_all(e.path(), ec);
+  } else {
+    std::filesystem::remove_all(out_dir, ec);
+  }
+  return status;
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+absl::Status PredictVideoInner(const PredictRun& run, const std::string& video_path, const std::string& out_dir,
+                               PredictStats* stats) {
   if (absl::Status s = CheckRun(run); !s.ok()) return s;
   const auto t0 = Clock::now();
   absl::StatusOr<std::unique_ptr<data::VideoReader>> reader = data::VideoReader::Open(video_path);
@@ -444,10 +466,8 @@ absl::Status PredictVideo(const PredictRun& run, const std::string& video_path, 
   return input_error;
 }
 
-absl::Status PredictImages(const PredictRun& run, const std::vector<std::string>& frames, const std::string& name,
-                           const std::string& out_dir, PredictStats* stats) {
-  *stats = PredictStats{};
-  if (absl::Status s = CheckRun(run); !s.ok()) return s;
+absl::Status PredictImagesInner(const PredictRun& run, const std::vector<std::string>& frames, const std::string& name,
+                                const std::string& out_dir, PredictStats* stats) {
   // Outputs are named by the frames' stems: two frames with one stem (0001.jpg and
   // 0001.png) would write one map over the other. Refused before anything is written.
   std::map<std::string, std::string> by_stem;
@@ -475,6 +495,23 @@ absl::Status PredictImages(const PredictRun& run, const std::vector<std::string>
     }
   }
   return pipe.Finish(absl::OkStatus());
+}
+
+}  // namespace
+
+absl::Status PredictVideo(const PredictRun& run, const std::string& video_path, const std::string& out_dir,
+                          PredictStats* stats) {
+  *stats = PredictStats{};
+  const bool existed = PathExists(out_dir);
+  return CleanUpIfNothingWritten(PredictVideoInner(run, video_path, out_dir, stats), out_dir, existed, *stats);
+}
+
+absl::Status PredictImages(const PredictRun& run, const std::vector<std::string>& frames, const std::string& name,
+                           const std::string& out_dir, PredictStats* stats) {
+  *stats = PredictStats{};
+  if (absl::Status s = CheckRun(run); !s.ok()) return s;
+  const bool existed = PathExists(out_dir);
+  return CleanUpIfNothingWritten(PredictImagesInner(run, frames, name, out_dir, stats), out_dir, existed, *stats);
 }
 
 }  // namespace sal360::infer

@@ -486,19 +486,26 @@ TEST(EvalLib, ResizeOnlyWhenAsked) {
   EXPECT_NE(std::string(bad_fix.status().message()).find("f.png"), std::string::npos);
 }
 
-TEST(EvalLib, DegenerateInputsWarnAndGiveNull) {
+TEST(EvalLib, NonFiniteFilesAreRefusedAndConstantMapsWarn) {
   const std::string dir = Fresh("degenerate");
   std::vector<double> p(12, 1.0);
   p[4] = std::nan("");
   WriteF64(dir + "/p.npy", {3, 4}, p);
   WriteF64(dir + "/g.npy", {3, 4}, Blob(3, 4, 0.5, 0.5, 0, 1));
+  // A map file with NaN/Inf is refused naming the file and the pixel (issue #18); the
+  // library's non_finite rule (metrics_test) is for in-memory maps, e.g. a model's output.
+  auto j = RunEval({dir + "/p.npy", dir + "/g.npy"}, [&](const std::string&) {});
+  ASSERT_FALSE(j.ok());
+  EXPECT_NE(j.status().message().find(dir + "/p.npy: non-finite value nan at pixel (1, 0)"), absl::string_view::npos)
+      << j.status();
+  // A constant prediction still scores, with its warning.
+  WriteF64(dir + "/c.npy", {3, 4}, std::vector<double>(12, 1.0));
   std::vector<std::string> warnings;
-  auto j = RunEval({dir + "/p.npy", dir + "/g.npy"},
-                   [&](const std::string& m) { warnings.push_back(m); });
-  ASSERT_TRUE(j.ok()) << j.status();
-  EXPECT_TRUE((*j)["cc"].is_null());
+  auto c = RunEval({dir + "/c.npy", dir + "/g.npy"}, [&](const std::string& m) { warnings.push_back(m); });
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)["cc"], 0.0);
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_NE(warnings[0].find("non_finite"), std::string::npos);
+  EXPECT_NE(warnings[0].find("constant_pred"), std::string::npos);
 }
 
 // ---- dataset mode (--data) ----
