@@ -1,5 +1,6 @@
 // Evaluation reports; file formats in report.h.
 #include "data/report.h"
+#include "data/viewer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "util/html.h"
 #include "absl/strings/str_format.h"
 #include "data/image.h"
 #include "util/file.h"
@@ -33,32 +35,6 @@ bool ValidSystemName(const std::string& name) {
   return true;
 }
 
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string CsvField(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
@@ -175,6 +151,17 @@ absl::Status ReportWriter::AddGalleryEntry(const std::string& video, int64_t fra
       OverlayHeatmap(shown.data(), p.data(), out_h, out_w, config_.colour_map);
   GalleryEntry e{video, frame, "", "", "", out_w, out_h, caption_scores != nullptr, MetricSet{}};
   if (caption_scores != nullptr) e.caption = *caption_scores;
+  // For the 360° viewer: the frame at up to its width, the maps at their own size.
+  e.viewer_w = std::min(frame_w, ViewerOptions{}.max_width);
+  e.viewer_h = std::max(1, static_cast<int>(std::lround(double(frame_h) * e.viewer_w / frame_w)));
+  e.viewer_rgb.assign(rgb, rgb + size_t(frame_h) * frame_w * 3);
+  if (e.viewer_w != frame_w || e.viewer_h != frame_h) {
+    e.viewer_rgb = ResizeImage(Image{frame_h, frame_w, 3, std::move(e.viewer_rgb)}, e.viewer_h, e.viewer_w).pixels;
+  }
+  e.map_h = map_h;
+  e.map_w = map_w;
+  e.gt.assign(gt, gt + size_t(map_h) * map_w);
+  e.pred.assign(pred, pred + size_t(map_h) * map_w);
   const std::pair<std::string*, const std::vector<uint8_t>*> images[] = {
       {&e.frame_png, &shown}, {&e.gt_png, &g_over}, {&e.pred_png, &p_over}};
   for (const auto& [bytes, px] : images) {
@@ -360,7 +347,9 @@ std::string SystemColour(size_t si, size_t num_models) {
 
 }  // namespace
 
-std::string ReportWriter::Html() const {
+std::string ReportWriter::Html() const { return Page(""); }
+
+std::string ReportWriter::Page(const std::string& viewer_section) const {
   std::vector<const std::vector<MetricSet>*> rows;
   std::vector<std::string> names;
   std::set<std::string> video_set;
@@ -384,7 +373,7 @@ std::string ReportWriter::Html() const {
   std::string h;
   absl::StrAppend(&h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
                   "<meta name=\"generator\" content=\"sal360 ", kVersion, "\">\n<title>",
-                  HtmlEscape(config_.title), "</title>\n");
+                  util::HtmlEscape(config_.title), "</title>\n");
   h += R"(<style>
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;color:#1f2328}
 main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}
@@ -406,13 +395,13 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
 </head>
 <body><main>
 )";
-  absl::StrAppend(&h, "<h1>", HtmlEscape(config_.title), "</h1>\n<p class=\"sub\">", s.frames,
+  absl::StrAppend(&h, "<h1>", util::HtmlEscape(config_.title), "</h1>\n<p class=\"sub\">", s.frames,
                   " frames in ", video_set.size(), " videos &middot; sal360 ", kVersion,
                   " &middot; ", kReportFormat, "</p>\n");
   if (!config_.info.empty()) {
     h += "<table class=\"info\">\n";
     for (const auto& [k, v] : config_.info) {
-      absl::StrAppend(&h, "<tr><th class=\"l\">", HtmlEscape(k), "</th><td>", HtmlEscape(v),
+      absl::StrAppend(&h, "<tr><th class=\"l\">", util::HtmlEscape(k), "</th><td>", util::HtmlEscape(v),
                       "</td></tr>\n");
     }
     h += "</table>\n";
@@ -438,7 +427,7 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
   for (size_t si = 0; si < systems_.size(); ++si) {
     absl::StrAppend(&h, si < nm ? "<tr>" : "<tr class=\"base\">",
                     "<td class=\"l\"><span class=\"swatch\" style=\"background:",
-                    SystemColour(si, nm), "\"></span>", HtmlEscape(systems_[si]),
+                    SystemColour(si, nm), "\"></span>", util::HtmlEscape(systems_[si]),
                     si < nm ? "" : " <small>(baseline)</small>", "</td>");
     for (int k : keys) {
       absl::StrAppend(&h, best[k] == si ? "<td class=\"best\">" : "<td>",
@@ -476,7 +465,7 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
       absl::StrAppendFormat(&h,
                             "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"end\" "
                             "fill=\"#1f2328\">%s</text>\n",
-                            label_w - 6, y + 13, HtmlEscape(systems_[si]));
+                            label_w - 6, y + 13, util::HtmlEscape(systems_[si]));
       if (std::isfinite(v)) {
         const double x0 = std::min(zero_x, label_w + (v - lo) * scale);
         const double wbar = std::max(std::abs(v) * scale, 1.0);
@@ -497,17 +486,19 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
   h += "</div>\n";
 
   // Per-video table of the first model.
-  absl::StrAppend(&h, "<h2>Per video (", HtmlEscape(systems_[0]),
+  absl::StrAppend(&h, "<h2>Per video (", util::HtmlEscape(systems_[0]),
                   ")</h2>\n<table>\n<tr><th class=\"l\">video</th><th>frames</th>");
   for (int k : keys) absl::StrAppend(&h, "<th>", kMetricKeys[k], "</th>");
   h += "</tr>\n";
   for (const auto& [video, group] : GroupByVideo(names, rows)) {
     const GroupStats vs = Aggregate(group, systems_.size());
-    absl::StrAppend(&h, "<tr><td class=\"l\">", HtmlEscape(video), "</td><td>", vs.frames, "</td>");
+    absl::StrAppend(&h, "<tr><td class=\"l\">", util::HtmlEscape(video), "</td><td>", vs.frames, "</td>");
     for (int k : keys) absl::StrAppend(&h, "<td>", Fixed(vs.agg[0][k].mean()), "</td>");
     h += "</tr>\n";
   }
   h += "</table>\n";
+
+  h += viewer_section;  // the 360° viewer of the gallery's frames (Write), before the flat gallery
 
   // Gallery.
   if (!gallery_.empty()) {
@@ -521,7 +512,7 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
                     ")\"></span>high saliency (each map min-max scaled; overlay opacity grows "
                     "with saliency)</div>\n<div class=\"gallery\">\n");
     for (const GalleryEntry& e : gallery_) {
-      absl::StrAppend(&h, "<div class=\"card\"><h3>", HtmlEscape(e.video), " &middot; frame ",
+      absl::StrAppend(&h, "<div class=\"card\"><h3>", util::HtmlEscape(e.video), " &middot; frame ",
                       e.frame, "</h3><div class=\"imgs\">\n");
       for (auto [png, label] : {std::pair{&e.frame_png, "frame"},
                                 {&e.gt_png, "ground truth"},
@@ -551,7 +542,7 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
   for (size_t si = 0; si < systems_.size(); ++si) {
     for (int b = 0; b < kNumMetricWarnings; ++b) {
       if (s.warnings[si][b] == 0) continue;
-      absl::StrAppend(&warn_rows, "<tr><td class=\"l\">", HtmlEscape(systems_[si]),
+      absl::StrAppend(&warn_rows, "<tr><td class=\"l\">", util::HtmlEscape(systems_[si]),
                       "</td><td class=\"l\">", MetricWarningName(1u << b), "</td><td>",
                       s.warnings[si][b], "</td></tr>\n");
     }
@@ -571,10 +562,21 @@ dl{font-size:14px}dt{font-weight:600;font-family:ui-monospace,monospace}dd{margi
 
 absl::Status ReportWriter::Write(const std::string& dir) const {
   if (absl::Status st = util::MakeDirs(dir); !st.ok()) return st;
+  // The gallery's frames in the 360° viewer (data/viewer.h: files under dir/viewer/).
+  ViewerOptions vo;
+  vo.colour_map = config_.colour_map;
+  ViewerWriter viewer(dir, vo);
+  for (const GalleryEntry& e : gallery_) {
+    if (absl::Status st = viewer.AddFrame(absl::StrCat(e.video, " / ", e.frame), e.viewer_rgb.data(), e.viewer_h,
+                                          e.viewer_w, e.gt.data(), e.pred.data(), e.map_h, e.map_w);
+        !st.ok()) {
+      return st;
+    }
+  }
   const std::pair<const char*, std::string> files[] = {{"frames.csv", FramesCsv()},
                                                        {"videos.json", VideosJson()},
                                                        {"metrics.json", MetricsJson()},
-                                                       {"report.html", Html()}};
+                                                       {"report.html", Page(viewer.Html("Look around (360° viewer)"))}};
   for (const auto& [name, contents] : files) {
     if (absl::Status st = util::WriteFileAtomically(dir + "/" + name, contents); !st.ok()) {
       return st;

@@ -1,5 +1,5 @@
-// Evaluation reports: per-frame CSV, per-video and overall JSON, and a self-contained
-// HTML page (inline CSS and SVG, images as PNG data URIs, no scripts, no network) with
+// Evaluation reports: per-frame CSV, per-video and overall JSON, and an HTML page
+// (inline CSS and SVG, images as PNG data URIs, no network; one script, the viewer's) with
 // the overall table, a bar chart of the models against the baselines per metric, the
 // per-video table and a gallery of frames with ground-truth and predicted overlays.
 //
@@ -18,7 +18,9 @@
 //                 "model": {k: mean} (the first model), "models": {name: {k: mean}},
 //                 "baselines": {name: {k: mean}}, "undefined": {system: {k: count}},
 //                 "warnings": {system: {warning: count}}}
-//   report.html   the page described above.
+//   report.html   the page described above, and with a gallery the 360° viewer of its
+//                 frames (data/viewer.h; then the page has a script, and its frames
+//                 are in viewer/NNNNNN.js).
 // Means are over the frames where the value is defined (not NaN); "undefined" counts
 // the others. Metric keys and their order are data::kMetricKeys.
 #ifndef SAL360_DATA_REPORT_H_
@@ -93,7 +95,12 @@ class ReportWriter {
     int width, height;
     bool has_caption;
     MetricSet caption;
+    // The 360° viewer's copy: RGB (viewer_h, viewer_w, 3), maps (map_h, map_w).
+    std::vector<uint8_t> viewer_rgb;
+    int viewer_h = 0, viewer_w = 0, map_h = 0, map_w = 0;
+    std::vector<float> gt, pred;
   };
+  std::string Page(const std::string& viewer_section) const;
   ReportConfig config_;
   std::vector<std::string> systems_;  // models then baselines
   std::vector<Row> rows_;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "util/html.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 #include "util/file.h"
@@ -18,19 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string Num(double v, const char* fmt = "%.4f") {
   if (!std::isfinite(v)) return "–";
@@ -78,7 +66,7 @@ std::string Chart(const std::string& title, const std::string& x_label, const st
   std::string svg = absl::StrFormat(
       "<svg class=\"chart\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
       "aria-label=\"%s\">\n<text x=\"%.0f\" y=\"18\" class=\"title\">%s</text>\n",
-      W, H, W, H, Escape(title), L, Escape(title));
+      W, H, W, H, util::HtmlEscape(title), L, util::HtmlEscape(title));
   if (!(x0 <= x1)) return svg + "<text x=\"60\" y=\"120\">no data yet</text></svg>\n";
   if (x1 == x0) x1 = x0 + 1;
   if (y1 - y0 < 1e-9) {
@@ -103,7 +91,7 @@ std::string Chart(const std::string& title, const std::string& x_label, const st
   }
   absl::StrAppendFormat(&svg,
                         "<text x=\"%.0f\" y=\"%.0f\" class=\"tick\" text-anchor=\"middle\">%s (%.6g to %.6g)</text>\n",
-                        L + (W - L - R) / 2, H - 10, Escape(x_label), x0, x1);
+                        L + (W - L - R) / 2, H - 10, util::HtmlEscape(x_label), x0, x1);
   int row = 0;
   for (const Series& s : series) {
     std::string pts;
@@ -118,7 +106,7 @@ std::string Chart(const std::string& title, const std::string& x_label, const st
                           pts, s.colour, s.dashed ? " stroke-dasharray=\"5 4\"" : "", W - R + 10, W - R + 30,
                           int(T + 10 + 18 * row), int(T + 10 + 18 * row), s.colour,
                           s.dashed ? " stroke-dasharray=\"5 4\"" : "", W - R + 36, int(T + 14 + 18 * row),
-                          Escape(s.name));
+                          util::HtmlEscape(s.name));
     ++row;
   }
   return svg + "</svg>\n";
@@ -170,7 +158,7 @@ absl::Status WriteTrainReport(const std::string& run_dir) {
 
   std::string html = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>sal360 training run: ",
-      Escape(run_dir), "</title>\n<style>\n",
+      util::HtmlEscape(run_dir), "</title>\n<style>\n",
       "body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}\n"
       "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
       "text-align:right}th{background:#f3f3f3}td.k{text-align:left}\n"
@@ -178,15 +166,15 @@ absl::Status WriteTrainReport(const std::string& run_dir) {
       ".chart{display:block;margin:1em 0}.chart .title{font-weight:600;font-size:14px}"
       ".chart .tick{font-size:11px;fill:#444}.chart .grid{stroke:#e4e4e4}"
       ".chart .frame{fill:none;stroke:#999}\ncode{background:#f3f3f3;padding:.1em .3em}\n",
-      "</style></head><body>\n<h1>Training run</h1>\n<p><code>", Escape(run_dir), "</code> · sal360 ",
-      Escape(kVersion), "</p>\n");
+      "</style></head><body>\n<h1>Training run</h1>\n<p><code>", util::HtmlEscape(run_dir), "</code> · sal360 ",
+      util::HtmlEscape(kVersion), "</p>\n");
 
   // Summary.
   const int64_t planned_epochs = config.value("epochs", int64_t{0});
   const int64_t batch = config.value("batch", int64_t{0});
   absl::StrAppend(&html, "<h2>Summary</h2>\n<table>\n");
   auto row = [&](const std::string& k, const std::string& v) {
-    absl::StrAppend(&html, "<tr><td class=\"k\">", Escape(k), "</td><td>", Escape(v), "</td></tr>\n");
+    absl::StrAppend(&html, "<tr><td class=\"k\">", util::HtmlEscape(k), "</td><td>", util::HtmlEscape(v), "</td></tr>\n");
   };
   row("epochs done", absl::StrCat(epochs.size(), " of ", planned_epochs));
   row("optimiser steps", absl::StrCat(last_step));
@@ -240,7 +228,7 @@ absl::Status WriteTrainReport(const std::string& run_dir) {
   // Epoch table.
   absl::StrAppend(&html, "<h2>Epochs</h2>\n<table>\n<tr><th>epoch</th><th>step</th><th>train loss</th>"
                          "<th>val CC</th><th>val KLD</th><th>val CC (sphere)</th><th>val KLD (sphere)</th>");
-  for (const std::string& b : baselines) absl::StrAppend(&html, "<th>", Escape(b), " CC</th>");
+  for (const std::string& b : baselines) absl::StrAppend(&html, "<th>", util::HtmlEscape(b), " CC</th>");
   absl::StrAppend(&html, "</tr>\n");
   for (size_t i = 0; i < epochs.size(); ++i) {
     const json& e = epochs[i];
@@ -263,7 +251,7 @@ absl::Status WriteTrainReport(const std::string& run_dir) {
   for (const auto& [k, v] : config.items()) row(k, v.is_string() ? v.get<std::string>() : v.dump());
   absl::StrAppend(&html, "</table>\n<h2>Next</h2>\n<p>Evaluate the best checkpoint on the test split:</p>\n"
                          "<p><code>bazel run //tools:test -- --checkpoint=",
-                  Escape(run_dir), "/best.safetensors --out=", Escape(run_dir), "/test</code></p>\n",
+                  util::HtmlEscape(run_dir), "/best.safetensors --out=", util::HtmlEscape(run_dir), "/test</code></p>\n",
                   "<p>Logs: <code>steps.csv</code>, <code>epochs.csv</code>, <code>log.jsonl</code>.</p>\n"
                   "</body></html>\n");
   return util::WriteFileAtomically(run_dir + "/report.html", html);
