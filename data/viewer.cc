@@ -124,4 +124,20 @@ std::string ViewerWriter::Html(const std::string& title) const {
   return h;
 }
 
+std::string ViewerWriter::Page(const std::string& title,
+                               const std::vector<std::pair<std::string, std::string>>& facts) const {
+  std::string h;
+  absl::StrAppend(&h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>",
+                  util::HtmlEscape(title), "</title>\n<style>body{font-family:system-ui,sans-serif;margin:24px;",
+                  "background:#f6f7f9;color:#1f2328}table{border-collapse:collapse;background:#fff}",
+                  "td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;font-size:13px}",
+                  ".sub{color:#57606a;font-size:13px}</style></head><body>\n<h1>", util::HtmlEscape(title),
+                  "</h1>\n<table>\n");
+  for (const auto& [k, v] : facts) {
+    absl::StrAppend(&h, "<tr><th>", util::HtmlEscape(k), "</th><td>", util::HtmlEscape(v), "</td></tr>\n");
+  }
+  absl::StrAppend(&h, "</table>\n", Html("Look around (360° viewer)"), "</body></html>\n");
+  return h;
+}
+
 }  // namespace sal360::data

@@ -49,6 +49,10 @@ class ViewerWriter {
   // The viewer section of report.html ("" without frames). `title` heads it.
   std::string Html(const std::string& title = "Look around") const;
 
+  // A whole page: `title`, a table of `facts` (name, value), the viewer (predict's
+  // report.html).
+  std::string Page(const std::string& title, const std::vector<std::pair<std::string, std::string>>& facts) const;
+
   // What the viewer draws for a map: round(255 · NormaliseForDisplay(map)), (h, w).
   static std::vector<uint8_t> DisplayMap(const float* map, int height, int width);
   // The colour table the shader uses: 256 RGB entries, MapColour(cmap, k / 255).

@@ -22,6 +22,7 @@
 #include "data/image.h"
 #include "data/loader.h"
 #include "data/salient360.h"
+#include "data/viewer.h"
 #include "infer/sequence.h"
 #include "nlohmann/json.hpp"
 #include "util/file.h"
@@ -52,6 +53,7 @@ std::pair<int, int> OverlaySize(int h, int w, int max_width) {
 
 struct Pending {
   data::Image picture;  // at the overlay's size; empty without an overlay
+  data::Image viewer;   // for the report's viewer; empty when this frame is not in it
   std::string stem;
   int64_t source_index = 0, pts = 0;
   double time_s = 0;
@@ -91,6 +93,14 @@ class Pipeline {
       if (!bin.ok()) return bin.status();
       bin_ = std::make_unique<data::Salient360Writer>(*std::move(bin));
     }
+    if (run_.outputs.viewer_frames > 0) {
+      viewer_ = std::make_unique<data::ViewerWriter>(out_dir_);
+      // Evenly spaced over the input when its length is known, else the first frames.
+      viewer_stride_ = total_estimate_ > 0
+                           ? std::max<int64_t>(1, (total_estimate_ + run_.outputs.viewer_frames - 1) /
+                                                      run_.outputs.viewer_frames)
+                           : 1;
+    }
     if (run_.progress) line_ = std::make_unique<util::ProgressLine>("predict", total_estimate_, "frame");
     start_ = Clock::now();
     return absl::OkStatus();
@@ -112,6 +122,12 @@ class Pipeline {
       } else {
         p.picture = image;
       }
+    }
+    if (viewer_ != nullptr && pushed_ % viewer_stride_ == 0 && viewer_picked_ < run_.outputs.viewer_frames) {
+      const int vw = std::min(image.width, data::ViewerOptions{}.max_width);
+      const int vh = std::max(1, static_cast<int>(std::lround(double(image.height) * vw / image.width)));
+      p.viewer = vw == image.width ? image : data::ResizeImage(image, vh, vw);
+      ++viewer_picked_;
     }
     pending_.push_back(std::move(p));
     const auto t1 = Clock::now();
@@ -148,6 +164,18 @@ class Pipeline {
     }
     stats_->total_s = Seconds(start_, Clock::now());
     if (line_ != nullptr) line_->Finish(Rates());
+    if (s.ok() && viewer_ != nullptr && viewer_->frames() > 0) {
+      std::vector<std::pair<std::string, std::string>> facts = {
+          {"input", video_ != nullptr ? video_->path : name_},
+          {"maps", absl::StrCat(stats_->frames, " at ", run_.height, "x", run_.width)},
+          {"in the viewer", absl::StrCat(viewer_->frames(), viewer_stride_ > 1
+                                                                ? absl::StrCat(" (every ", viewer_stride_, ")")
+                                                                : std::string())}};
+      if (!error.ok()) facts.push_back({"stopped", std::string(error.message())});
+      s = util::WriteFileAtomically(out_dir_ + "/report.html",
+                                    viewer_->Page(absl::StrCat("sal360 predict: ", name_), facts));
+      if (s.ok()) stats_->files.push_back(out_dir_ + "/report.html");
+    }
     if (s.ok()) s = WriteSummary(error);
     return s;
   }
@@ -218,6 +246,14 @@ class Pipeline {
         }
       }
     }
+    if (!p.viewer.pixels.empty()) {
+      const std::string label = video_ != nullptr ? absl::StrFormat("%s (%.2f s)", p.stem, p.time_s) : p.stem;
+      if (absl::Status s = viewer_->AddFrame(label, p.viewer.pixels.data(), p.viewer.height, p.viewer.width, nullptr,
+                                             map, h, w);
+          !s.ok()) {
+        return s;
+      }
+    }
     if (absl::Status s = csv_->Append(absl::StrFormat("%d,%d,%d,%.6f,%s\n", k, p.source_index, p.pts, p.time_s, p.stem));
         !s.ok()) {
       return s;
@@ -271,6 +307,8 @@ class Pipeline {
   std::unique_ptr<SequenceRunner> runner_;
   std::unique_ptr<util::AtomicFile> csv_;
   std::unique_ptr<data::Salient360Writer> bin_;
+  std::unique_ptr<data::ViewerWriter> viewer_;
+  int64_t viewer_stride_ = 1, viewer_picked_ = 0;
   std::unique_ptr<data::VideoWriter> writer_;
   std::unique_ptr<util::ProgressLine> line_;
   std::deque<Pending> pending_;

@@ -47,6 +47,9 @@ struct PredictOutputs {
   data::VideoCodec codec = data::VideoCodec::kAuto;
   int overlay_max_width = 1920;  // overlay frames: the input's size, scaled down to this width
   bool salient360 = true;        // the _32b.bin file
+  // report.html with the 360° viewer (data/viewer.h) over up to this many frames, evenly
+  // spaced over the input (its frames in viewer/); 0: no report.
+  int viewer_frames = 120;
 };
 // "--maps": a comma-separated subset of npy,png, or "none".
 absl::Status ParseMaps(const std::string& value, PredictOutputs* outputs);

@@ -68,6 +68,8 @@ ABSL_FLAG(std::string, overlay, "blend",
           "blend (heatmap over the frame) | side_by_side (frame | heatmap) | none; a video for video input");
 ABSL_FLAG(std::string, codec, "auto", "Overlay video codec: auto (H.264 if available, else MPEG-4) | h264 | mpeg4");
 ABSL_FLAG(int, overlay_max_width, 1920, "Overlay video frames: the input's size, scaled down to this width");
+ABSL_FLAG(int, viewer_frames, 120,
+          "report.html with the 360° viewer over up to this many frames, evenly spaced (0: no report)");
 ABSL_FLAG(bool, salient360, true, "Also write the Salient360! raw maps NAME_WxHxN_32b.bin (each map sums to 1)");
 ABSL_FLAG(int, every, 1, "Video input: predict every Nth frame of the window");
 ABSL_FLAG(double, start, 0, "Video input: window start, seconds from the first frame");
@@ -206,6 +208,10 @@ int Main(int argc, char** argv) {
   if (!codec.ok()) return fail(absl::InvalidArgumentError(absl::StrCat("--codec: ", codec.status().message())));
   run.outputs.codec = *codec;
   run.outputs.overlay_max_width = absl::GetFlag(FLAGS_overlay_max_width);
+  run.outputs.viewer_frames = absl::GetFlag(FLAGS_viewer_frames);
+  if (run.outputs.viewer_frames < 0 || run.outputs.viewer_frames > 100000) {
+    return fail(absl::InvalidArgumentError("--viewer_frames must be in 0..100000"));
+  }
   run.outputs.salient360 = absl::GetFlag(FLAGS_salient360);
   run.selection.every = absl::GetFlag(FLAGS_every);
   run.selection.start_s = absl::GetFlag(FLAGS_start);

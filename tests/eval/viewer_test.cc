@@ -19,10 +19,14 @@
 
 #include "data/report.h"
 #include "data/viewer.h"
+#include "nn/checkpoint.h"
+#include "nn/model.h"
 #include "nlohmann/json.hpp"
 #include "sphere/erp.h"
 #include "tests/testing/chromium.h"
+#include "tests/testing/tool_runner.h"
 #include "util/file.h"
+#include "util/npy.h"
 
 namespace sal360::data {
 namespace {
@@ -68,14 +72,17 @@ std::pair<double, double> CentreRay(double yaw_deg, double pitch_deg, double fov
 // The colour the viewer must show for the ray (lat, lon) (radians) on frame `frame`'s
 // prediction: the map pixel containing that direction (sphere/erp.h), its 8-bit display
 // value, the colour table.
-std::array<int, 3> Expected(int frame, std::pair<double, double> lat_lon) {
+std::array<int, 3> ExpectedOn(const std::vector<float>& m, int h, int w, std::pair<double, double> lat_lon) {
   const sphere::Point p = sphere::PointOf(lat_lon.first, lat_lon.second);
-  const int i = std::min(kMapH - 1, int(p.y * kMapH)), j = std::min(kMapW - 1, int(p.x * kMapW));
-  const std::vector<float> m = TestMap(frame);
-  const std::vector<uint8_t> v = ViewerWriter::DisplayMap(m.data(), kMapH, kMapW);
+  const int i = std::min(h - 1, int(p.y * h)), j = std::min(w - 1, int(p.x * w));
+  const std::vector<uint8_t> v = ViewerWriter::DisplayMap(m.data(), h, w);
   const std::vector<uint8_t> lut = ViewerWriter::ColourTable(ColourMap::kInferno);
-  const int k = v[size_t(i) * kMapW + j];
+  const int k = v[size_t(i) * w + j];
   return {lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]};
+}
+
+std::array<int, 3> Expected(int frame, std::pair<double, double> lat_lon) {
+  return ExpectedOn(TestMap(frame), kMapH, kMapW, lat_lon);
 }
 
 std::string Unescape(std::string s) {
@@ -86,6 +93,34 @@ std::string Unescape(std::string s) {
     }
   }
   return s;
+}
+
+// Runs the page's self-test in headless Chromium and returns its JSON (null on failure,
+// with the failure recorded).
+json RunSelfTest(const std::string& chromium, const std::string& work, const std::string& html) {
+  const std::string log = work + "/viewer_chromium.log";
+  const std::string cmd = ChromiumCommand(chromium, work) + " --window-size=1280,1600 --virtual-time-budget=20000" +
+                          " --enable-logging=stderr --v=0 --dump-dom " + ShellQuote("file://" + html + "#selftest") +
+                          " 2> " + ShellQuote(log);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return json();
+  std::string dom;
+  char buf[65536];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) dom.append(buf, n);
+  const int status = pclose(p);
+  const std::string log_text = util::ReadFile(log, 16 << 20).value_or("");
+  EXPECT_EQ(status, 0) << log_text;
+  EXPECT_EQ(log_text.find("Uncaught"), std::string::npos) << log_text;
+  EXPECT_EQ(log_text.find(":ERROR:CONSOLE"), std::string::npos) << log_text;
+  const std::string open = "<pre id=\"sal360-selftest\">";
+  const size_t a = dom.rfind(open), b = dom.find("</pre>", a);
+  if (a == std::string::npos) {
+    ADD_FAILURE() << "the self-test did not finish; browser log:\n" << log_text;
+    return json();
+  }
+  const json r = json::parse(Unescape(dom.substr(a + open.size(), b - a - open.size())), nullptr, false);
+  EXPECT_TRUE(r.is_object()) << dom.substr(a, b - a);
+  return r.is_object() ? r : json();
 }
 
 TEST(Viewer, SelfTestInHeadlessChromiumMatchesTheMaps) {
@@ -114,27 +149,10 @@ TEST(Viewer, SelfTestInHeadlessChromiumMatchesTheMaps) {
   EXPECT_TRUE(std::filesystem::exists(dir + "/viewer/000000.js"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/viewer/000001.js"));
 
-  const std::string log = work + "/viewer_chromium.log";
-  const std::string cmd = ChromiumCommand(chromium, work) + " --window-size=1280,1600 --virtual-time-budget=20000" +
-                          " --enable-logging=stderr --v=0 --dump-dom " +
-                          ShellQuote("file://" + dir + "/report.html#selftest") + " 2> " + ShellQuote(log);
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string dom;
-  char buf[65536];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) dom.append(buf, n);
-  const int rc_status = pclose(p);
-  const std::string log_text = util::ReadFile(log, 16 << 20).value_or("");
-  ASSERT_EQ(rc_status, 0) << log_text;
-  const std::string open = "<pre id=\"sal360-selftest\">";
-  const size_t a = dom.rfind(open), b = dom.find("</pre>", a);
-  ASSERT_NE(a, std::string::npos) << "the self-test did not finish; browser log:\n" << log_text;
-  const json r = json::parse(Unescape(dom.substr(a + open.size(), b - a - open.size())), nullptr, false);
-  ASSERT_TRUE(r.is_object()) << dom.substr(a, b - a);
+  const json r = RunSelfTest(chromium, work, dir + "/report.html");
+  ASSERT_TRUE(r.is_object());
   EXPECT_TRUE(r.value("webgl", false));
   EXPECT_TRUE(r["errors"].empty()) << r["errors"].dump();
-  EXPECT_EQ(log_text.find("Uncaught"), std::string::npos) << log_text;
-  EXPECT_EQ(log_text.find(":ERROR:CONSOLE"), std::string::npos) << log_text;
 
   // Drag and zoom.
   EXPECT_NE(r["dragged"]["yaw"], r["initial"]["yaw"]);
@@ -172,6 +190,60 @@ TEST(Viewer, SelfTestInHeadlessChromiumMatchesTheMaps) {
                            " --screenshot=" + ShellQuote(out_dir + "/viewer.png") + " " +
                            ShellQuote("file://" + dir + "/report.html") + " > /dev/null 2>&1";
   EXPECT_EQ(std::system(shot.c_str()), 0);
+}
+
+// predict's report.html on a video: the same self-test, checked against the .npy maps
+// predict wrote (the viewer has no ground truth there: prediction only).
+TEST(Viewer, PredictReportOnAVideoShowsItsMaps) {
+  const std::string chromium = FindChromium();
+  SAL360_REQUIRE_CHROMIUM(chromium);
+  const std::string work = ::sal360::testing::EnvOr("TEST_TMPDIR", "/tmp/sal360_viewer");
+  const std::string ds = work + "/ds", mp4 = work + "/mp4", out = work + "/predicted";
+  for (const std::string& d : {ds, mp4, out}) std::filesystem::remove_all(d);
+  ::sal360::testing::ToolResult made = ::sal360::testing::RunTool(
+      "tools/make_dataset", {"--out=" + ds, "--videos=1", "--frames=6", "--height=32", "--width=64", "--viewers=4",
+                             "--mp4_dir=" + mp4});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  nn::SphericalUNet model(nn::Device::kCpu, nn::ModelConfig{});
+  nn::Rng rng(5);
+  model.Initialize(rng);
+  ASSERT_TRUE(nn::SaveCheckpoint(work + "/model.safetensors", model, nullptr, {}).ok());
+  ::sal360::testing::ToolResult pr = ::sal360::testing::RunTool(
+      "tools/predict", {"--checkpoint=" + work + "/model.safetensors", "--input=" + mp4 + "/syn000.mp4",
+                        "--out=" + out, "--height=16", "--width=32", "--device=cpu", "--overlay=none"});
+  ASSERT_EQ(pr.exit_code, 0) << pr.output;
+  const json r = RunSelfTest(chromium, work, out + "/report.html");
+  ASSERT_TRUE(r.is_object());
+  EXPECT_TRUE(r.value("webgl", false));
+  EXPECT_TRUE(r["errors"].empty()) << r["errors"].dump();
+  // frames.csv: index,source_index,pts,time_s,stem; viewer frame k is map k (6 frames, stride 1).
+  const std::string csv = util::ReadFile(out + "/frames.csv", 1 << 20).value_or("");
+  std::vector<std::string> stems;
+  for (size_t at = csv.find('\n'); at != std::string::npos && at + 1 < csv.size();) {
+    const size_t end = csv.find('\n', at + 1);
+    const std::string line = csv.substr(at + 1, end - at - 1);
+    stems.push_back(line.substr(line.rfind(',') + 1));
+    at = end;
+  }
+  ASSERT_GE(stems.size(), 2u) << csv;
+  auto map_of = [&](int k) {
+    absl::StatusOr<util::NpyArray> a = util::ReadNpy(out + "/" + stems[k] + ".npy", 1 << 20);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? a->ToFloats() : std::vector<float>(16 * 32);
+  };
+  const std::vector<float> m0 = map_of(0), m1 = map_of(1);
+  const int cw = r["canvas"][0], ch = r["canvas"][1];
+  for (const json& probe : r["probes"]) {
+    const std::array<int, 3> want = ExpectedOn(m0, 16, 32, CentreRay(probe["yaw"], probe["pitch"], probe["fov"], cw, ch));
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_NEAR(probe["rgb"][c].get<int>(), want[c], 2) << "lon " << probe["yaw"] << ", lat " << probe["pitch"];
+    }
+  }
+  EXPECT_EQ(r["next"]["frame"], 1);
+  EXPECT_EQ(r["next"]["label"].get<std::string>().rfind(stems[1], 0), 0u) << r["next"]["label"];
+  const std::array<int, 3> want =
+      ExpectedOn(m1, 16, 32, CentreRay(r["next"]["yaw"], r["next"]["pitch"], r["next"]["fov"], cw, ch));
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(r["next"]["rgb"][c].get<int>(), want[c], 2);
 }
 
 }  // namespace
