@@ -10,6 +10,7 @@
 #include <dirent.h>
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -252,7 +253,9 @@ TEST_F(PredictVideo, BadInputs) {
   expect_error(Predict({"--input=" + square, "--out=" + TempPath("o4")}), "not 2:1 equirectangular; pass --stretch");
   ToolResult ok = Predict({"--input=" + square, "--out=" + TempPath("o5"), "--stretch", "--overlay=none"});
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
-  EXPECT_EQ(Files(TempPath("o5")).size(), 3u + 3u);  // 3 maps, .bin, frames.csv, summary.json
+  // 3 maps, .bin, frames.csv, summary.json, report.html and viewer/ (the 360° viewer).
+  EXPECT_EQ(Files(TempPath("o5")).size(), 3u + 5u);
+  EXPECT_TRUE(std::filesystem::exists(TempPath("o5") + "/viewer/000002.js"));
   // An output directory with something in it is never written into.
   ASSERT_TRUE(util::MakeDirs(TempPath("busy")).ok());
   ASSERT_TRUE(util::WriteFileAtomically(TempPath("busy/keep.txt"), "mine").ok());
