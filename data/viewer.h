@@ -11,10 +11,11 @@
 //                     URIs: the frame, the 8-bit display maps, the flat overlay)
 // and Html() is the section to put into report.html (markup, configuration, script).
 //
-// A map is shown as DisplayMap: NormaliseForDisplay (min-max to [0, 1]) quantised to
-// 8 bits, sampled with nearest filtering and coloured by the report's colour map, so
-// the pixel under the view centre is the colour of the map's pixel in that direction
-// (tests/eval/viewer_test checks exactly that, poles and seam included).
+// A map is shown as ShownMap: resized to the frame's size when it is smaller (so the
+// sphere shows it smooth, not in blocks), NormaliseForDisplay (min-max to [0, 1])
+// quantised to 8 bits, sampled with nearest filtering and coloured by the report's
+// colour map, so the pixel under the view centre is the colour of the shown map's pixel
+// in that direction (tests/eval/viewer_test checks exactly that, poles and seam included).
 #ifndef SAL360_DATA_VIEWER_H_
 #define SAL360_DATA_VIEWER_H_
 
@@ -55,6 +56,10 @@ class ViewerWriter {
 
   // What the viewer draws for a map: round(255 · NormaliseForDisplay(map)), (h, w).
   static std::vector<uint8_t> DisplayMap(const float* map, int height, int width);
+  // The shown map's size for a (map_h, map_w) map on a (frame_h, frame_w) frame (the
+  // frame as stored: at most max_width wide), and the shown map itself.
+  static std::pair<int, int> ShownSize(int map_h, int map_w, int frame_h, int frame_w);
+  static std::vector<uint8_t> ShownMap(const float* map, int map_h, int map_w, int frame_h, int frame_w);
   // The colour table the shader uses: 256 RGB entries, MapColour(cmap, k / 255).
   static std::vector<uint8_t> ColourTable(ColourMap cmap);
 

@@ -9,7 +9,7 @@
 // Conventions (sphere/erp.h): longitude phi in [0, 360) degrees from the image's left
 // edge, latitude +90 at the top row. The view looks at (yaw = phi, pitch = latitude).
 //
-// URL hash "#selftest" runs the built-in check used by tests/eval/viewer_test: it drags,
+// URL hash "#view=YAW,PITCH,FOV&mode=both&frame=K" opens that view; "#selftest" runs the built-in check used by tests/eval/viewer_test: it drags,
 // reads back the centre pixel at given directions, steps the timeline, and writes the
 // results as JSON into a pre element (id sal360-selftest). The test compares the pixels with
 // the map values it computes itself.
@@ -167,7 +167,9 @@
       c.globalAlpha = 1;
       c.drawImage(f.images.frame, 0, 0, flat.width, flat.height);
       c.globalAlpha = view.opacity;
+      c.globalCompositeOperation = 'screen';  // dark (non-salient) colours leave the frame visible
       c.drawImage(f.images.overlay, 0, 0, flat.width, flat.height);
+      c.globalCompositeOperation = 'source-over';
       c.globalAlpha = 1;
     }
     const x = (((view.yaw % 360) + 360) % 360) / 360 * flat.width, y = (90 - view.pitch) / 180 * flat.height;
@@ -348,6 +350,11 @@
       document.body.appendChild(pre);
     });
   } else {
-    show(0).catch((e) => errors.push(String(e)));
+    // "#view=YAW,PITCH[,FOV][&mode=gt|pred|both][&frame=K]": a view to open with (and share).
+    const q = new URLSearchParams(location.hash.slice(1));
+    const v = (q.get('view') || '').split(',').map(Number);
+    if (v.length >= 2 && v.every(Number.isFinite)) setView(v[0], v[1], v.length > 2 ? v[2] : undefined);
+    if (['gt', 'pred', 'both'].includes(q.get('mode'))) view.mode = q.get('mode');
+    show(Number(q.get('frame')) || 0).catch((e) => errors.push(String(e)));
   }
 })();

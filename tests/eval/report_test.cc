@@ -1,6 +1,7 @@
 // ReportWriter: the CSV and JSON files hold exactly the scores that were added (means
 // recomputed here from the inputs), bad input gives errors, and the HTML page is
-// self-contained (no scripts, no URLs, every image a decodable PNG data URI).
+// self-contained (no URLs, every image a decodable PNG data URI; the only scripts are the
+// 360° viewer's, inline).
 #include "data/report.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
 #include "tests/eval/report_fixture.h"
+#include "util/file.h"
 #include "util/file.h"
 
 namespace sal360::data {
@@ -182,6 +184,18 @@ TEST(ReportWriter, HtmlIsSelfContained) {
   for (const char* banned : {"http://", "https://", "<script", "src=\"//", "url(", "@import"}) {
     EXPECT_EQ(html.find(banned), std::string::npos) << banned;
   }
+  // The written page adds the 360° viewer: its two inline script elements (configuration
+  // and code), still no URL; its frames are files beside the page.
+  const std::string dir = ::testing::TempDir() + "/self_contained";
+  ASSERT_TRUE(r.Write(dir).ok());
+  absl::StatusOr<std::string> page = util::ReadFile(dir + "/report.html", 64 << 20);
+  ASSERT_TRUE(page.ok()) << page.status();
+  for (const char* banned : {"http://", "https://", "src=\"//", "url(", "@import", "<script src"}) {
+    EXPECT_EQ(page->find(banned), std::string::npos) << banned;
+  }
+  int scripts = 0;
+  for (size_t at = page->find("<script"); at != std::string::npos; at = page->find("<script", at + 1)) ++scripts;
+  EXPECT_EQ(scripts, 2);
   EXPECT_NE(html.find("sal360 test report &lt;synthetic&gt; &amp; co"), std::string::npos);
   EXPECT_EQ(html.find("<synthetic>"), std::string::npos) << "the title must be escaped";
   // Every image is a PNG data URI that decodes to the gallery size (120x60 here).

@@ -72,17 +72,21 @@ std::pair<double, double> CentreRay(double yaw_deg, double pitch_deg, double fov
 // The colour the viewer must show for the ray (lat, lon) (radians) on frame `frame`'s
 // prediction: the map pixel containing that direction (sphere/erp.h), its 8-bit display
 // value, the colour table.
-std::array<int, 3> ExpectedOn(const std::vector<float>& m, int h, int w, std::pair<double, double> lat_lon) {
+// `m` (h, w) is shown on a frame of (fh, fw): ViewerWriter::ShownMap (resized up to the
+// frame, 8-bit); the projection is this test's own.
+std::array<int, 3> ExpectedOn(const std::vector<float>& m, int mh, int mw, int fh, int fw,
+                              std::pair<double, double> lat_lon) {
+  const auto [h, w] = ViewerWriter::ShownSize(mh, mw, fh, fw);
   const sphere::Point p = sphere::PointOf(lat_lon.first, lat_lon.second);
   const int i = std::min(h - 1, int(p.y * h)), j = std::min(w - 1, int(p.x * w));
-  const std::vector<uint8_t> v = ViewerWriter::DisplayMap(m.data(), h, w);
+  const std::vector<uint8_t> v = ViewerWriter::ShownMap(m.data(), mh, mw, fh, fw);
   const std::vector<uint8_t> lut = ViewerWriter::ColourTable(ColourMap::kInferno);
   const int k = v[size_t(i) * w + j];
   return {lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]};
 }
 
 std::array<int, 3> Expected(int frame, std::pair<double, double> lat_lon) {
-  return ExpectedOn(TestMap(frame), kMapH, kMapW, lat_lon);
+  return ExpectedOn(TestMap(frame), kMapH, kMapW, kFrameH, kFrameW, lat_lon);
 }
 
 std::string Unescape(std::string s) {
@@ -234,7 +238,7 @@ TEST(Viewer, PredictReportOnAVideoShowsItsMaps) {
   const std::vector<float> m0 = map_of(0), m1 = map_of(1);
   const int cw = r["canvas"][0], ch = r["canvas"][1];
   for (const json& probe : r["probes"]) {
-    const std::array<int, 3> want = ExpectedOn(m0, 16, 32, CentreRay(probe["yaw"], probe["pitch"], probe["fov"], cw, ch));
+    const std::array<int, 3> want = ExpectedOn(m0, 16, 32, 32, 64, CentreRay(probe["yaw"], probe["pitch"], probe["fov"], cw, ch));
     for (int c = 0; c < 3; ++c) {
       EXPECT_NEAR(probe["rgb"][c].get<int>(), want[c], 2) << "lon " << probe["yaw"] << ", lat " << probe["pitch"];
     }
@@ -242,7 +246,7 @@ TEST(Viewer, PredictReportOnAVideoShowsItsMaps) {
   EXPECT_EQ(r["next"]["frame"], 1);
   EXPECT_EQ(r["next"]["label"].get<std::string>().rfind(stems[1], 0), 0u) << r["next"]["label"];
   const std::array<int, 3> want =
-      ExpectedOn(m1, 16, 32, CentreRay(r["next"]["yaw"], r["next"]["pitch"], r["next"]["fov"], cw, ch));
+      ExpectedOn(m1, 16, 32, 32, 64, CentreRay(r["next"]["yaw"], r["next"]["pitch"], r["next"]["fov"], cw, ch));
   for (int c = 0; c < 3; ++c) EXPECT_NEAR(r["next"]["rgb"][c].get<int>(), want[c], 2);
 }
 
