@@ -291,11 +291,12 @@
   if (cfg.frames.length < 2) root.querySelector('.timeline').style.display = 'none';
 
   // ---- the self-test (tests/eval/viewer_test) ----
-  function centrePixel() {
+  function pixelAt(x, y) {
     const px = new Uint8Array(4);
-    gl.readPixels(Math.floor(canvas.width / 2), Math.floor(canvas.height / 2), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+    gl.readPixels(x, y, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
     return [px[0], px[1], px[2]];
   }
+  function centrePixel() { return pixelAt(Math.floor(canvas.width / 2), Math.floor(canvas.height / 2)); }
   function pixelHash() {
     const px = new Uint8Array(canvas.width * canvas.height * 4);
     gl.readPixels(0, 0, canvas.width, canvas.height, gl.RGBA, gl.UNSIGNED_BYTE, px);
@@ -323,6 +324,19 @@
     for (const [yaw, pitch] of cfg.selftestViews) {
       setView(yaw, pitch, 60);
       out.probes.push({frame: current, yaw: view.yaw, pitch: view.pitch, fov: view.fov, rgb: centrePixel()});
+    }
+    if (cfg.hasGt) {
+      // The mode buttons: ground truth alone, then both side by side (the centre of each half).
+      const [yaw, pitch] = cfg.selftestViews[0];
+      setView(yaw, pitch, 60);
+      root.querySelector('[data-mode="gt"]').click();
+      const gt = centrePixel();
+      root.querySelector('[data-mode="both"]').click();
+      const half = Math.floor(canvas.width / 2), y = Math.floor(canvas.height / 2);
+      out.modes = {yaw: view.yaw, pitch: view.pitch, fov: view.fov, half, gt,
+                   bothLeft: pixelAt(Math.floor(half / 2), y),
+                   bothRight: pixelAt(half + Math.floor((canvas.width - half) / 2), y)};
+      root.querySelector('[data-mode="pred"]').click();
     }
     const before = pixelHash();
     ui.next.click();

@@ -180,6 +180,22 @@ TEST(Viewer, SelfTestInHeadlessChromiumMatchesTheMaps) {
   }
   EXPECT_TRUE(pole && seam_east && seam_west) << "the probes cover the poles and both sides of the seam";
 
+  // The mode buttons: ground truth alone at the view centre; "both" shows the ground
+  // truth in the left half and the prediction in the right, each half its own camera.
+  const json& m = r["modes"];
+  ASSERT_TRUE(m.is_object()) << r.dump();
+  const int half = m["half"];
+  auto expect_colour = [](const json& got, const std::array<int, 3>& want, const std::string& what) {
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(got[c].get<int>(), want[c], 2) << what;
+  };
+  expect_colour(m["gt"], ExpectedOn(TestMap(5), kMapH, kMapW, kFrameH, kFrameW, CentreRay(m["yaw"], m["pitch"], m["fov"], cw, ch)),
+                "ground truth");
+  expect_colour(m["bothLeft"],
+                ExpectedOn(TestMap(5), kMapH, kMapW, kFrameH, kFrameW, CentreRay(m["yaw"], m["pitch"], m["fov"], half, ch)),
+                "both: left half");
+  expect_colour(m["bothRight"], Expected(0, CentreRay(m["yaw"], m["pitch"], m["fov"], cw - half, ch)),
+                "both: right half");
+
   // The timeline.
   EXPECT_EQ(r["next"]["frame"], 1);
   EXPECT_EQ(r["next"]["label"], "vid / 1");
