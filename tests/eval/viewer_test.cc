@@ -19,8 +19,7 @@
 
 #include "data/report.h"
 #include "data/viewer.h"
-#include "nn/checkpoint.h"
-#include "nn/model.h"
+#include "tests/testing/fresh_checkpoint.h"
 #include "nlohmann/json.hpp"
 #include "sphere/erp.h"
 #include "tests/testing/chromium.h"
@@ -224,10 +223,7 @@ TEST(Viewer, PredictReportOnAVideoShowsItsMaps) {
       "tools/make_dataset", {"--out=" + ds, "--videos=1", "--frames=6", "--height=32", "--width=64", "--viewers=4",
                              "--mp4_dir=" + mp4});
   ASSERT_EQ(made.exit_code, 0) << made.output;
-  nn::SphericalUNet model(nn::Device::kCpu, nn::ModelConfig{});
-  nn::Rng rng(5);
-  model.Initialize(rng);
-  ASSERT_TRUE(nn::SaveCheckpoint(work + "/model.safetensors", model, nullptr, {}).ok());
+  ASSERT_TRUE(::sal360::testing::WriteFreshCheckpoint(work + "/model.safetensors", 5).ok());
   ::sal360::testing::ToolResult pr = ::sal360::testing::RunTool(
       "tools/predict", {"--checkpoint=" + work + "/model.safetensors", "--input=" + mp4 + "/syn000.mp4",
                         "--out=" + out, "--height=16", "--width=32", "--device=cpu", "--overlay=none"});

@@ -16,8 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
-#include "nn/checkpoint.h"
-#include "nn/model.h"
+#include "tests/testing/fresh_checkpoint.h"
 #include "tests/testing/tool_runner.h"
 #include "util/file.h"
 #include "util/npy.h"
@@ -61,10 +60,7 @@ bool Exists(const std::string& p) {
 class HostileCorpus : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    nn::SphericalUNet model(nn::Device::kCpu, nn::ModelConfig{});
-    nn::Rng rng(3);
-    model.Initialize(rng);
-    ASSERT_TRUE(nn::SaveCheckpoint(TempPath("good.safetensors"), model, nullptr, {}).ok());
+    ASSERT_TRUE(::sal360::testing::WriteFreshCheckpoint(TempPath("good.safetensors")).ok());
     ASSERT_TRUE(util::WriteNpy(TempPath("good_input.npy"),
                                util::NpyArray::FromFloat32({1, 3, 16, 32}, std::vector<float>(3 * 512, 0.5f)))
                     .ok());
