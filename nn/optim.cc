@@ -7,6 +7,7 @@
 #include "nn/ops/check_args.h"
 #include "nn/ops/dispatch.h"
 #include "nn/optim_kernels.h"
+#include "nn/parallel.h"
 
 namespace sal360::nn {
 
@@ -66,8 +67,10 @@ void Optimizer::Step() {
     });
     float* pp = p.data();
     const float* pg = g.data();
-    float dummy = 0.0f;
-    for (int64_t i = 0; i < n; ++i) kernels::SgdUpdate(s, &pp[i], pg[i], buf ? &buf[i] : &dummy);
+    ParallelFor(0, n, GrainFor(1), [&](int64_t i0, int64_t i1) {
+      float dummy = 0.0f;
+      for (int64_t i = i0; i < i1; ++i) kernels::SgdUpdate(s, &pp[i], pg[i], buf ? &buf[i] : &dummy);
+    });
     return;
   }
   const double t = static_cast<double>(step_);
@@ -89,7 +92,9 @@ void Optimizer::Step() {
   const float* pg = g.data();
   float* m = exp_avg_.data();
   float* v = exp_avg_sq_.data();
-  for (int64_t i = 0; i < n; ++i) kernels::AdamUpdate(s, &pp[i], pg[i], &m[i], &v[i]);
+  ParallelFor(0, n, GrainFor(1), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) kernels::AdamUpdate(s, &pp[i], pg[i], &m[i], &v[i]);
+  });
 }
 
 std::vector<std::pair<std::string, const Tensor*>> Optimizer::StateTensors() const {

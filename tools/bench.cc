@@ -14,14 +14,22 @@
 // PyTorch reference of the same network on the same tables (tools/bench_torch.py) and
 // the speed ratio. Without PyTorch the lines say "torch": "skipped: <why>".
 //
-// The ceiling: for every convolution, the plain cblas_sgemm calls of the algorithm the
-// layer uses (nn::ChooseConvAlgo), whole image, on preallocated operands — the time the
-// GEMMs alone would take. ceiling_gflops = FLOP / Σ GEMM time; "ceiling_fraction" =
-// GEMM time / measured time, so the figure means the same on any machine.
+// The ceilings (CPU only), measured in the same run:
+//   - GEMM libraries: for every convolution, the plain GEMMs of the algorithm the layer
+//     uses (nn::ChooseConvAlgo), whole image, on preallocated operands, run by every GEMM
+//     library nn/cpu_gemm.h offers (OpenBLAS, oneDNN, BLIS), each checked against a
+//     double-precision reference at sampled entries. One "gemm" line per shape. The
+//     ceiling is the fastest correct library per shape: gemm_ceiling_gflops = FLOP / Σ
+//     GEMM time, "ceiling_fraction" = GEMM time / measured time; "openblas_ceiling_*" is
+//     the same with OpenBLAS alone (the first wave's ceiling).
+//   - The machine: a register-only FMA loop on every thread at once (AVX-512, else
+//     AVX2+FMA, else SSE), the peak no GEMM can pass; "fma_peak_fraction" = achieved
+//     GFLOP/s / that peak. One "machine" line.
 //
 //   bazel run -c opt //tools:bench                       # 240x480, batch 1 and 2, CPU
 //   bazel run -c opt //tools:bench -- --batches=2 --reps=5 --torch=off
-#include <cblas.h>
+//   bazel run -c opt //tools:bench -- --gemm=openblas    # one library for every shape
+#include <immintrin.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -33,6 +41,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -46,6 +55,7 @@
 #include "nn/buffer.h"
 #include "nn/checkpoint.h"
 #include "nn/context.h"
+#include "nn/cpu_gemm.h"
 #include "nn/device.h"
 #include "nn/loss.h"
 #include "nn/model.h"
@@ -62,9 +72,14 @@ ABSL_FLAG(int, width, 480, "Input width (multiple of 8)");
 ABSL_FLAG(std::string, batches, "1,2", "Comma-separated batch sizes; each gives a forward and a train_step case");
 ABSL_FLAG(int, reps, 3, "Timed repetitions per case (the minimum is reported)");
 ABSL_FLAG(std::string, table_mode, "nearest", "nearest | bilinear");
-ABSL_FLAG(int, threads, 0, "OpenBLAS threads (0: OpenBLAS's default, normally all cores); also PyTorch's");
+ABSL_FLAG(int, threads, 0, "CPU threads of every GEMM library and our loops (0: all cores); also PyTorch's");
+ABSL_FLAG(std::string, gemm, "",
+          "CPU GEMM policy: auto (per shape, measured) | openblas | onednn | blis (default: "
+          "SAL360_GEMM, else auto; nn/cpu_gemm.h)");
+ABSL_FLAG(bool, fma_peak, true, "Measure the machine's FMA peak (register-only loop, CPU only)");
 ABSL_FLAG(bool, layers, true, "Per-layer breakdown (one extra run per case with per-layer synchronisation)");
-ABSL_FLAG(bool, ceiling, true, "Measure the sgemm ceiling at the layers' GEMM shapes (CPU only)");
+ABSL_FLAG(bool, ceiling, true,
+          "Measure every GEMM library at the layers' GEMM shapes (CPU only; one 'gemm' line each)");
 ABSL_FLAG(std::string, torch, "auto", "auto: run the PyTorch reference when python3 can import torch; off: skip");
 ABSL_FLAG(std::string, python, "",
           "Python interpreter for the PyTorch reference (default: /usr/bin/python3, where Debian's "
@@ -127,37 +142,155 @@ double ConvFlops(int h, int w, bool training) {
   return total;
 }
 
-double GemmSeconds(bool ta, bool tb, int m, int n, int k, float beta, int reps) {
-  std::vector<float> a(size_t(m) * k, 0.5f), b(size_t(k) * n, 0.25f), c(size_t(m) * n, 0.0f);
-  return MinSeconds(
-      Device::kCpu,
-      [&] {
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
-                    1.0f, a.data(), ta ? m : k, b.data(), tb ? k : n, beta, c.data(), n);
-      },
-      reps);
-}
-
-// Seconds the plain GEMMs of every layer take for one image: forward and backward.
-struct Ceiling {
-  double forward = 0, backward = 0;
+// One layer's GEMM shape as the ceiling measures it.
+struct CeilingShape {
+  const char* layer;
+  const char* product;  // "col·w", "x·wz", "colᵀ·dy", "dy·wᵀ", "xᵀ·g", "g·wzᵀ"
+  bool backward;
+  nn::GemmShape shape;
 };
-Ceiling MeasureCeiling(int h, int w, int reps) {
-  Ceiling c;
+
+// The plain GEMMs of every layer for one image: forward and backward.
+std::vector<CeilingShape> CeilingShapes(int h, int w) {
+  std::vector<CeilingShape> out;
   for (int i = 0; i < nn::kNumConvLayers; ++i) {
     const nn::ConvLayerSpec& l = nn::kConvLayers[i];
     const int pix = (h >> l.level) * (w >> l.level), kc = 9 * l.cin, kz = 9 * l.cout;
     const bool need_dx = i != 0;
     const bool fwd_in = nn::ChooseConvAlgo(l.cin, l.cout, nn::ConvPass::kForward) == nn::ConvAlgo::kGatherInput;
     const bool bwd_in = nn::ChooseConvAlgo(l.cin, l.cout, nn::ConvPass::kBackward) == nn::ConvAlgo::kGatherInput;
-    c.forward += fwd_in ? GemmSeconds(false, false, pix, l.cout, kc, 1.0f, reps)   // col · w
-                        : GemmSeconds(false, false, pix, kz, l.cin, 0.0f, reps);   // x · wz
-    c.backward += bwd_in ? GemmSeconds(true, false, kc, l.cout, pix, 1.0f, reps) +  // colᵀ · dy
-                               (need_dx ? GemmSeconds(false, true, pix, kc, l.cout, 0.0f, reps) : 0.0)
-                         : GemmSeconds(true, false, l.cin, kz, pix, 1.0f, reps) +  // xᵀ · g
-                               (need_dx ? GemmSeconds(false, true, pix, l.cin, kz, 0.0f, reps) : 0.0);
+    if (fwd_in) {
+      out.push_back({l.name, "col·w", false, {false, false, pix, l.cout, kc, true}});
+    } else {
+      out.push_back({l.name, "x·wz", false, {false, false, pix, kz, l.cin, false}});
+    }
+    if (bwd_in) {
+      out.push_back({l.name, "colᵀ·dy", true, {true, false, kc, l.cout, pix, true}});
+      if (need_dx) out.push_back({l.name, "dy·wᵀ", true, {false, true, pix, kc, l.cout, false}});
+    } else {
+      out.push_back({l.name, "xᵀ·g", true, {true, false, l.cin, kz, pix, true}});
+      if (need_dx) out.push_back({l.name, "g·wzᵀ", true, {false, true, pix, l.cin, kz, false}});
+    }
+  }
+  return out;
+}
+
+// Seconds of one image's GEMMs, forward and backward: with the fastest correct library
+// per shape, and with OpenBLAS alone.
+struct Ceiling {
+  double forward = 0, backward = 0;
+  double openblas_forward = 0, openblas_backward = 0;
+  bool all_correct = true;
+};
+Ceiling MeasureCeiling(int h, int w, int reps, std::vector<json>* gemm_lines) {
+  Ceiling c;
+  for (const CeilingShape& cs : CeilingShapes(h, w)) {
+    const std::vector<nn::GemmTrial> trials = nn::MeasureGemmBackends(cs.shape, reps, 0.02);
+    json line = {{"case", "gemm"},         {"layer", cs.layer},        {"product", cs.product},
+                 {"pass", cs.backward ? "backward" : "forward"},
+                 {"m", cs.shape.m},        {"n", cs.shape.n},          {"k", cs.shape.k},
+                 {"trans_a", cs.shape.trans_a}, {"trans_b", cs.shape.trans_b},
+                 {"accumulate", cs.shape.accumulate},
+                 {"chosen", nn::GemmBackendName(nn::ChosenGemmBackend(cs.shape))}};
+    double best = 1e30, openblas = 1e30;
+    std::string fastest;
+    for (const nn::GemmTrial& t : trials) {
+      const std::string name = nn::GemmBackendName(t.backend);
+      if (!t.available) {
+        line[name] = {{"available", false}, {"why", t.why_unavailable}};
+        continue;
+      }
+      line[name] = {{"gflops", std::round(t.gflops * 10) / 10},
+                    {"seconds", t.seconds},
+                    {"error_ratio", t.error_ratio},
+                    {"correct", t.correct}};
+      if (!t.correct) c.all_correct = false;
+      if (t.correct && t.seconds < best) {
+        best = t.seconds;
+        fastest = name;
+      }
+      if (t.backend == nn::GemmBackend::kOpenBlas) openblas = t.seconds;
+    }
+    line["fastest"] = fastest;
+    (cs.backward ? c.backward : c.forward) += best;
+    (cs.backward ? c.openblas_backward : c.openblas_forward) += openblas;
+    gemm_lines->push_back(line);
   }
   return c;
+}
+
+// The FMA peak: every thread runs a loop of independent register-only FMAs (12
+// accumulators hide the FMA latency on every current core) at the widest width the CPU
+// has. Returns GFLOP/s of all threads together (best of 3 runs) and the width's name.
+__attribute__((target("avx512f"))) double FmaLoopAvx512(int64_t iters) {
+  __m512 acc[12];
+  const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i));
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+  }
+  float sink = 0;
+  for (int i = 0; i < 12; ++i) sink += _mm512_reduce_add_ps(acc[i]);
+  return 2.0 * 16 * 12 * iters + (sink == 1.2345f ? 1 : 0);  // the sink keeps the loop
+}
+__attribute__((target("avx2,fma"))) double FmaLoopAvx2(int64_t iters) {
+  __m256 acc[12];
+  const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(float(i));
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+  }
+  alignas(32) float lanes[8];
+  float sink = 0;
+  for (int i = 0; i < 12; ++i) {
+    _mm256_store_ps(lanes, acc[i]);
+    for (float f : lanes) sink += f;
+  }
+  return 2.0 * 8 * 12 * iters + (sink == 1.2345f ? 1 : 0);
+}
+double FmaLoopSse(int64_t iters) {  // no FMA unit: a multiply and an add
+  __m128 acc[12];
+  const __m128 m = _mm_set1_ps(0.999999f), a = _mm_set1_ps(1e-7f);
+  for (int i = 0; i < 12; ++i) acc[i] = _mm_set1_ps(float(i));
+  for (int64_t it = 0; it < iters; ++it) {
+    for (int i = 0; i < 12; ++i) acc[i] = _mm_add_ps(_mm_mul_ps(acc[i], m), a);
+  }
+  alignas(16) float lanes[4];
+  float sink = 0;
+  for (int i = 0; i < 12; ++i) {
+    _mm_store_ps(lanes, acc[i]);
+    for (float f : lanes) sink += f;
+  }
+  return 2.0 * 4 * 12 * iters + (sink == 1.2345f ? 1 : 0);
+}
+
+double FmaPeakGflops(int threads, std::string* isa) {
+  __builtin_cpu_init();
+  double (*loop)(int64_t) = FmaLoopSse;
+  *isa = "sse (mul+add)";
+  if (__builtin_cpu_supports("avx512f")) {
+    loop = FmaLoopAvx512;
+    *isa = "avx512 fma";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    loop = FmaLoopAvx2;
+    *isa = "avx2 fma";
+  }
+  constexpr int64_t kIters = 20'000'000;
+  double best = 0;
+  for (int run = 0; run < 3; ++run) {
+    std::vector<double> flops(threads);
+    std::vector<std::thread> pool;
+    const double t0 = Now();
+    for (int t = 0; t < threads; ++t) pool.emplace_back([&, t] { flops[t] = loop(kIters); });
+    for (std::thread& t : pool) t.join();
+    const double seconds = Now() - t0;
+    double total = 0;
+    for (double f : flops) total += f;
+    best = std::max(best, total / seconds / 1e9);
+  }
+  return best;
 }
 
 class LayerTimes : public nn::LayerObserver {
@@ -322,8 +455,28 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "bench: --device: %s\n", std::string(device.status().message()).c_str());
     return 2;
   }
-  if (absl::GetFlag(FLAGS_threads) > 0) openblas_set_num_threads(absl::GetFlag(FLAGS_threads));
-  const int threads = openblas_get_num_threads();
+  if (absl::GetFlag(FLAGS_threads) < 0) {
+    std::fprintf(stderr, "bench: --threads must be >= 0\n");
+    return 2;
+  }
+  if (!absl::GetFlag(FLAGS_gemm).empty()) {
+    nn::GemmPolicy policy;
+    std::string error;
+    if (!nn::ParseGemmPolicy(absl::GetFlag(FLAGS_gemm), &policy, &error)) {
+      std::fprintf(stderr, "bench: --gemm: %s\n", error.c_str());
+      return 2;
+    }
+    if (!policy.automatic && !nn::GemmBackendAvailable(policy.fixed, &error)) {
+      std::fprintf(stderr, "bench: --gemm=%s: unavailable: %s\n", nn::GemmBackendName(policy.fixed),
+                   error.c_str());
+      return 2;
+    }
+    nn::SetGemmPolicy(policy);
+  }
+  nn::SetCpuThreads(absl::GetFlag(FLAGS_threads));
+  const int threads = nn::CpuThreads();
+  const nn::GemmPolicy gemm_policy = nn::CurrentGemmPolicy();
+  const std::string gemm_name = gemm_policy.automatic ? "auto" : nn::GemmBackendName(gemm_policy.fixed);
   nn::ModelConfig config;
   config.table_mode = *mode;
 
@@ -370,6 +523,7 @@ int Main(int argc, char** argv) {
                    {"cuda_device", *device == Device::kCuda ? json(nn::CudaDeviceDescription())
                                                             : json(nullptr)},
                    {"threads", threads},
+                   {"gemm", *device == Device::kCpu ? json(gemm_name) : json(nullptr)},
                    {"height", h},
                    {"width", w},
                    {"batch", b},
@@ -398,17 +552,47 @@ int Main(int argc, char** argv) {
       lines.push_back(line);
     }
   }
-  if (absl::GetFlag(FLAGS_ceiling) && *device == Device::kCpu) {
-    std::fprintf(stderr, "bench: sgemm ceiling at the layers' GEMM shapes ...\n");
-    const Ceiling c = MeasureCeiling(h, w, reps);
-    for (json& line : lines) {
-      const int b = line["batch"].get<int>();
-      const bool training = line["case"] == "train_step";
-      const double gemm_s = b * (training ? c.forward + c.backward : c.forward);
-      line["sgemm_ceiling_seconds"] = gemm_s;
-      line["sgemm_ceiling_gflops"] = line["gflop"].get<double>() / gemm_s;
-      line["ceiling_fraction"] = gemm_s / line["seconds"].get<double>();
+  std::vector<json> extra_lines;  // "machine" and "gemm" lines, printed first
+  if (*device == Device::kCpu) {
+    json machine = {{"case", "machine"}, {"threads", threads}, {"gemm", gemm_name}};
+    json libs = json::object();
+    for (int b = 0; b < nn::kNumGemmBackends; ++b) {
+      const auto backend = static_cast<nn::GemmBackend>(b);
+      std::string why;
+      libs[nn::GemmBackendName(backend)] =
+          nn::GemmBackendAvailable(backend, &why) ? nn::GemmBackendDescription(backend) : "unavailable: " + why;
     }
+    machine["gemm_libraries"] = libs;
+    double peak = 0;
+    if (absl::GetFlag(FLAGS_fma_peak)) {
+      std::fprintf(stderr, "bench: FMA peak on %d threads ...\n", threads);
+      std::string isa;
+      peak = FmaPeakGflops(threads, &isa);
+      machine["fma_peak_gflops"] = std::round(peak * 10) / 10;
+      machine["fma_isa"] = isa;
+    }
+    std::vector<json> gemm_lines;
+    if (absl::GetFlag(FLAGS_ceiling)) {
+      std::fprintf(stderr, "bench: every GEMM library at the layers' GEMM shapes ...\n");
+      const Ceiling c = MeasureCeiling(h, w, reps, &gemm_lines);
+      machine["gemm_results_correct"] = c.all_correct;
+      for (json& line : lines) {
+        const int b = line["batch"].get<int>();
+        const bool training = line["case"] == "train_step";
+        const double gemm_s = b * (training ? c.forward + c.backward : c.forward);
+        const double openblas_s = b * (training ? c.openblas_forward + c.openblas_backward : c.openblas_forward);
+        line["gemm_ceiling_seconds"] = gemm_s;
+        line["gemm_ceiling_gflops"] = line["gflop"].get<double>() / gemm_s;
+        line["ceiling_fraction"] = gemm_s / line["seconds"].get<double>();
+        line["openblas_ceiling_gflops"] = line["gflop"].get<double>() / openblas_s;
+        line["openblas_ceiling_fraction"] = openblas_s / line["seconds"].get<double>();
+      }
+    }
+    if (peak > 0) {
+      for (json& line : lines) line["fma_peak_fraction"] = line["gflops"].get<double>() / peak;
+    }
+    extra_lines.push_back(machine);
+    for (json& g : gemm_lines) extra_lines.push_back(g);
   }
   std::string torch_note;
   const std::map<std::string, double> torch =
@@ -420,8 +604,9 @@ int Main(int argc, char** argv) {
       line["torch_seconds"] = it->second;
       line["speedup_vs_torch"] = it->second / line["seconds"].get<double>();
     }
-    std::printf("%s\n", line.dump().c_str());
   }
+  for (const json& line : extra_lines) std::printf("%s\n", line.dump().c_str());
+  for (const json& line : lines) std::printf("%s\n", line.dump().c_str());
   return 0;
 }
 

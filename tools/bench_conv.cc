@@ -1,14 +1,13 @@
 // Layer benchmark of SphericalConv (not a test): for every SphericalConv of the
 // spherical U-Net at --height x --width (default 240x480) and --batch (default 1),
 // the forward and backward time, the achieved GFLOP/s, and — in the same run — the
-// machine's cblas_sgemm ceiling at the same GEMM shapes (the plain GEMMs on
+// machine's GEMM ceiling (nn::CpuSgemm) at the same GEMM shapes (the plain GEMMs on
 // preallocated operands, no gather). FLOPs count the multiply-adds of the layer
 // (2·P·9·Cin·Cout per pass; the backward does two such products, dW and dX, or one
 // for conv1, which needs no dX).
 //
 //   bazel run -c opt //tools:bench_conv -- --reps=5
 //   bazel run -c opt //tools:bench_conv -- --algo=input --blocks=512,1024,2048,4096
-#include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "nn/context.h"
+#include "nn/cpu_gemm.h"
 #include "nn/ops/spherical_conv.h"
 #include "sphere/tables.h"
 
@@ -41,7 +41,7 @@ ABSL_FLAG(std::string, layers, "", "Comma-separated layer names to run (default:
 ABSL_FLAG(bool, nchw, false,
           "Also time a straightforward channels-first (NCHW) forward of each layer, for the "
           "layout comparison in docs/nn_conv.md");
-ABSL_FLAG(bool, ceiling, true, "Also measure the cblas_sgemm ceiling at the same shapes");
+ABSL_FLAG(bool, ceiling, true, "Also measure the GEMM ceiling (nn::CpuSgemm) at the same shapes");
 
 namespace sal360 {
 namespace {
@@ -89,8 +89,8 @@ double GemmSeconds(bool ta, bool tb, int m, int n, int k, float beta, int reps) 
       c(static_cast<size_t>(m) * n, 0.0f);
   return Seconds(
       [&] {
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    m, n, k, 1.0f, a.data(), ta ? m : k, b.data(), tb ? k : n, beta, c.data(), n);
+        nn::CpuSgemm(ta, tb, m, n, k, 1.0f, a.data(), ta ? m : k, b.data(), tb ? k : n, beta,
+                     c.data(), n);
       },
       reps);
 }
@@ -119,8 +119,8 @@ double NchwForwardSeconds(const sphere::GatherTable& g, int n_img, int cin, int 
                 row[p] = s;
               }
             }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, pix, cin * 9, 1.0f,
-                      w.data(), cin * 9, col.data(), pix, 0.0f, y.data() + n * pix * cout, pix);
+          nn::CpuSgemm(false, false, cout, pix, cin * 9, 1.0f, w.data(), cin * 9, col.data(), pix,
+                       0.0f, y.data() + n * pix * cout, pix);
         }
       },
       reps);
@@ -193,9 +193,11 @@ int Main(int argc, char** argv) {
   }
 
   std::printf("SphericalConv benchmark: %dx%d batch %d, %s tables, algo %s, %d passes x %d reps "
-              "(minimum), OpenBLAS %d threads (%s)\n",
-              H, W, N, mode.c_str(), algo_flag.c_str(), passes, reps, openblas_get_num_threads(),
-              openblas_get_config());
+              "(minimum), %d threads, GEMM %s (nn/cpu_gemm.h)\n",
+              H, W, N, mode.c_str(), algo_flag.c_str(), passes, reps, nn::CpuThreads(),
+              nn::CurrentGemmPolicy().automatic
+                  ? "auto"
+                  : nn::GemmBackendName(nn::CurrentGemmPolicy().fixed));
   double peak = 1e30;
   for (int pass = 0; pass < passes; ++pass) {
     if (ceiling) peak = std::min(peak, GemmSeconds(false, false, 2048, 2048, 2048, 0.0f, reps));

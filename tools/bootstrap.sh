@@ -7,7 +7,9 @@ set -euo pipefail
 PACKAGES=(
   bazel-bootstrap      # Bazel 4.2.3 (offline; shims in third_party/)
   g++ pkg-config
-  libopenblas-dev      # CPU GEMM (cblas_sgemm)
+  libopenblas-dev      # CPU GEMM (cblas_sgemm), one of nn/cpu_gemm.h's backends
+  libdnnl-dev          # oneDNN 2.6: dnnl_sgemm, the fastest CPU GEMM at most of our shapes
+  libblis4-openmp      # BLIS 0.9 runtime (dlopen'ed by nn/cpu_gemm.cc; no -dev: its cblas.h would compete with OpenBLAS's)
   libstb-dev           # stb_image / stb_image_write / stb_image_resize
   libabsl-dev          # flags, Status, strings
   libgtest-dev         # GoogleTest

@@ -118,7 +118,7 @@ fi
 # ---- 3. bench on the GPU: forward and train step at 240x480, batch 1 and 8 ----
 say "bench: ${BENCH_H}x${BENCH_W}"
 bench_line() {  # the JSON lines of bench, one summary line each
-  awk '/^\{/' "$1" | while read -r j; do
+  awk '/^\{/ && /"case":"(forward|train_step)"/' "$1" | while read -r j; do
     printf '%s\n' "$j" | tr -d '{}"' | tr ',' '\n' | awk -F: -v pre="$2" '
       { v[$1] = $2 }
       END { printf "%s %s batch %s: %.2f ms, %.1f GFLOP/s, %s kernel launches + %s cuBLAS GEMMs per step, %s device allocations in a step%s\n",

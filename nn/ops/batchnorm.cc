@@ -7,6 +7,7 @@
 #include "nn/ops/batchnorm_kernels.h"
 #include "nn/ops/check_args.h"
 #include "nn/ops/dispatch.h"
+#include "nn/parallel.h"
 
 namespace sal360::nn {
 namespace {
@@ -17,6 +18,39 @@ void CheckChannelVector(const Tensor& t, const Tensor& x, const char* what, cons
   SAL_NN_CHECK(IsChannelVector(t, x.shape().c), "%s: %s has shape %s, want (1,1,1,%d)", op,
                what, t.shape().ToString().c_str(), x.shape().c);
   SAL_NN_CHECK(t.device() == x.device(), "%s: %s on a different device", op, what);
+}
+
+// The CPU reductions over the M rows: fixed chunks of kChunkRows rows, each summed in
+// double on some thread into its own slot, then the slots added in chunk order. The
+// order depends only on M, so the bits do not depend on the thread count.
+constexpr int64_t kChunkRows = 512;
+
+// sums[ch] = sum over rows i of term(i, ch), in the fixed order above.
+template <typename Term>
+void ChunkedChannelSums(int64_t m, int c, Term term, std::vector<double>* sums) {
+  const int64_t chunks = (m + kChunkRows - 1) / kChunkRows;
+  std::vector<double> partial(static_cast<size_t>(chunks) * c, 0.0);  // (chunks, C)
+  ParallelFor(0, chunks, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      double* acc = partial.data() + k * c;
+      const int64_t i1 = std::min(m, (k + 1) * kChunkRows);
+      for (int64_t i = k * kChunkRows; i < i1; ++i) {
+        for (int ch = 0; ch < c; ++ch) acc[ch] += term(i, ch);
+      }
+    }
+  });
+  sums->assign(c, 0.0);
+  for (int64_t k = 0; k < chunks; ++k) {
+    for (int ch = 0; ch < c; ++ch) (*sums)[ch] += partial[k * c + ch];
+  }
+}
+
+// fn(i) for every row, rows split over the threads.
+template <typename Fn>
+void ForRows(int64_t m, int c, Fn fn) {
+  ParallelFor(0, m, GrainFor(c), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) fn(i);
+  });
 }
 
 // Makes `t` a (1,1,1,c) tensor on `device`, reusing its memory when it already is one.
@@ -68,15 +102,14 @@ void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& b
                                        ctx.stream());
   });
   const float* px = x.data();                  // (M, C)
-  std::vector<double> mean(c, 0.0), var(c, 0.0);  // (C)
-  for (int64_t i = 0; i < m_local; ++i) {
-    for (int ch = 0; ch < c; ++ch) mean[ch] += px[i * c + ch];
-  }
+  std::vector<double> mean, var;  // (C)
+  ChunkedChannelSums(m_local, c, [&](int64_t i, int ch) { return double(px[i * c + ch]); }, &mean);
   if (sync != nullptr) sync->AllReduceHost(mean.data(), c);
   for (int ch = 0; ch < c; ++ch) mean[ch] /= static_cast<double>(m);
-  for (int64_t i = 0; i < m_local; ++i) {
-    for (int ch = 0; ch < c; ++ch) var[ch] += kernels::SquaredDeviation(px[i * c + ch], mean[ch]);
-  }
+  ChunkedChannelSums(
+      m_local, c,
+      [&](int64_t i, int ch) { return double(kernels::SquaredDeviation(px[i * c + ch], mean[ch])); },
+      &var);
   if (sync != nullptr) sync->AllReduceHost(var.data(), c);
   float* save_mean = cache.mean.data();
   float* save_invstd = cache.invstd.data();
@@ -92,12 +125,12 @@ void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& b
   const float* pg = gamma.data();
   const float* pb = beta.data();
   float* py = y.data();  // (M, C); may alias x: each element is read before it is written
-  for (int64_t i = 0; i < m_local; ++i) {
+  ForRows(m_local, c, [&](int64_t i) {
     for (int ch = 0; ch < c; ++ch) {
       py[i * c + ch] =
           kernels::BnNormalize(px[i * c + ch], save_mean[ch], save_invstd[ch], pg[ch], pb[ch]);
     }
-  }
+  });
 }
 
 void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
@@ -126,11 +159,11 @@ void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& be
   const float* pg = gamma.data();
   const float* pb = beta.data();
   float* py = y.data();
-  for (int64_t i = 0; i < m; ++i) {
+  ForRows(m, c, [&](int64_t i) {
     for (int ch = 0; ch < c; ++ch) {
       py[i * c + ch] = kernels::BnNormalize(px[i * c + ch], rm[ch], invstd[ch], pg[ch], pb[ch]);
     }
-  }
+  });
 }
 
 void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCache& cache,
@@ -160,15 +193,15 @@ void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCach
   const float* pdy = dy.data();  // (M, C)
   const float* mean = cache.mean.data();
   const float* invstd = cache.invstd.data();
-  std::vector<double> sum_dy(c, 0.0), sum_dy_xhat(c, 0.0);  // (C)
-  for (int64_t i = 0; i < m; ++i) {
-    for (int ch = 0; ch < c; ++ch) {
-      const float g = pdy[i * c + ch];
-      sum_dy[ch] += g;
-      sum_dy_xhat[ch] +=
-          static_cast<double>(g) * kernels::BnXhat(px[i * c + ch], mean[ch], invstd[ch]);
-    }
-  }
+  std::vector<double> sum_dy, sum_dy_xhat;  // (C)
+  ChunkedChannelSums(m, c, [&](int64_t i, int ch) { return double(pdy[i * c + ch]); }, &sum_dy);
+  ChunkedChannelSums(
+      m, c,
+      [&](int64_t i, int ch) {
+        return static_cast<double>(pdy[i * c + ch]) *
+               kernels::BnXhat(px[i * c + ch], mean[ch], invstd[ch]);
+      },
+      &sum_dy_xhat);
   std::vector<float> mean_dy(c), mean_dy_xhat(c);
   float* pdg = dgamma.data();
   float* pdb = dbeta.data();
@@ -192,13 +225,13 @@ void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCach
     mean_dy_xhat[ch] = static_cast<float>(sum_dy_xhat[ch] / m_all);
   }
   const float* pg = gamma.data();
-  float* pdx = dx.data();  // may alias dy
-  for (int64_t i = 0; i < m; ++i) {
+  float* pdx = dx.data();  // may alias dy: each element is read before it is written
+  ForRows(m, c, [&](int64_t i) {
     for (int ch = 0; ch < c; ++ch) {
       pdx[i * c + ch] = kernels::BnBackwardDx(px[i * c + ch], pdy[i * c + ch], mean[ch],
                                               invstd[ch], pg[ch], mean_dy[ch], mean_dy_xhat[ch]);
     }
-  }
+  });
 }
 
 }  // namespace sal360::nn

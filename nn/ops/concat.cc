@@ -6,6 +6,7 @@
 #include "nn/ops/check_args.h"
 #include "nn/ops/concat_kernels.h"
 #include "nn/ops/dispatch.h"
+#include "nn/parallel.h"
 
 namespace sal360::nn {
 namespace {
@@ -38,11 +39,13 @@ void ConcatChannelsForward(const Tensor& a, const Tensor& b, Tensor& y) {
   float* __restrict py = y.data();        // (M, Ca+Cb)
   const int64_t m = int64_t{y.shape().n} * y.shape().h * y.shape().w;
   const int cy = ca + cb;
-  for (int64_t i = 0; i < m; ++i) {
-    // Two loops so that each is a branch-free copy.
-    for (int k = 0; k < ca; ++k) py[i * cy + k] = kernels::ConcatAt(pa, pb, ca, cb, i, k);
-    for (int k = ca; k < cy; ++k) py[i * cy + k] = kernels::ConcatAt(pa, pb, ca, cb, i, k);
-  }
+  ParallelFor(0, m, GrainFor(cy), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      // Two loops so that each is a branch-free copy.
+      for (int k = 0; k < ca; ++k) py[i * cy + k] = kernels::ConcatAt(pa, pb, ca, cb, i, k);
+      for (int k = ca; k < cy; ++k) py[i * cy + k] = kernels::ConcatAt(pa, pb, ca, cb, i, k);
+    }
+  });
 }
 
 void ConcatChannelsBackward(const Tensor& dy, Tensor& da, Tensor& db) {
@@ -60,10 +63,12 @@ void ConcatChannelsBackward(const Tensor& dy, Tensor& da, Tensor& db) {
   const float* __restrict pdy = dy.data();  // (M, Ca+Cb)
   float* __restrict pa = da.data();         // (M, Ca)
   float* __restrict pb = db.data();         // (M, Cb)
-  for (int64_t i = 0; i < m; ++i) {
-    for (int k = 0; k < ca; ++k) pa[i * ca + k] = kernels::SplitAt(pdy, cy, 0, i, k);
-    for (int k = 0; k < cb; ++k) pb[i * cb + k] = kernels::SplitAt(pdy, cy, ca, i, k);
-  }
+  ParallelFor(0, m, GrainFor(cy), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      for (int k = 0; k < ca; ++k) pa[i * ca + k] = kernels::SplitAt(pdy, cy, 0, i, k);
+      for (int k = 0; k < cb; ++k) pb[i * cb + k] = kernels::SplitAt(pdy, cy, ca, i, k);
+    }
+  });
 }
 
 }  // namespace sal360::nn

@@ -4,6 +4,7 @@
 #include "nn/ops/check_args.h"
 #include "nn/ops/dispatch.h"
 #include "nn/ops/elementwise_kernels.h"
+#include "nn/parallel.h"
 
 namespace sal360::nn {
 
@@ -13,7 +14,9 @@ void Fill(Tensor& y, float value) {
   SAL_ON_CUDA(y.device(), {
     return cuda::Fill(py, n, value, CudaStream());
   });
-  for (int64_t i = 0; i < n; ++i) py[i] = value;
+  ParallelFor(0, n, GrainFor(1), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) py[i] = value;
+  });
 }
 
 void Axpy(float a, const Tensor& x, Tensor& y) {
@@ -24,7 +27,9 @@ void Axpy(float a, const Tensor& x, Tensor& y) {
   SAL_ON_CUDA(y.device(), {
     return cuda::Axpy(a, px, py, n, CudaStream());
   });
-  for (int64_t i = 0; i < n; ++i) py[i] = kernels::Axpy(a, px[i], py[i]);
+  ParallelFor(0, n, GrainFor(1), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) py[i] = kernels::Axpy(a, px[i], py[i]);
+  });
 }
 
 void ReluForward(const Tensor& x, Tensor& y) {
@@ -35,7 +40,9 @@ void ReluForward(const Tensor& x, Tensor& y) {
   SAL_ON_CUDA(y.device(), {
     return cuda::ReluForward(px, py, n, CudaStream());
   });
-  for (int64_t i = 0; i < n; ++i) py[i] = kernels::Relu(px[i]);
+  ParallelFor(0, n, GrainFor(1), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) py[i] = kernels::Relu(px[i]);
+  });
 }
 
 void ReluBackward(const Tensor& y, const Tensor& dy, Tensor& dx) {
@@ -49,7 +56,9 @@ void ReluBackward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   const float* py = y.data();
   const float* pdy = dy.data();
   float* pdx = dx.data();
-  for (int64_t i = 0; i < n; ++i) pdx[i] = kernels::ReluGrad(py[i], pdy[i]);
+  ParallelFor(0, n, GrainFor(1), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) pdx[i] = kernels::ReluGrad(py[i], pdy[i]);
+  });
 }
 
 }  // namespace sal360::nn

@@ -6,6 +6,7 @@
 #include "nn/ops/check_args.h"
 #include "nn/ops/dispatch.h"
 #include "nn/ops/pool_kernels.h"
+#include "nn/parallel.h"
 
 namespace sal360::nn {
 namespace {
@@ -35,9 +36,11 @@ void MaxPool2x2Forward(const Tensor& x, Tensor& y, Buffer& argmax) {
   const float* px = x.data();
   float* py = y.data();  // (N, H/2, W/2, C)
   const int64_t row = int64_t{s.w} * s.c;
-  int64_t o = 0;
-  for (int n = 0; n < s.n; ++n) {
-    for (int ho = 0; ho < pooled.h; ++ho) {
+  // One pooled image row per index (n, ho); each writes only its own outputs.
+  ParallelFor(0, int64_t{s.n} * pooled.h, GrainFor(4 * row), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int n = static_cast<int>(r / pooled.h), ho = static_cast<int>(r % pooled.h);
+      int64_t o = r * pooled.w * s.c;
       for (int wo = 0; wo < pooled.w; ++wo, o += s.c) {
         const float* p00 = px + kernels::NhwcIndex(n, 2 * ho, 2 * wo, 0, s.h, s.w, s.c);
         const float* p01 = p00 + s.c;
@@ -50,7 +53,7 @@ void MaxPool2x2Forward(const Tensor& x, Tensor& y, Buffer& argmax) {
         }
       }
     }
-  }
+  });
 }
 
 void MaxPool2x2Backward(const Tensor& dy, const Buffer& argmax, Tensor& dx) {
@@ -68,16 +71,17 @@ void MaxPool2x2Backward(const Tensor& dy, const Buffer& argmax, Tensor& dx) {
   });
   const float* pdy = dy.data();
   float* pdx = dx.data();  // (N, H, W, C)
-  int64_t i = 0;
-  for (int n = 0; n < s.n; ++n) {
-    for (int h = 0; h < s.h; ++h) {
+  ParallelFor(0, int64_t{s.n} * s.h, GrainFor(int64_t{s.w} * s.c), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int n = static_cast<int>(r / s.h), h = static_cast<int>(r % s.h);
+      int64_t i = r * s.w * s.c;
       for (int w = 0; w < s.w; ++w) {
         for (int c = 0; c < s.c; ++c, ++i) {
           pdx[i] = kernels::MaxPool2x2GradAt(pdy, arg, s.h, s.w, s.c, n, h, w, c);
         }
       }
     }
-  }
+  });
 }
 
 void UpsampleNearest2xForward(const Tensor& x, Tensor& y) {
@@ -93,14 +97,15 @@ void UpsampleNearest2xForward(const Tensor& x, Tensor& y) {
   });
   const float* px = x.data();
   float* py = y.data();  // (N, 2H, 2W, C)
-  int64_t o = 0;
-  for (int n = 0; n < s.n; ++n) {
-    for (int h = 0; h < up.h; ++h) {
+  ParallelFor(0, int64_t{s.n} * up.h, GrainFor(int64_t{up.w} * s.c), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int n = static_cast<int>(r / up.h), h = static_cast<int>(r % up.h);
+      int64_t o = r * up.w * s.c;
       for (int w = 0; w < up.w; ++w) {
         for (int c = 0; c < s.c; ++c, ++o) py[o] = kernels::Upsample2xAt(px, s.h, s.w, s.c, n, h, w, c);
       }
     }
-  }
+  });
 }
 
 void UpsampleNearest2xBackward(const Tensor& dy, Tensor& dx) {
@@ -116,16 +121,17 @@ void UpsampleNearest2xBackward(const Tensor& dy, Tensor& dx) {
   });
   const float* pdy = dy.data();
   float* pdx = dx.data();  // (N, H, W, C)
-  int64_t i = 0;
-  for (int n = 0; n < s.n; ++n) {
-    for (int h = 0; h < s.h; ++h) {
+  ParallelFor(0, int64_t{s.n} * s.h, GrainFor(4 * int64_t{s.w} * s.c), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int n = static_cast<int>(r / s.h), h = static_cast<int>(r % s.h);
+      int64_t i = r * s.w * s.c;
       for (int w = 0; w < s.w; ++w) {
         for (int c = 0; c < s.c; ++c, ++i) {
           pdx[i] = kernels::Upsample2xGradAt(pdy, s.h, s.w, s.c, n, h, w, c);
         }
       }
     }
-  }
+  });
 }
 
 }  // namespace sal360::nn

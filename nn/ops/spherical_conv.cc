@@ -4,17 +4,17 @@
 // per-row arithmetic both devices share.
 #include "nn/ops/spherical_conv.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "nn/context.h"
+#include "nn/cpu_gemm.h"
 #include "nn/ops/check_args.h"
 #include "nn/ops/dispatch.h"
 #include "nn/ops/spherical_conv_kernels.h"
+#include "nn/parallel.h"
 
 namespace sal360::nn {
 
@@ -170,8 +170,7 @@ void Gemm(Device d, bool trans_a, bool trans_b, int m, int n, int k, float alpha
     return cuda::RowMajorSgemm(Context::Get(Device::kCuda).cublas(), trans_a, trans_b, m, n, k,
                                alpha, a, lda, b, ldb, beta, c, ldc);
   });
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  CpuSgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // col (pt1 - pt0, C): column rows [pt0, pt1) of one image (pt = p*9 + tap).
@@ -180,10 +179,12 @@ void GatherColumns(const ConvTable& t, const float* x_img, int channels, int64_t
   SAL_ON_CUDA(t.device(), {
     return cuda::GatherColumns(View(t), x_img, channels, pt0, pt1, col, CudaStream());
   });
-  for (int64_t pt = pt0; pt < pt1; ++pt) {
-    kernels::GatherColumnRow(x_img, channels, t.src(), t.weight(), t.taps(), pt,
-                             col + (pt - pt0) * channels, 0, channels, 1);
-  }
+  ParallelFor(pt0, pt1, GrainFor(int64_t{channels} * t.taps()), [&](int64_t r0, int64_t r1) {
+    for (int64_t pt = r0; pt < r1; ++pt) {
+      kernels::GatherColumnRow(x_img, channels, t.src(), t.weight(), t.taps(), pt,
+                               col + (pt - pt0) * channels, 0, channels, 1);
+    }
+  });
 }
 
 // dx rows [q0, q1) of one image from the image's dcol (H*W*9, C).
@@ -192,11 +193,13 @@ void InverseGather(const ConvTable& t, const float* dcol_img, int channels, int6
   SAL_ON_CUDA(t.device(), {
     return cuda::InverseGather(View(t), dcol_img, channels, q0, q1, dx_rows, CudaStream());
   });
-  for (int64_t q = q0; q < q1; ++q) {
-    kernels::InverseGatherRow(dcol_img, channels, t.inverse_offsets(), t.inverse_rows(),
-                              t.inverse_weights(), q, dx_rows + (q - q0) * channels, 0, channels,
-                              1);
-  }
+  ParallelFor(q0, q1, GrainFor(int64_t{channels} * kConvTaps * t.taps()), [&](int64_t r0, int64_t r1) {
+    for (int64_t q = r0; q < r1; ++q) {
+      kernels::InverseGatherRow(dcol_img, channels, t.inverse_offsets(), t.inverse_rows(),
+                                t.inverse_weights(), q, dx_rows + (q - q0) * channels, 0, channels,
+                                1);
+    }
+  });
 }
 
 // y rows [p0, p1) of one image: bias + gathered sum of the image's z rows (H*W, 9*C).
@@ -205,10 +208,12 @@ void GatherSum(const ConvTable& t, const float* z_img, int channels, const float
   SAL_ON_CUDA(t.device(), {
     return cuda::GatherSum(View(t), z_img, channels, bias, p0, p1, y_rows, CudaStream());
   });
-  for (int64_t p = p0; p < p1; ++p) {
-    kernels::GatherSumRow(z_img, channels, t.src(), t.weight(), t.taps(), p, bias,
-                          y_rows + (p - p0) * channels, 0, channels, 1);
-  }
+  ParallelFor(p0, p1, GrainFor(int64_t{channels} * kConvTaps * t.taps()), [&](int64_t r0, int64_t r1) {
+    for (int64_t p = r0; p < r1; ++p) {
+      kernels::GatherSumRow(z_img, channels, t.src(), t.weight(), t.taps(), p, bias,
+                            y_rows + (p - p0) * channels, 0, channels, 1);
+    }
+  });
 }
 
 // g rows [q0, q1) (9*C each) of one image from the image's dy (H*W, C).
@@ -217,18 +222,22 @@ void InverseGatherTaps(const ConvTable& t, const float* dy_img, int channels, in
   SAL_ON_CUDA(t.device(), {
     return cuda::InverseGatherTaps(View(t), dy_img, channels, q0, q1, g_rows, CudaStream());
   });
-  for (int64_t q = q0; q < q1; ++q) {
-    kernels::InverseGatherTapsRow(dy_img, channels, t.inverse_offsets(), t.inverse_rows(),
-                                  t.inverse_weights(), q, g_rows + (q - q0) * kConvTaps * channels,
-                                  0, channels, 1);
-  }
+  ParallelFor(q0, q1, GrainFor(int64_t{channels} * kConvTaps * t.taps()), [&](int64_t r0, int64_t r1) {
+    for (int64_t q = r0; q < r1; ++q) {
+      kernels::InverseGatherTapsRow(dy_img, channels, t.inverse_offsets(), t.inverse_rows(),
+                                    t.inverse_weights(), q, g_rows + (q - q0) * kConvTaps * channels,
+                                    0, channels, 1);
+    }
+  });
 }
 
 void FillRowsWithBias(Device d, const float* bias, int64_t rows, int channels, float* y) {
   SAL_ON_CUDA(d, {
     return cuda::FillRowsWithBias(bias, rows, channels, y, CudaStream());
   });
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * channels, bias, channels * sizeof(float));
+  ParallelFor(0, rows, GrainFor(channels), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) std::memcpy(y + r * channels, bias, channels * sizeof(float));
+  });
 }
 
 // db[c] += sum_r dy[r][c], in the fixed two-stage order of kernels::ColumnChunkSum.
@@ -238,14 +247,17 @@ void BiasGrad(Device d, const float* dy, int64_t rows, int channels, float* db, 
   SAL_ON_CUDA(d, {
     return cuda::BiasGrad(dy, rows, channels, partial, db, CudaStream());
   });
-  for (int64_t k = 0; k < chunks; ++k) {
-    float* acc = partial + k * channels;
-    std::fill(acc, acc + channels, 0.0f);
-    const int64_t r1 = std::min(rows, (k + 1) * kernels::kBiasChunkRows);
-    for (int64_t r = k * kernels::kBiasChunkRows; r < r1; ++r) {
-      kernels::AccumulateRow(dy + r * channels, acc, 0, channels, 1);
+  // Each chunk's partial sum is its own (fixed chunks): the same bits on any thread count.
+  ParallelFor(0, chunks, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      float* acc = partial + k * channels;
+      std::fill(acc, acc + channels, 0.0f);
+      const int64_t r1 = std::min(rows, (k + 1) * kernels::kBiasChunkRows);
+      for (int64_t r = k * kernels::kBiasChunkRows; r < r1; ++r) {
+        kernels::AccumulateRow(dy + r * channels, acc, 0, channels, 1);
+      }
     }
-  }
+  });
   for (int64_t k = 0; k < chunks; ++k) {
     kernels::AccumulateRow(partial + k * channels, db, 0, channels, 1);
   }
@@ -322,15 +334,17 @@ int64_t BlockPixels(const ConvOptions& o, int64_t row_floats, int64_t pixels) {
 
 }  // namespace
 
-// Measured on the U-Net's layers at 240x480 (docs/nn_conv.md). Forward: the input side
-// wins while Cout >= Cin (conv1-4: 12-60% faster); with Cout < Cin the output side is
-// as fast or faster (conv5 10%, conv7 3x: its column matrix would be 0.5 GB for one
-// output channel). Backward: the output side avoids the full-image dcol and wins for
+// Measured on the U-Net's layers at 240x480 batch 2 with CpuSgemm's per-shape library
+// choice (docs/nn_conv.md). Forward: the input side, whose column blocks stay in cache,
+// wins or ties everywhere (conv6 47 vs 52 ms, conv5 45 vs 44 ms) except where the z rows
+// are narrower than the input rows (9*Cout <= Cin: conv7, 128 -> 1, 6.5 vs 19 ms); so
+// the output side's whole-image z buffer (H*W x 9*Cout) is never larger than the input
+// itself (it was 66 MB for conv6 with OpenBLAS's choice). Backward: the output side avoids the full-image dcol and wins for
 // conv2-7 (5-35%); only conv1 (4 -> 64, z-space 16x wider than the columns) is faster
 // on the input side.
 ConvAlgo ChooseConvAlgo(int cin, int cout, ConvPass pass) {
   if (pass == ConvPass::kForward) {
-    return cout < cin ? ConvAlgo::kGatherOutput : ConvAlgo::kGatherInput;
+    return 9 * cout <= cin ? ConvAlgo::kGatherOutput : ConvAlgo::kGatherInput;
   }
   return cout <= 2 * cin ? ConvAlgo::kGatherOutput : ConvAlgo::kGatherInput;
 }

@@ -6,6 +6,7 @@
 // from the exported PyTorch state dict (nn/checkpoint.h), so the weight permutation is
 // checked too. Then: finite-difference gradients of the whole network, determinism, and
 // buffer reuse.
+#include "nn/cpu_gemm.h"
 #include "nn/model.h"
 
 #include <cmath>
@@ -352,6 +353,37 @@ TEST(ModelTest, TrainingStepIsDeterministicAndAccumulates) {
     }
   }
   EXPECT_EQ(grads[0], grads[1]);
+}
+
+// The CPU's parallel loops (nn/parallel.h: gathers, batch-norm, pooling, concat, Adam)
+// cut their work independently of the thread count, so a training step gives the same
+// bits on 1, 2 or 3 threads. The GEMM is pinned to OpenBLAS, which splits its products
+// over M and N only (never K), so its bits do not depend on the thread count either.
+TEST(ModelTest, TrainingStepIsIndependentOfTheThreadCount) {
+  GemmPolicy openblas;
+  openblas.automatic = false;
+  openblas.fixed = GemmBackend::kOpenBlas;
+  SetGemmPolicy(openblas);
+  const Tensor x = RandomInput(2, 32, 64, 61);
+  const std::vector<float> r = RandomFloats(2 * 32 * 64, 62);
+  const Tensor dout = Tensor::FromVector(Shape{2, 32, 64, 1}, r, Device::kCpu);
+  std::vector<float> out[3], grads[3];
+  for (int threads = 1; threads <= 3; ++threads) {
+    SetCpuThreads(threads);
+    SphericalUNet model(Device::kCpu, ModelConfig{});
+    Rng rng(7);
+    model.Initialize(rng);
+    model.params().ZeroGrad();
+    out[threads - 1] = model.Forward(x, true).ToVector();
+    model.Backward(dout);
+    grads[threads - 1] = model.params().grads_flat().ToVector();
+  }
+  SetCpuThreads(0);
+  SetGemmPolicy(GemmPolicy{});
+  EXPECT_EQ(out[0], out[1]);
+  EXPECT_EQ(out[0], out[2]);
+  EXPECT_EQ(grads[0], grads[1]);
+  EXPECT_EQ(grads[0], grads[2]);
 }
 
 TEST(ModelTest, SmallerBatchReusesBuffers) {

@@ -1,10 +1,11 @@
-// The emulated cuBLAS (see include/cublas_v2.h): column-major GEMM on OpenBLAS.
-#include <cblas.h>
+// The emulated cuBLAS (see include/cublas_v2.h): column-major GEMM on the CPU path's one
+// GEMM (nn/cpu_gemm.h), so the emulated device multiplies exactly like the CPU.
 
 #include <algorithm>
 #include <mutex>
 
 #include "cublas_v2.h"
+#include "nn/cpu_gemm.h"
 #include "nn/cuda/emu/state.h"
 
 struct cublasContext {
@@ -107,8 +108,9 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
                  !OperandInDevice(B, b_rows, b_cols, ldb)))) {
     return CUBLAS_STATUS_EXECUTION_FAILED;
   }
-  const auto op = [](cublasOperation_t o) { return o == CUBLAS_OP_N ? CblasNoTrans : CblasTrans; };
-  cblas_sgemm(CblasColMajor, op(transa), op(transb), m, n, k, *alpha, A, lda, B, ldb, *beta, C,
-              ldc);
+  // Column-major C (m, n) is row-major C^T (n, m) = op(B)^T · op(A)^T: the row-major call
+  // with the operands swapped, which is the CPU path's own call for RowMajorSgemm's shapes.
+  sal360::nn::CpuSgemm(transb != CUBLAS_OP_N, transa != CUBLAS_OP_N, n, m, k, *alpha, B, ldb, A,
+                       lda, *beta, C, ldc);
   return CUBLAS_STATUS_SUCCESS;
 }
