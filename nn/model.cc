@@ -355,11 +355,11 @@ const Tensor& SphericalUNet::Forward(const Tensor& x, bool training) {
     Tensor& gamma = params_.param(bn_w_[i]);
     Tensor& beta = params_.param(bn_b_[i]);
     if (training) {
-      BatchNormForwardTrain(s.c[i], gamma, beta, bn_stats_[i], s.bn_cache[i], s.e[i], 0.1f, 1e-5f, sync_bn_);
+      BatchNormReluForwardTrain(s.c[i], gamma, beta, bn_stats_[i], s.bn_cache[i], s.e[i], 0.1f, 1e-5f,
+                                sync_bn_);
     } else {
-      BatchNormForwardEval(s.c[i], gamma, beta, bn_stats_[i], s.e[i]);
+      BatchNormReluForwardEval(s.c[i], gamma, beta, bn_stats_[i], s.e[i]);
     }
-    ReluForward(s.e[i], s.e[i]);
   };
   auto pool = [&](int i) {  // pool of e_{i+1} into p_{i+1}
     static constexpr const char* kNames[3] = {"pool1", "pool2", "pool3"};
@@ -426,13 +426,11 @@ void SphericalUNet::Backward(const Tensor& dout) {
       grad_ready_(params_.offset(conv_w_[i]), end);
     }
   };
-  // de (the gradient w.r.t. e_i, overwritten in place with the one w.r.t. bn's output)
-  // -> dc (w.r.t. conv_i's output).
+  // de (the gradient w.r.t. e_i; scratch afterwards) -> dc (w.r.t. conv_i's output).
   auto bn_relu_bwd = [&](int i, Tensor& de, Tensor& dc) {
     Scoped scope(o, kBnReluBwdNames[i]);
-    ReluBackward(s.e[i], de, de);
-    BatchNormBackward(s.c[i], params_.param(bn_w_[i]), s.bn_cache[i], de, dc,
-                      params_.grad(bn_w_[i]), params_.grad(bn_b_[i]), sync_bn_);
+    BatchNormReluBackward(s.c[i], s.e[i], params_.param(bn_w_[i]), s.bn_cache[i], de, dc,
+                          params_.grad(bn_w_[i]), params_.grad(bn_b_[i]), sync_bn_);
   };
   auto cat_up_bwd = [&](int k, const Tensor& dcat, Tensor& du, Tensor& dskip, Tensor& de_src) {
     static constexpr const char* kUp[3] = {"up5.bwd", "up6.bwd", "up7.bwd"};

@@ -7,6 +7,8 @@
 #include "nn/ops/batchnorm_kernels.h"
 #include "nn/ops/check_args.h"
 #include "nn/ops/dispatch.h"
+#include "nn/ops/elementwise.h"
+#include "nn/ops/elementwise_kernels.h"
 #include "nn/parallel.h"
 
 namespace sal360::nn {
@@ -25,23 +27,22 @@ void CheckChannelVector(const Tensor& t, const Tensor& x, const char* what, cons
 // order depends only on M, so the bits do not depend on the thread count.
 constexpr int64_t kChunkRows = 512;
 
-// sums[ch] = sum over rows i of term(i, ch), in the fixed order above.
-template <typename Term>
-void ChunkedChannelSums(int64_t m, int c, Term term, std::vector<double>* sums) {
+// sums[j] (j < width) = sum over rows i of the terms row_fn(i, acc) adds into acc[j],
+// in the fixed order above.
+template <typename RowFn>
+void ChunkedRowSums(int64_t m, int width, RowFn row_fn, std::vector<double>* sums) {
   const int64_t chunks = (m + kChunkRows - 1) / kChunkRows;
-  std::vector<double> partial(static_cast<size_t>(chunks) * c, 0.0);  // (chunks, C)
+  std::vector<double> partial(static_cast<size_t>(chunks) * width, 0.0);  // (chunks, width)
   ParallelFor(0, chunks, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
-      double* acc = partial.data() + k * c;
+      double* acc = partial.data() + k * width;
       const int64_t i1 = std::min(m, (k + 1) * kChunkRows);
-      for (int64_t i = k * kChunkRows; i < i1; ++i) {
-        for (int ch = 0; ch < c; ++ch) acc[ch] += term(i, ch);
-      }
+      for (int64_t i = k * kChunkRows; i < i1; ++i) row_fn(i, acc);
     }
   });
-  sums->assign(c, 0.0);
+  sums->assign(width, 0.0);
   for (int64_t k = 0; k < chunks; ++k) {
-    for (int ch = 0; ch < c; ++ch) (*sums)[ch] += partial[k * c + ch];
+    for (int j = 0; j < width; ++j) (*sums)[j] += partial[k * width + j];
   }
 }
 
@@ -68,10 +69,12 @@ BatchNormStats BatchNormStats::Create(int channels, Device device) {
   return s;
 }
 
-void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                           BatchNormStats& stats, BatchNormCache& cache, Tensor& y,
-                           float momentum, float eps, Collective* sync) {
-  const char* op = "BatchNormForwardTrain";
+namespace {
+
+void ForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta, BatchNormStats& stats,
+                  BatchNormCache& cache, Tensor& y, float momentum, float eps, Collective* sync,
+                  bool relu) {
+  const char* op = relu ? "BatchNormReluForwardTrain" : "BatchNormForwardTrain";
   CheckSameShapeAndDevice(x, y, op);
   CheckChannelVector(gamma, x, "gamma", op);
   CheckChannelVector(beta, x, "beta", op);
@@ -96,19 +99,28 @@ void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& b
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::BatchNormScratchBytes(m, c));
-    return cuda::BatchNormForwardTrain(x.data(), gamma.data(), beta.data(), m, c, momentum, eps,
-                                       stats.running_mean.data(), stats.running_var.data(),
-                                       cache.mean.data(), cache.invstd.data(), y.data(), scratch,
-                                       ctx.stream());
+    cuda::BatchNormForwardTrain(x.data(), gamma.data(), beta.data(), m, c, momentum, eps,
+                                stats.running_mean.data(), stats.running_var.data(),
+                                cache.mean.data(), cache.invstd.data(), y.data(), scratch,
+                                ctx.stream());
+    if (relu) ReluForward(y, y);
+    return;
   });
   const float* px = x.data();                  // (M, C)
   std::vector<double> mean, var;  // (C)
-  ChunkedChannelSums(m_local, c, [&](int64_t i, int ch) { return double(px[i * c + ch]); }, &mean);
+  ChunkedRowSums(
+      m_local, c,
+      [&](int64_t i, double* acc) {
+        for (int ch = 0; ch < c; ++ch) acc[ch] += px[i * c + ch];
+      },
+      &mean);
   if (sync != nullptr) sync->AllReduceHost(mean.data(), c);
   for (int ch = 0; ch < c; ++ch) mean[ch] /= static_cast<double>(m);
-  ChunkedChannelSums(
+  ChunkedRowSums(
       m_local, c,
-      [&](int64_t i, int ch) { return double(kernels::SquaredDeviation(px[i * c + ch], mean[ch])); },
+      [&](int64_t i, double* acc) {
+        for (int ch = 0; ch < c; ++ch) acc[ch] += kernels::SquaredDeviation(px[i * c + ch], mean[ch]);
+      },
       &var);
   if (sync != nullptr) sync->AllReduceHost(var.data(), c);
   float* save_mean = cache.mean.data();
@@ -127,15 +139,16 @@ void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& b
   float* py = y.data();  // (M, C); may alias x: each element is read before it is written
   ForRows(m_local, c, [&](int64_t i) {
     for (int ch = 0; ch < c; ++ch) {
-      py[i * c + ch] =
+      const float v =
           kernels::BnNormalize(px[i * c + ch], save_mean[ch], save_invstd[ch], pg[ch], pb[ch]);
+      py[i * c + ch] = relu ? kernels::Relu(v) : v;
     }
   });
 }
 
-void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                          const BatchNormStats& stats, Tensor& y, float eps) {
-  const char* op = "BatchNormForwardEval";
+void ForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                 const BatchNormStats& stats, Tensor& y, float eps, bool relu) {
+  const char* op = relu ? "BatchNormReluForwardEval" : "BatchNormForwardEval";
   CheckSameShapeAndDevice(x, y, op);
   CheckChannelVector(gamma, x, "gamma", op);
   CheckChannelVector(beta, x, "beta", op);
@@ -147,9 +160,11 @@ void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& be
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::BatchNormScratchBytes(m, c));
-    return cuda::BatchNormForwardEval(x.data(), gamma.data(), beta.data(),
-                                      stats.running_mean.data(), stats.running_var.data(), m, c,
-                                      eps, y.data(), scratch, ctx.stream());
+    cuda::BatchNormForwardEval(x.data(), gamma.data(), beta.data(), stats.running_mean.data(),
+                               stats.running_var.data(), m, c, eps, y.data(), scratch,
+                               ctx.stream());
+    if (relu) ReluForward(y, y);
+    return;
   });
   const float* rm = stats.running_mean.data();
   const float* rv = stats.running_var.data();
@@ -161,16 +176,20 @@ void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& be
   float* py = y.data();
   ForRows(m, c, [&](int64_t i) {
     for (int ch = 0; ch < c; ++ch) {
-      py[i * c + ch] = kernels::BnNormalize(px[i * c + ch], rm[ch], invstd[ch], pg[ch], pb[ch]);
+      const float v = kernels::BnNormalize(px[i * c + ch], rm[ch], invstd[ch], pg[ch], pb[ch]);
+      py[i * c + ch] = relu ? kernels::Relu(v) : v;
     }
   });
 }
 
-void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCache& cache,
-                       const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta,
-                       Collective* sync) {
-  const char* op = "BatchNormBackward";
+// relu_y: the ReLU's output when the ReLU's backward is folded in (dy is then the
+// gradient w.r.t. that output), else null.
+void Backward(const Tensor& x, const Tensor* relu_y, const Tensor& gamma,
+              const BatchNormCache& cache, Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta,
+              Collective* sync) {
+  const char* op = relu_y != nullptr ? "BatchNormReluBackward" : "BatchNormBackward";
   CheckSameShapeAndDevice(x, dy, op);
+  if (relu_y != nullptr) CheckSameShapeAndDevice(x, *relu_y, op);
   CheckSameShapeAndDevice(x, dx, op);
   CheckChannelVector(gamma, x, "gamma", op);
   CheckChannelVector(cache.mean, x, "cache.mean (run the training forward first)", op);
@@ -185,23 +204,31 @@ void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCach
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
     void* scratch = ctx.arena().Alloc(cuda::BatchNormScratchBytes(m, c));
-    return cuda::BatchNormBackward(x.data(), gamma.data(), cache.mean.data(), cache.invstd.data(),
-                                   dy.data(), m, c, dx.data(), dgamma.data(), dbeta.data(),
-                                   scratch, ctx.stream());
+    if (relu_y != nullptr) ReluBackward(*relu_y, dy, dy);
+    cuda::BatchNormBackward(x.data(), gamma.data(), cache.mean.data(), cache.invstd.data(),
+                            dy.data(), m, c, dx.data(), dgamma.data(), dbeta.data(), scratch,
+                            ctx.stream());
+    return;
   });
   const float* px = x.data();    // (M, C)
   const float* pdy = dy.data();  // (M, C)
   const float* mean = cache.mean.data();
   const float* invstd = cache.invstd.data();
-  std::vector<double> sum_dy, sum_dy_xhat;  // (C)
-  ChunkedChannelSums(m, c, [&](int64_t i, int ch) { return double(pdy[i * c + ch]); }, &sum_dy);
-  ChunkedChannelSums(
-      m, c,
-      [&](int64_t i, int ch) {
-        return static_cast<double>(pdy[i * c + ch]) *
-               kernels::BnXhat(px[i * c + ch], mean[ch], invstd[ch]);
+  const float* py = relu_y != nullptr ? relu_y->data() : nullptr;  // (M, C) or null
+  // The gradient w.r.t. BN's output: dy, masked by the ReLU when it is folded in.
+  auto grad = [&](int64_t at) { return py != nullptr ? kernels::ReluGrad(py[at], pdy[at]) : pdy[at]; };
+  std::vector<double> sums;  // (2C): sum of g, then sum of g * xhat
+  ChunkedRowSums(
+      m, 2 * c,
+      [&](int64_t i, double* acc) {
+        for (int ch = 0; ch < c; ++ch) {
+          const float g = grad(i * c + ch);
+          acc[ch] += g;
+          acc[c + ch] += static_cast<double>(g) * kernels::BnXhat(px[i * c + ch], mean[ch], invstd[ch]);
+        }
       },
-      &sum_dy_xhat);
+      &sums);
+  std::vector<double> sum_dy(sums.begin(), sums.begin() + c), sum_dy_xhat(sums.begin() + c, sums.end());
   std::vector<float> mean_dy(c), mean_dy_xhat(c);
   float* pdg = dgamma.data();
   float* pdb = dbeta.data();
@@ -228,10 +255,47 @@ void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCach
   float* pdx = dx.data();  // may alias dy: each element is read before it is written
   ForRows(m, c, [&](int64_t i) {
     for (int ch = 0; ch < c; ++ch) {
-      pdx[i * c + ch] = kernels::BnBackwardDx(px[i * c + ch], pdy[i * c + ch], mean[ch],
+      pdx[i * c + ch] = kernels::BnBackwardDx(px[i * c + ch], grad(i * c + ch), mean[ch],
                                               invstd[ch], pg[ch], mean_dy[ch], mean_dy_xhat[ch]);
     }
   });
+}
+
+}  // namespace
+
+void BatchNormForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                           BatchNormStats& stats, BatchNormCache& cache, Tensor& y,
+                           float momentum, float eps, Collective* sync) {
+  ForwardTrain(x, gamma, beta, stats, cache, y, momentum, eps, sync, /*relu=*/false);
+}
+
+void BatchNormReluForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                               BatchNormStats& stats, BatchNormCache& cache, Tensor& y,
+                               float momentum, float eps, Collective* sync) {
+  ForwardTrain(x, gamma, beta, stats, cache, y, momentum, eps, sync, /*relu=*/true);
+}
+
+void BatchNormForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                          const BatchNormStats& stats, Tensor& y, float eps) {
+  ForwardEval(x, gamma, beta, stats, y, eps, /*relu=*/false);
+}
+
+void BatchNormReluForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                              const BatchNormStats& stats, Tensor& y, float eps) {
+  ForwardEval(x, gamma, beta, stats, y, eps, /*relu=*/true);
+}
+
+void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCache& cache,
+                       const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta,
+                       Collective* sync) {
+  // Without the ReLU, dy is only read.
+  Backward(x, nullptr, gamma, cache, const_cast<Tensor&>(dy), dx, dgamma, dbeta, sync);
+}
+
+void BatchNormReluBackward(const Tensor& x, const Tensor& y, const Tensor& gamma,
+                           const BatchNormCache& cache, Tensor& dy, Tensor& dx, Tensor& dgamma,
+                           Tensor& dbeta, Collective* sync) {
+  Backward(x, &y, gamma, cache, dy, dx, dgamma, dbeta, sync);
 }
 
 }  // namespace sal360::nn

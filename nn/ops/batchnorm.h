@@ -62,6 +62,23 @@ void BatchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormCach
                        const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta,
                        Collective* sync = nullptr);
 
+// BatchNorm followed by ReLU: y = max(0, BN(x)), the model's every use. On the CPU one
+// pass normalises and clamps (and the backward applies the ReLU mask inside its own
+// passes), which saves a read and a write of the activation; the bits are those of the
+// separate calls (BatchNorm*, then ReluForward / ReluBackward then BatchNormBackward).
+// On CUDA these are exactly those separate calls.
+void BatchNormReluForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                               BatchNormStats& stats, BatchNormCache& cache, Tensor& y,
+                               float momentum = 0.1f, float eps = 1e-5f, Collective* sync = nullptr);
+void BatchNormReluForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                              const BatchNormStats& stats, Tensor& y, float eps = 1e-5f);
+// `y` is the forward's output (after the ReLU), `dy` the gradient with respect to it;
+// dx "=", dgamma/dbeta "+=". `dy` is scratch afterwards (CUDA masks it in place; the CPU
+// leaves it as it was). dx may alias dy.
+void BatchNormReluBackward(const Tensor& x, const Tensor& y, const Tensor& gamma,
+                           const BatchNormCache& cache, Tensor& dy, Tensor& dx, Tensor& dgamma,
+                           Tensor& dbeta, Collective* sync = nullptr);
+
 }  // namespace sal360::nn
 
 #endif  // SAL360_NN_OPS_BATCHNORM_H_

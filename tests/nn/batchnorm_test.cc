@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "nn/ops/elementwise.h"
 #include "tests/testing/gradcheck.h"
 
 namespace sal360::nn {
@@ -199,6 +200,52 @@ TEST(BatchNorm, BackwardOverwritesDxAndAccumulatesParamGrads) {
     EXPECT_EQ(dgamma.ToVector()[ch], 2 * dg1[ch]);  // "+=": exactly doubled
     EXPECT_EQ(dbeta.ToVector()[ch], 2 * db1[ch]);
   }
+}
+
+// The fused BN+ReLU (one pass on the CPU) gives the bits of BN then ReLU, forward
+// (training and eval) and backward, over enough rows that the reductions use several
+// chunks and threads.
+TEST(BatchNorm, FusedReluEqualsSeparateCallsBitForBit) {
+  const Shape s{2, 24, 48, 5};  // 2304 rows: 5 chunks of 512
+  const std::vector<float> xv = RandomFloats(s.numel(), 91, -2.0, 3.0);
+  const std::vector<float> dyv = RandomFloats(s.numel(), 92);
+  const Tensor x = Cpu(s, xv);
+  const Tensor gamma = ChannelVector({1.5f, -0.5f, 1.0f, 0.25f, 2.0f});
+  const Tensor beta = ChannelVector({0.1f, -0.2f, 0.0f, 0.3f, -1.0f});
+  BatchNormStats stats_a = BatchNormStats::Create(5, Device::kCpu), stats_b = BatchNormStats::Create(5, Device::kCpu);
+  BatchNormCache cache_a, cache_b;
+  Tensor ya(s, Device::kCpu), yb(s, Device::kCpu);
+  BatchNormForwardTrain(x, gamma, beta, stats_a, cache_a, ya);
+  ReluForward(ya, ya);
+  BatchNormReluForwardTrain(x, gamma, beta, stats_b, cache_b, yb);
+  EXPECT_EQ(ya.ToVector(), yb.ToVector());
+  EXPECT_EQ(stats_a.running_mean.ToVector(), stats_b.running_mean.ToVector());
+  EXPECT_EQ(stats_a.running_var.ToVector(), stats_b.running_var.ToVector());
+  int zeros = 0;
+  for (float v : yb.ToVector()) zeros += v == 0.0f;
+  EXPECT_GT(zeros, s.numel() / 5);  // the ReLU did clamp
+
+  Tensor ea(s, Device::kCpu), eb(s, Device::kCpu);
+  BatchNormForwardEval(x, gamma, beta, stats_a, ea);
+  ReluForward(ea, ea);
+  BatchNormReluForwardEval(x, gamma, beta, stats_a, eb);
+  EXPECT_EQ(ea.ToVector(), eb.ToVector());
+
+  Tensor da = Cpu(s, dyv), db = Cpu(s, dyv);
+  Tensor dxa(s, Device::kCpu), dxb(s, Device::kCpu);
+  Tensor dga = Tensor::Zeros(Shape{1, 1, 1, 5}, Device::kCpu), dgb = Tensor::Zeros(Shape{1, 1, 1, 5}, Device::kCpu);
+  Tensor dba = Tensor::Zeros(Shape{1, 1, 1, 5}, Device::kCpu), dbb = Tensor::Zeros(Shape{1, 1, 1, 5}, Device::kCpu);
+  ReluBackward(ya, da, da);
+  BatchNormBackward(x, gamma, cache_a, da, dxa, dga, dba);
+  BatchNormReluBackward(x, yb, gamma, cache_b, db, dxb, dgb, dbb);
+  EXPECT_EQ(dxa.ToVector(), dxb.ToVector());
+  EXPECT_EQ(dga.ToVector(), dgb.ToVector());
+  EXPECT_EQ(dba.ToVector(), dbb.ToVector());
+  // In place (dx aliasing dy), as the model may call it.
+  Tensor dc = Cpu(s, dyv);
+  Tensor dgc = Tensor::Zeros(Shape{1, 1, 1, 5}, Device::kCpu), dbc = Tensor::Zeros(Shape{1, 1, 1, 5}, Device::kCpu);
+  BatchNormReluBackward(x, yb, gamma, cache_b, dc, dc, dgc, dbc);
+  EXPECT_EQ(dc.ToVector(), dxa.ToVector());
 }
 
 TEST(BatchNormDeathTest, SingleValuePerChannelAborts) {
