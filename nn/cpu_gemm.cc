@@ -411,7 +411,21 @@ std::string GemmBackendDescription(GemmBackend b) {
   return "?";
 }
 
+// The first of SAL360_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS that holds a count
+// in 1..1024, else 0.
+int ThreadsFromEnvironment() {
+  for (const char* name : {"SAL360_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) {
+    const char* v = getenv(name);
+    if (v == nullptr || *v == '\0') continue;
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (*end == '\0' && n >= 1 && n <= 1024) return static_cast<int>(n);
+  }
+  return 0;
+}
+
 void SetCpuThreads(int threads) {
+  if (threads <= 0) threads = ThreadsFromEnvironment();
   if (threads <= 0) threads = CoreCount();
   g_threads.store(threads);
   ApplyThreads(threads);

@@ -33,7 +33,8 @@
 // the process, with one warning.
 //
 // Threads: SetCpuThreads(n) sets every library's thread count (and OpenMP's, which our
-// own parallel loops use); 0 = all cores. Results of a backend may depend on the thread
+// own parallel loops use); 0 = SAL360_THREADS, else OMP_NUM_THREADS, else
+// OPENBLAS_NUM_THREADS, else all cores (the default before any call). Results of a backend may depend on the thread
 // count; the choice key includes it.
 #ifndef SAL360_NN_CPU_GEMM_H_
 #define SAL360_NN_CPU_GEMM_H_
@@ -65,7 +66,7 @@ bool GemmBackendAvailable(GemmBackend b, std::string* why = nullptr);
 std::string GemmBackendDescription(GemmBackend b);
 
 // Sets the thread count of OpenBLAS, oneDNN (OpenMP), BLIS and our parallel loops;
-// 0 = the number of cores. CpuThreads() reports it.
+// 0 = from the environment, else the number of cores (see above). CpuThreads() reports it.
 void SetCpuThreads(int threads);
 int CpuThreads();
 

@@ -45,22 +45,51 @@ namespace {
 namespace fs = std::filesystem;
 using namespace ::sal360::testing;  // NOLINT: the runner's helpers
 
+// Synchronised batch-norm over 2 ranks computes what 1 process computes, up to the
+// order of float sums (the ranks' partial sums are added by the all-reduce). Compared
+// over 3 steps of SGD, where nothing amplifies that rounding: every loss within 1e-6 and
+// every tensor within 1e-5 of its largest entry (measured: 3.5e-7).
+// Longer runs are not comparable that tightly, and no tolerance on them would be a
+// property of sync BN: a rounding-level difference eventually flips a max-pool argmax or
+// a ReLU at zero, which moves a gradient entry by O(1), and Adam's first steps move
+// every weight by ±lr whatever the size of its gradient, so near-zero gradients turn
+// rounding into ±lr (issue #19 measured 20 Adam steps at 1e-4 to 5e-2 relative,
+// depending only on which GEMM library rounds the sums). The 20-step Adam run is
+// therefore checked for its losses staying close (1e-2) and its figure printed.
 TEST(MpiTrain, SyncBatchNormMatchesOneProcess) {
   const std::string one = TempPath("one"), two = TempPath("two");
-  const RunResult r1 = Train(0, {"--out=" + one, "--max_steps=20", "--sync_bn"});
+  const std::vector<std::string> sgd = {"--max_steps=3", "--sync_bn", "--optimizer=sgd", "--lr=1e-4"};
+  std::vector<std::string> a1 = sgd, a2 = sgd;
+  a1.push_back("--out=" + one);
+  a2.push_back("--out=" + two);
+  const RunResult r1 = Train(0, a1);
   ASSERT_EQ(r1.exit_code, 0) << r1.output;
-  const RunResult r2 = Train(2, {"--out=" + two, "--max_steps=20", "--sync_bn"});
+  const RunResult r2 = Train(2, a2);
   ASSERT_EQ(r2.exit_code, 0) << r2.output;
   EXPECT_NE(r2.output.find("over 2 processes"), std::string::npos) << r2.output;
   const std::vector<double> l1 = Losses(one), l2 = Losses(two);
-  ASSERT_EQ(l1.size(), 20u);
-  ASSERT_EQ(l2.size(), 20u);  // rank 0 alone writes the logs: no row twice
-  for (size_t i = 0; i < l1.size(); ++i) EXPECT_NEAR(l2[i], l1[i], 1e-5 * std::fabs(l1[i])) << "step " << i + 1;
+  ASSERT_EQ(l1.size(), 3u);
+  ASSERT_EQ(l2.size(), 3u);  // rank 0 alone writes the logs: no row twice
+  for (size_t i = 0; i < l1.size(); ++i) EXPECT_NEAR(l2[i], l1[i], 1e-6 * std::fabs(l1[i])) << "step " << i + 1;
   std::string worst;
   const double d =
       MaxRelativeDiff(Checkpoint(one + "/last.safetensors"), Checkpoint(two + "/last.safetensors"), &worst);
-  EXPECT_LT(d, 5e-4) << worst;
-  std::printf("sync_bn, 2 ranks vs 1 process after 20 steps: max relative difference %.3g (%s)\n", d,
+  EXPECT_LT(d, 1e-5) << worst;
+  std::printf("sync_bn, 2 ranks vs 1 process after 3 SGD steps: max relative difference %.3g (%s)\n", d,
+              worst.c_str());
+
+  const std::string one20 = TempPath("one20"), two20 = TempPath("two20");
+  const RunResult s1 = Train(0, {"--out=" + one20, "--max_steps=20", "--sync_bn"});
+  ASSERT_EQ(s1.exit_code, 0) << s1.output;
+  const RunResult s2 = Train(2, {"--out=" + two20, "--max_steps=20", "--sync_bn"});
+  ASSERT_EQ(s2.exit_code, 0) << s2.output;
+  const std::vector<double> m1 = Losses(one20), m2 = Losses(two20);
+  ASSERT_EQ(m1.size(), 20u);
+  ASSERT_EQ(m2.size(), 20u);
+  for (size_t i = 0; i < m1.size(); ++i) EXPECT_NEAR(m2[i], m1[i], 1e-2 * std::fabs(m1[i])) << "step " << i + 1;
+  const double d20 = MaxRelativeDiff(Checkpoint(one20 + "/last.safetensors"),
+                                     Checkpoint(two20 + "/last.safetensors"), &worst);
+  std::printf("sync_bn, 2 ranks vs 1 process after 20 Adam steps: max relative difference %.3g (%s)\n", d20,
               worst.c_str());
 }
 
