@@ -15,10 +15,15 @@ namespace sal360::nn {
 
 // Buffers for one (H, W) and a batch capacity. Activations (level l has H/2^l x W/2^l
 // pixels; channel counts in brackets):
-//   level 0: c1 [64] (conv1 out), e1 [64] (bn1+relu), cat7 [128], out [1], dout [1]
+//   level 0: e1 [64] (bn1+relu), out [1], dout [1]; c1 [64] (conv1 out) is a tenant of
+//            slot C below, not a buffer of its own
+
 //   level 1: p1 [64], c2 [128], e2 [128], cat6 [256], c6 [64], e6 [64]
 //   level 2: p2 [128], c3 [256], e3 [256], cat5 [512], c5 [128], e5 [128]
 //   level 3: p3 [256], c4 [256], e4 [256]
+// conv7 reads [up(e6) | e1] without forming it (SphericalConvUpCat*: no cat7 [128] and no
+// up(e6) at level 0, and its backward writes de6 and de1_skip directly), which took the
+// two widest level-0 buffers, 118 MB per 240x480 image, out of the workspace (issue #19).
 // The gradient workspace: three slots per level (A, B, C). Every gradient of the
 // backward, and in the forward each upsampled map, is a named tenant of one slot from
 // its first write to its last read; kGradPlan below is the one place that assigns them,
@@ -27,7 +32,11 @@ namespace sal360::nn {
 // overwrite a live gradient aborts instead of computing garbage; in debug builds (no
 // NDEBUG, which includes the tests) Release also fills the dead tenant with NaN, so any
 // read after the last one poisons the gradients the tests compare.
-//   L0: A dcat7 → de1          | B u6 (fwd), du6 → dc1        | C de1_skip
+//   L0: A de1                  | B dc1                        | C c1 (fwd), de1_skip, c1 (recomputed)
+// c1 is needed twice: by bn1's forward, and by its backward at the very end, when slot C
+// is free again; in between it would be the widest buffer of level 0. So the backward
+// recomputes it (conv1's forward again, on the kept input: the same bits, ~1% of a
+// training step) instead of keeping it (issue #19: 29.5 MB per 240x480 image).
 //   L1: A dcat6 → de2          | B u5 (fwd), de6 → du5 → dc2  | C dc6 → de2_skip → dp1
 //   L2: A dcat5 → de3          | B u4 (fwd), de5 → du4 → dc3  | C dc5 → de3_skip → dp2
 //   L3: A de4 → dp3            | B dc4
@@ -35,8 +44,9 @@ namespace {
 
 enum Slot { kSlotA = 0, kSlotB = 1, kSlotC = 2, kSlotsPerLevel = 3 };
 enum GradBuffer {
-  kU4, kU5, kU6,  // forward: up(e4), up(e5), up(e6) before their concatenation
-  kDcat7, kDu6, kDe1Skip, kDe6, kDc6, kDcat6, kDu5, kDe2Skip, kDe5, kDc5, kDcat5, kDu4, kDe3Skip,
+  kC1,       // conv1's output, in the forward and recomputed at the end of the backward
+  kU4, kU5,  // forward: up(e4), up(e5) before their concatenation
+  kDe1Skip, kDe6, kDc6, kDcat6, kDu5, kDe2Skip, kDe5, kDc5, kDcat5, kDu4, kDe3Skip,
   kDe4, kDc4, kDp3, kDe3, kDc3, kDp2, kDe2, kDc2, kDp1, kDe1, kDc1,
   kNumGradBuffers
 };
@@ -45,8 +55,8 @@ struct GradBufferSpec {
   int level, slot, channels;
 };
 constexpr GradBufferSpec kGradPlan[kNumGradBuffers] = {
-    {"u4", 2, kSlotB, 256},       {"u5", 1, kSlotB, 128},       {"u6", 0, kSlotB, 64},
-    {"dcat7", 0, kSlotA, 128},    {"du6", 0, kSlotB, 64},       {"de1_skip", 0, kSlotC, 64},
+    {"c1", 0, kSlotC, 64},
+    {"u4", 2, kSlotB, 256},       {"u5", 1, kSlotB, 128},       {"de1_skip", 0, kSlotC, 64},
     {"de6", 1, kSlotB, 64},       {"dc6", 1, kSlotC, 64},       {"dcat6", 1, kSlotA, 256},
     {"du5", 1, kSlotB, 128},      {"de2_skip", 1, kSlotC, 128}, {"de5", 2, kSlotB, 128},
     {"dc5", 2, kSlotC, 128},      {"dcat5", 2, kSlotA, 512},    {"du4", 2, kSlotB, 256},
@@ -82,7 +92,7 @@ struct SphericalUNet::Workspace {
   std::array<Tensor, kNumConvLayers> c_mem;  // conv outputs (c7 is the network output)
   std::array<Tensor, kNumBatchNorms> e_mem;  // bn + relu outputs
   std::array<Tensor, 3> p_mem;               // pools of e1, e2, e3
-  std::array<Tensor, 3> cat_mem;             // cat5, cat6, cat7
+  std::array<Tensor, 2> cat_mem;             // cat5, cat6
   std::array<Buffer, 3> argmax;              // int32, like p_mem
   Tensor dout_mem;
   std::array<std::array<Tensor, kSlotsPerLevel>, kNumLevels> g_mem;  // gradient slots A, B, C per level
@@ -92,7 +102,8 @@ struct SphericalUNet::Workspace {
   // Views for the current batch n.
   std::array<Tensor, kNumConvLayers> c;
   std::array<Tensor, kNumBatchNorms> e;
-  std::array<Tensor, 3> p, cat;
+  std::array<Tensor, 3> p;
+  std::array<Tensor, 2> cat;
   Tensor dout;
   std::array<BatchNormCache, kNumBatchNorms> bn_cache;
 
@@ -145,8 +156,8 @@ namespace {
 
 // Level of each BatchNorm's input and its position in the e-buffers: bn_i follows conv_i.
 constexpr int kPoolChannels[3] = {64, 128, 256};
-constexpr int kCatChannels[3] = {512, 256, 128};  // cat5 (level 2), cat6 (level 1), cat7 (level 0)
-constexpr int kCatLevel[3] = {2, 1, 0};
+constexpr int kCatChannels[2] = {512, 256};  // cat5 (level 2), cat6 (level 1)
+constexpr int kCatLevel[2] = {2, 1};
 
 class Scoped {
  public:
@@ -252,12 +263,12 @@ void SphericalUNet::EnsureWorkspace(int n, int h, int w) {
     auto alloc = [&](int level, int channels) {
       return Tensor(Shape{cap, h >> level, w >> level, channels}, device_);
     };
-    for (int i = 0; i < kNumConvLayers; ++i) ws->c_mem[i] = alloc(kConvLayers[i].level, kConvLayers[i].cout);
+    for (int i = 1; i < kNumConvLayers; ++i) ws->c_mem[i] = alloc(kConvLayers[i].level, kConvLayers[i].cout);
     for (int i = 0; i < kNumBatchNorms; ++i) ws->e_mem[i] = alloc(kConvLayers[i].level, kConvLayers[i].cout);
     for (int i = 0; i < 3; ++i) {
       ws->p_mem[i] = alloc(i + 1, kPoolChannels[i]);
       ws->argmax[i] = Buffer(device_, static_cast<size_t>(ws->p_mem[i].numel()) * sizeof(int32_t));
-      ws->cat_mem[i] = alloc(kCatLevel[i], kCatChannels[i]);
+      if (i < 2) ws->cat_mem[i] = alloc(kCatLevel[i], kCatChannels[i]);
     }
     ws->dout_mem = alloc(0, 1);
     for (int l = 0; l < kNumLevels; ++l) {
@@ -274,15 +285,16 @@ void SphericalUNet::EnsureWorkspace(int n, int h, int w) {
   auto view = [&](Tensor& mem, int level, int channels) {
     return Tensor::View(mem.data(), s.LevelShape(level, channels), device_);
   };
-  for (int i = 0; i < kNumConvLayers; ++i) {
+  for (int i = 1; i < kNumConvLayers; ++i) {
     s.c[i] = view(s.c_mem[i], kConvLayers[i].level, kConvLayers[i].cout);
   }
+  s.c[0] = view(s.g_mem[0][kSlotC], 0, kConvLayers[0].cout);  // tenant kC1 of slot 0.C
   for (int i = 0; i < kNumBatchNorms; ++i) {
     s.e[i] = view(s.e_mem[i], kConvLayers[i].level, kConvLayers[i].cout);
   }
   for (int i = 0; i < 3; ++i) {
     s.p[i] = view(s.p_mem[i], i + 1, kPoolChannels[i]);
-    s.cat[i] = view(s.cat_mem[i], kCatLevel[i], kCatChannels[i]);
+    if (i < 2) s.cat[i] = view(s.cat_mem[i], kCatLevel[i], kCatChannels[i]);
   }
   s.dout = view(s.dout_mem, 0, 1);
   s.have_training_forward = false;
@@ -294,11 +306,12 @@ MemoryEstimate EstimateMemory(int64_t n, int64_t h, int64_t w, sphere::TableMode
   // In long double, then saturated: 100000x200000 must give "1.3 PiB", not a wrap-around.
   auto level_pixels = [&](int level) { return static_cast<long double>(h >> level) * (w >> level); };
   long double ws = 0;  // floats, mirroring EnsureWorkspace's allocations
-  for (int i = 0; i < kNumConvLayers; ++i) ws += n * level_pixels(kConvLayers[i].level) * kConvLayers[i].cout;
+  // conv outputs; c1 lives in a gradient slot (counted below)
+  for (int i = 1; i < kNumConvLayers; ++i) ws += n * level_pixels(kConvLayers[i].level) * kConvLayers[i].cout;
   for (int i = 0; i < kNumBatchNorms; ++i) ws += n * level_pixels(kConvLayers[i].level) * kConvLayers[i].cout;
   for (int i = 0; i < 3; ++i) {
     ws += 2 * n * level_pixels(i + 1) * kPoolChannels[i];  // pooled map + its int32 argmax
-    ws += n * level_pixels(kCatLevel[i]) * kCatChannels[i];
+    if (i < 2) ws += n * level_pixels(kCatLevel[i]) * kCatChannels[i];
   }
   ws += n * level_pixels(0);  // dout
   for (int l = 0; l < kNumLevels; ++l) {
@@ -368,9 +381,9 @@ const Tensor& SphericalUNet::Forward(const Tensor& x, bool training) {
   };
   // up(e_src) into gradient slot B of `level`, then cat with the skip e_skip.
   auto up_cat = [&](int k, int src, int skip) {
-    static constexpr const char* kUp[3] = {"up5", "up6", "up7"};
-    static constexpr const char* kCat[3] = {"cat5", "cat6", "cat7"};
-    static constexpr GradBuffer kU[3] = {kU4, kU5, kU6};
+    static constexpr const char* kUp[2] = {"up5", "up6"};
+    static constexpr const char* kCat[2] = {"cat5", "cat6"};
+    static constexpr GradBuffer kU[2] = {kU4, kU5};
     Tensor u = s.Take(kU[k]);
     {
       Scoped scope(o, kUp[k]);
@@ -383,8 +396,10 @@ const Tensor& SphericalUNet::Forward(const Tensor& x, bool training) {
     s.Release(kU[k], u);
   };
 
-  conv(0, x, s.c[0]);  // (N,H,W,64)
+  Tensor c1 = s.Take(kC1);  // = s.c[0]
+  conv(0, x, c1);           // (N,H,W,64)
   bn_relu(0);
+  s.Release(kC1, c1);
   pool(0);             // (N,H/2,W/2,64)
   conv(1, s.p[0], s.c[1]);  // (N,H/2,W/2,128)
   bn_relu(1);
@@ -400,8 +415,11 @@ const Tensor& SphericalUNet::Forward(const Tensor& x, bool training) {
   up_cat(1, 4, 1);          // cat6 (N,H/2,W/2,256) = [up(e5) | e2]
   conv(5, s.cat[1], s.c[5]);  // (N,H/2,W/2,64)
   bn_relu(5);
-  up_cat(2, 5, 0);          // cat7 (N,H,W,128) = [up(e6) | e1]
-  conv(6, s.cat[2], s.c[6]);  // (N,H,W,1)
+  {                         // conv7 over [up(e6) | e1] (N,H,W,128), never formed
+    Scoped scope(o, kConvLayers[6].name);
+    SphericalConvUpCatForward(s.tables[0], s.e[5], s.e[0], params_.param(conv_w_[6]),
+                              params_.param(conv_b_[6]), s.c[6]);  // (N,H,W,1)
+  }
 
   s.input = training ? &x : nullptr;
   s.have_training_forward = training;
@@ -433,8 +451,8 @@ void SphericalUNet::Backward(const Tensor& dout) {
                           params_.grad(bn_w_[i]), params_.grad(bn_b_[i]), sync_bn_);
   };
   auto cat_up_bwd = [&](int k, const Tensor& dcat, Tensor& du, Tensor& dskip, Tensor& de_src) {
-    static constexpr const char* kUp[3] = {"up5.bwd", "up6.bwd", "up7.bwd"};
-    static constexpr const char* kCat[3] = {"cat5.bwd", "cat6.bwd", "cat7.bwd"};
+    static constexpr const char* kUp[2] = {"up5.bwd", "up6.bwd"};
+    static constexpr const char* kCat[2] = {"cat5.bwd", "cat6.bwd"};
     {
       Scoped scope(o, kCat[k]);
       ConcatChannelsBackward(dcat, du, dskip);
@@ -451,14 +469,15 @@ void SphericalUNet::Backward(const Tensor& dout) {
 
   // Each gradient is taken from its slot before its first write and released after its
   // last read (kGradPlan).
-  // Level 0 → 1: conv7, cat7, up(e6).
-  Tensor dcat7 = s.Take(kDcat7);
-  conv_bwd(6, s.cat[2], dout, &dcat7);
-  Tensor du6 = s.Take(kDu6), de1_skip = s.Take(kDe1Skip);
+  // Level 0 → 1: conv7 over [up(e6) | e1] gives de6 and e1's skip gradient directly.
+  Tensor de1_skip = s.Take(kDe1Skip);
   Tensor de6 = s.Take(kDe6);
-  cat_up_bwd(2, dcat7, du6, de1_skip, de6);
-  s.Release(kDcat7, dcat7);
-  s.Release(kDu6, du6);
+  {
+    Scoped scope(o, kConvBwdNames[6]);
+    SphericalConvUpCatBackward(s.tables[0], s.e[5], s.e[0], params_.param(conv_w_[6]), dout, de6,
+                               de1_skip, params_.grad(conv_w_[6]), params_.grad(conv_b_[6]));
+    if (grad_ready_) grad_ready_(params_.offset(conv_w_[6]), params_.total());
+  }
   // Level 1: bn6, conv6, cat6, up(e5).
   Tensor dc6 = s.Take(kDc6);
   bn_relu_bwd(5, de6, dc6);
@@ -518,7 +537,13 @@ void SphericalUNet::Backward(const Tensor& dout) {
   s.Release(kDp1, dp1);
   s.Release(kDe1Skip, de1_skip);
   Tensor dc1 = s.Take(kDc1);
+  Tensor c1 = s.Take(kC1);  // = s.c[0], recomputed exactly as in the forward
+  {
+    Scoped scope(o, "conv1.recompute");
+    SphericalConvForward(s.tables[0], *s.input, params_.param(conv_w_[0]), params_.param(conv_b_[0]), c1);
+  }
   bn_relu_bwd(0, de1, dc1);
+  s.Release(kC1, c1);
   s.Release(kDe1, de1);
   conv_bwd(0, *s.input, dc1, nullptr);
   s.Release(kDc1, dc1);

@@ -13,6 +13,8 @@
 #include "nn/cpu_gemm.h"
 #include "nn/ops/check_args.h"
 #include "nn/ops/dispatch.h"
+#include "nn/ops/elementwise.h"
+#include "nn/ops/pool.h"
 #include "nn/ops/spherical_conv_kernels.h"
 #include "nn/parallel.h"
 
@@ -474,6 +476,116 @@ void SphericalConvBackward(const ConvTable& t, const Tensor& x, const Tensor& w,
     }
   }
   AddZToWeight(dev, dwz, d.cin, d.cout, dw.data());
+}
+
+// ---------------------------------------------------------------------------------
+// Over [up(a) | b] (the U-Net's last layer)
+// ---------------------------------------------------------------------------------
+
+namespace {
+
+struct UpCatDims {
+  int n, ca, cb, cout;
+  int64_t pixels, half_pixels;  // H*W, H/2*W/2
+};
+
+UpCatDims CheckUpCatArgs(const ConvTable& t, const Tensor& a, const Tensor& b, const Tensor& w,
+                         const Tensor& bias, const Tensor& y_or_dy, const char* op) {
+  const Shape& as = a.shape();
+  const Shape& bs = b.shape();
+  SAL_NN_CHECK(t.pixels() > 0 && t.height() % 2 == 0 && t.width() % 2 == 0,
+               "%s: needs a table of even size, got %dx%d", op, t.height(), t.width());
+  SAL_NN_CHECK(bs.h == t.height() && bs.w == t.width(), "%s: b %s does not match the %dx%d table", op,
+               bs.ToString().c_str(), t.height(), t.width());
+  SAL_NN_CHECK(as.n == bs.n && as.h * 2 == bs.h && as.w * 2 == bs.w, "%s: a %s is not half of b %s",
+               op, as.ToString().c_str(), bs.ToString().c_str());
+  const Shape& ws = w.shape();
+  SAL_NN_CHECK(ws.n == kConvTaps && ws.h == 1 && ws.w == as.c + bs.c, "%s: w %s for a %s and b %s",
+               op, ws.ToString().c_str(), as.ToString().c_str(), bs.ToString().c_str());
+  const int cout = ws.c;
+  SAL_NN_CHECK((bias.shape() == Shape{1, 1, 1, cout}), "%s: bias %s, want (1,1,1,%d)", op,
+               bias.shape().ToString().c_str(), cout);
+  SAL_NN_CHECK((y_or_dy.shape() == Shape{bs.n, bs.h, bs.w, cout}), "%s: output %s for b %s, Cout %d",
+               op, y_or_dy.shape().ToString().c_str(), bs.ToString().c_str(), cout);
+  for (const Tensor* p : {&a, &b, &w, &bias, &y_or_dy}) {
+    SAL_NN_CHECK(p->device() == t.device(), "%s: tensor on %s, table on %s", op,
+                 DeviceName(p->device()), DeviceName(t.device()));
+  }
+  return UpCatDims{bs.n, as.c, bs.c, cout, t.pixels(), int64_t{as.h} * as.w};
+}
+
+}  // namespace
+
+void SphericalConvUpCatForward(const ConvTable& t, const Tensor& a, const Tensor& b, const Tensor& w,
+                               const Tensor& bias, Tensor& y) {
+  const UpCatDims d = CheckUpCatArgs(t, a, b, w, bias, y, "SphericalConvUpCatForward");
+  const Device dev = t.device();
+  Arena& arena = Context::Get(dev).arena();
+  Arena::Scope scope(arena);
+  const int cin = d.ca + d.cb, k_z = kConvTaps * d.cout;
+  const int h = t.height(), wd = t.width();
+  float* wz = arena.AllocFloats(int64_t{cin} * k_z);         // (Ca+Cb, 9*Cout): rows of a, then b
+  float* za = arena.AllocFloats(d.half_pixels * k_z);        // (H/2*W/2, 9*Cout)
+  float* zup = arena.AllocFloats(d.pixels * k_z);            // (H*W, 9*Cout)
+  float* z = arena.AllocFloats(d.pixels * k_z);              // (H*W, 9*Cout)
+  WeightToZ(dev, w.data(), cin, d.cout, wz);
+  Tensor za_view = Tensor::View(za, Shape{1, h / 2, wd / 2, k_z}, dev);
+  Tensor zup_view = Tensor::View(zup, Shape{1, h, wd, k_z}, dev);
+  Tensor z_view = Tensor::View(z, Shape{1, h, wd, k_z}, dev);
+  for (int n = 0; n < d.n; ++n) {
+    const float* a_img = a.data() + n * d.half_pixels * d.ca;  // (H/2*W/2, Ca)
+    const float* b_img = b.data() + n * d.pixels * d.cb;       // (H*W, Cb)
+    // za = a · Wz[:Ca], z = b · Wz[Ca:], z += up(za)
+    Gemm(dev, false, false, d.half_pixels, k_z, d.ca, 1.0f, a_img, d.ca, wz, k_z, 0.0f, za, k_z);
+    Gemm(dev, false, false, d.pixels, k_z, d.cb, 1.0f, b_img, d.cb, wz + int64_t{d.ca} * k_z, k_z,
+         0.0f, z, k_z);
+    UpsampleNearest2xForward(za_view, zup_view);
+    Axpy(1.0f, zup_view, z_view);
+    GatherSum(t, z, d.cout, bias.data(), 0, d.pixels, y.data() + n * d.pixels * d.cout);
+  }
+}
+
+void SphericalConvUpCatBackward(const ConvTable& t, const Tensor& a, const Tensor& b, const Tensor& w,
+                                const Tensor& dy, Tensor& da, Tensor& db, Tensor& dw, Tensor& dbias) {
+  const char* op = "SphericalConvUpCatBackward";
+  const UpCatDims d = CheckUpCatArgs(t, a, b, w, dbias, dy, op);
+  CheckSameShapeAndDevice(da, a, op);
+  CheckSameShapeAndDevice(db, b, op);
+  SAL_NN_CHECK(dw.shape() == w.shape() && dw.device() == w.device(), "%s: dw %s for w %s", op,
+               dw.shape().ToString().c_str(), w.shape().ToString().c_str());
+  const Device dev = t.device();
+  Arena& arena = Context::Get(dev).arena();
+  Arena::Scope scope(arena);
+  const int cin = d.ca + d.cb, k_z = kConvTaps * d.cout;
+  const int h = t.height(), wd = t.width();
+
+  BiasGrad(dev, dy.data(), d.n * d.pixels, d.cout, dbias.data(), arena);
+
+  float* wz = arena.AllocFloats(int64_t{cin} * k_z);   // (Ca+Cb, 9*Cout)
+  float* dwz = arena.AllocFloats(int64_t{cin} * k_z);  // (Ca+Cb, 9*Cout)
+  float* g = arena.AllocFloats(d.pixels * k_z);        // (H*W, 9*Cout)
+  float* ga = arena.AllocFloats(d.half_pixels * k_z);  // (H/2*W/2, 9*Cout)
+  WeightToZ(dev, w.data(), cin, d.cout, wz);
+  const float* wz_b = wz + int64_t{d.ca} * k_z;
+  float* dwz_b = dwz + int64_t{d.ca} * k_z;
+  Tensor g_view = Tensor::View(g, Shape{1, h, wd, k_z}, dev);
+  Tensor ga_view = Tensor::View(ga, Shape{1, h / 2, wd / 2, k_z}, dev);
+  for (int n = 0; n < d.n; ++n) {
+    const float* a_img = a.data() + n * d.half_pixels * d.ca;
+    const float* b_img = b.data() + n * d.pixels * d.cb;
+    const float beta = n == 0 ? 0.0f : 1.0f;
+    InverseGatherTaps(t, dy.data() + n * d.pixels * d.cout, d.cout, 0, d.pixels, g);
+    // The skip input b: dWz[Ca:] (+)= b^T · g, db = g · Wz[Ca:]^T.
+    Gemm(dev, true, false, d.cb, k_z, d.pixels, 1.0f, b_img, d.cb, g, k_z, beta, dwz_b, k_z);
+    Gemm(dev, false, true, d.pixels, d.cb, k_z, 1.0f, g, k_z, wz_b, k_z, 0.0f,
+         db.data() + n * d.pixels * d.cb, d.cb);
+    // The upsampled input: its 2x2 sums, then dWz[:Ca] (+)= a^T · ga, da = ga · Wz[:Ca]^T.
+    UpsampleNearest2xBackward(g_view, ga_view);
+    Gemm(dev, true, false, d.ca, k_z, d.half_pixels, 1.0f, a_img, d.ca, ga, k_z, beta, dwz, k_z);
+    Gemm(dev, false, true, d.half_pixels, d.ca, k_z, 1.0f, ga, k_z, wz, k_z, 0.0f,
+         da.data() + n * d.half_pixels * d.ca, d.ca);
+  }
+  AddZToWeight(dev, dwz, cin, d.cout, dw.data());
 }
 
 }  // namespace sal360::nn

@@ -115,6 +115,22 @@ void SphericalConvForward(const ConvTable& t, const Tensor& x, const Tensor& w, 
 void SphericalConvBackward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& dy,
                            Tensor* dx, Tensor& dw, Tensor& db, const ConvOptions& options = {});
 
+// SphericalConv over the channel concatenation [up(a) | b] without forming it — the
+// U-Net's last layer, whose input (128 channels at full resolution) and its gradient were
+// the two largest buffers of the network. a: (N, H/2, W/2, Ca), up = nearest 2x upsample
+// (nn/ops/pool.h), b: (N, H, W, Cb), w: (9, 1, Ca+Cb, Cout) exactly as for the
+// concatenated input. Output side in both passes (for layers with 9*Cout <= Ca+Cb):
+//   forward   z = b · Wz[Ca:] + up(a · Wz[:Ca])   (H*W, 9*Cout), y = bias + gather-sum(z)
+//   backward  g = inverse gather of dy (H*W, 9*Cout); db = g · Wz[Ca:]^T;
+//             ga = up^T(g) (the 2x2 sums, H/2*W/2 rows); da = ga · Wz[:Ca]^T;
+//             dWz[Ca:] += b^T · g, dWz[:Ca] += a^T · ga
+// a's product runs on a quarter of the pixels. This equals the concatenated layer up to
+// float rounding (the channel sum is split in two). da, db "="; dw, dbias "+=".
+void SphericalConvUpCatForward(const ConvTable& t, const Tensor& a, const Tensor& b, const Tensor& w,
+                               const Tensor& bias, Tensor& y);
+void SphericalConvUpCatBackward(const ConvTable& t, const Tensor& a, const Tensor& b, const Tensor& w,
+                                const Tensor& dy, Tensor& da, Tensor& db, Tensor& dw, Tensor& dbias);
+
 }  // namespace sal360::nn
 
 #endif  // SAL360_NN_OPS_SPHERICAL_CONV_H_
