@@ -5,7 +5,9 @@
 //   "train_step"  training forward + sphere-weighted MSE loss + backward + Adam step.
 // Each line has the time (minimum over --reps after a warm-up), the FLOP count and
 // achieved GFLOP/s (SphericalConv products only: 2·P·9·Cin·Cout per conv, x3 for
-// training minus conv1's input gradient; 28.4 / 84.7 GFLOP per 240x480 image), the
+// training minus conv1's input gradient; 28.4 / 84.7 GFLOP per 240x480 image: the
+// network's nominal work, whatever the implementation saves (conv7's upsampled half runs
+// at a quarter of the pixels) or spends again (conv1's forward recomputed)), the
 // sgemm ceiling measured in the same run (see below) and the fraction of it achieved,
 // the peak resident memory so far (getrusage), the model's buffer bytes, device
 // allocations inside the timed step (must be 0), on CUDA the kernel launches and cuBLAS
@@ -221,7 +223,8 @@ Ceiling MeasureCeiling(int h, int w, int reps, std::vector<json>* gemm_lines) {
 
 // The FMA peak: every thread runs a loop of independent register-only FMAs (12
 // accumulators hide the FMA latency on every current core) at the widest width the CPU
-// has. Returns GFLOP/s of all threads together (best of 3 runs) and the width's name.
+// has. Returns GFLOP/s of all threads together and the width's name: the best of 7 runs
+// of ~40 ms, because on a shared VM a run can lose its core to a neighbour, never gain.
 __attribute__((target("avx512f"))) double FmaLoopAvx512(int64_t iters) {
   __m512 acc[12];
   const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
@@ -279,7 +282,7 @@ double FmaPeakGflops(int threads, std::string* isa) {
   }
   constexpr int64_t kIters = 20'000'000;
   double best = 0;
-  for (int run = 0; run < 3; ++run) {
+  for (int run = 0; run < 7; ++run) {
     std::vector<double> flops(threads);
     std::vector<std::thread> pool;
     const double t0 = Now();
