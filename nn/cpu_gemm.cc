@@ -75,9 +75,32 @@ bool CpuHasAvx512Skx() {
          __builtin_cpu_supports("avx512vl");
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUnderAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kUnderAsan = true;
+#else
+constexpr bool kUnderAsan = false;
+#endif
+#else
+constexpr bool kUnderAsan = false;
+#endif
+
+std::atomic<int> g_threads{0};              // 0: not yet set (SetCpuThreads)
+std::atomic<bool> g_blis_requested{false};  // GetBlis() has run (BLIS loaded or refused)
+
+// Loaded on first use only (a pinned OpenBLAS or oneDNN never loads it).
 const Blis& GetBlis() {
   static const Blis* blis = [] {
+    g_blis_requested.store(true);
     auto* b = new Blis;
+    if (kUnderAsan) {
+      // LeakSanitizer's exit-time scan crashes on the dynamic TLS of a dlopen'ed library
+      // ("Tracer caught signal 11", seen with BLIS); sanitizer builds go without it.
+      b->why = "not loaded under AddressSanitizer (LeakSanitizer cannot scan a dlopen'ed library's TLS)";
+      return b;
+    }
     if (getenv("BLIS_ARCH_TYPE") == nullptr && CpuHasAvx512Skx()) {
       setenv("BLIS_ARCH_TYPE", std::to_string(kBlisArchSkx).c_str(), 0);
     }
@@ -100,6 +123,7 @@ const Blis& GetBlis() {
     }
     init();  // the info queries below need the initialised context
     b->description = std::string("blis ") + version() + " " + arch_string(arch_id());
+    if (g_threads.load() > 0) b->set_threads(g_threads.load());  // else EnsureThreads will
     b->loaded = true;
     return b;
   }();
@@ -116,15 +140,16 @@ int CoreCount() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-std::atomic<int> g_threads{0};  // 0: not yet set
-
 void ApplyThreads(int threads) {
   openblas_set_num_threads(threads);
 #ifdef _OPENMP
   omp_set_num_threads(threads);
 #endif
-  const Blis& blis = GetBlis();
-  if (blis.loaded) blis.set_threads(threads);
+  // BLIS takes the count when it is loaded; once loaded, it is told here.
+  if (g_blis_requested.load()) {
+    const Blis& blis = GetBlis();
+    if (blis.loaded) blis.set_threads(threads);
+  }
 }
 
 void EnsureThreads() {
