@@ -159,6 +159,18 @@ std::vector<CeilingShape> CeilingShapes(int h, int w) {
     const nn::ConvLayerSpec& l = nn::kConvLayers[i];
     const int pix = (h >> l.level) * (w >> l.level), kc = 9 * l.cin, kz = 9 * l.cout;
     const bool need_dx = i != 0;
+    if (i == nn::kNumConvLayers - 1) {
+      // conv7 over [up(e6) | e1] (nn::SphericalConvUpCat*): each half of its input
+      // channels on its own, the upsampled half at a quarter of the pixels.
+      const int ca = nn::kConvLayers[i - 1].cout, cb = l.cin - ca, quarter = pix / 4;
+      out.push_back({l.name, "a·wz_a", false, {false, false, quarter, kz, ca, false}});
+      out.push_back({l.name, "b·wz_b", false, {false, false, pix, kz, cb, false}});
+      out.push_back({l.name, "bᵀ·g", true, {true, false, cb, kz, pix, true}});
+      out.push_back({l.name, "g·wz_bᵀ", true, {false, true, pix, cb, kz, false}});
+      out.push_back({l.name, "aᵀ·ga", true, {true, false, ca, kz, quarter, true}});
+      out.push_back({l.name, "ga·wz_aᵀ", true, {false, true, quarter, ca, kz, false}});
+      continue;
+    }
     const bool fwd_in = nn::ChooseConvAlgo(l.cin, l.cout, nn::ConvPass::kForward) == nn::ConvAlgo::kGatherInput;
     const bool bwd_in = nn::ChooseConvAlgo(l.cin, l.cout, nn::ConvPass::kBackward) == nn::ConvAlgo::kGatherInput;
     if (fwd_in) {
