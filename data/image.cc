@@ -68,6 +68,81 @@ absl::Status CheckJpegComplete(const std::string& b, const std::string& name) {
                    b.size(), " bytes)"));
 }
 
+// stb_image trusts a scan's Huffman table selectors: a scan that names a table no DHT
+// segment defined decodes with an all-zero table and trips an assertion in Debian's
+// libstb (an abort), found by the image fuzzer (tests/fuzz/corpus/image_fuzzer/
+// crash_jpeg_undefined_huffman_table.jpg: a baseline scan naming AC table 0 where only
+// table 1 exists). Every scan must name tables defined before it: in a baseline scan
+// both, in a progressive one the DC table for a first DC scan and the AC table for an AC
+// scan (the tables stb_image reads). Walks every segment, skipping each scan's
+// entropy-coded data; the structure itself was checked by CheckJpegComplete.
+absl::Status CheckJpegHuffmanTables(const std::string& b, const std::string& name) {
+  auto at = [&](size_t k) { return static_cast<uint8_t>(b[k]); };
+  auto corrupt = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": corrupt JPEG: ", what));
+  };
+  const size_t n = b.size();
+  uint8_t defined[2] = {0, 0};  // [class]: bit t set when DC (0) / AC (1) table t is defined
+  bool progressive = false;
+  size_t pos = 2;  // after SOI
+  while (pos < n && at(pos) == 0xff) {
+    while (pos < n && at(pos) == 0xff) ++pos;
+    if (pos >= n) break;
+    const uint8_t marker = at(pos++);
+    if (marker == 0xd9) break;
+    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
+    if (pos + 2 > n) break;
+    const size_t len = (size_t{at(pos)} << 8) | at(pos + 1);
+    if (len < 2 || pos + len > n) break;
+    const size_t seg = pos + 2, end = pos + len;
+    if (marker == 0xc2 || marker == 0xc6 || marker == 0xca || marker == 0xce) progressive = true;
+    if (marker == 0xc4) {  // DHT: one or more tables
+      for (size_t k = seg; k < end;) {
+        const int tc = at(k) >> 4, th = at(k) & 15;
+        if (tc > 1 || th > 3) return corrupt(absl::StrCat("Huffman table id 0x", absl::Hex(at(k)), " at byte ", k));
+        if (k + 17 > end) return corrupt(absl::StrCat("Huffman table cut short at byte ", k));
+        size_t symbols = 0;
+        for (int i = 1; i <= 16; ++i) symbols += at(k + i);
+        if (k + 17 + symbols > end) return corrupt(absl::StrCat("Huffman table cut short at byte ", k));
+        defined[tc] |= static_cast<uint8_t>(1u << th);
+        k += 17 + symbols;
+      }
+    }
+    if (marker == 0xda) {  // SOS
+      const size_t ns = seg < end ? at(seg) : 0;
+      if (ns < 1 || ns > 4 || seg + 1 + 2 * ns + 3 > end) {
+        return corrupt(absl::StrCat("scan header at byte ", pos - 2));
+      }
+      const size_t tail = seg + 1 + 2 * ns;  // Ss, Se, Ah|Al
+      const bool dc_scan = at(tail) == 0, dc_refinement = dc_scan && (at(tail + 2) >> 4) != 0;
+      const bool need_dc = progressive ? dc_scan && !dc_refinement : true;
+      const bool need_ac = progressive ? !dc_scan : true;
+      for (size_t i = 0; i < ns; ++i) {
+        const int td = at(seg + 2 + 2 * i) >> 4, ta = at(seg + 2 + 2 * i) & 15;
+        if (need_dc && (td > 3 || !((defined[0] >> td) & 1))) {
+          return corrupt(absl::StrCat("the scan at byte ", pos - 2, " uses DC Huffman table ", td,
+                                      ", which no earlier DHT segment defines"));
+        }
+        if (need_ac && (ta > 3 || !((defined[1] >> ta) & 1))) {
+          return corrupt(absl::StrCat("the scan at byte ", pos - 2, " uses AC Huffman table ", ta,
+                                      ", which no earlier DHT segment defines"));
+        }
+      }
+      // The entropy-coded data ends at the next marker: FF followed by neither a stuffed
+      // 00, a restart marker D0-D7, nor a fill FF.
+      size_t k = end;
+      while (k + 1 < n && !(at(k) == 0xff && at(k + 1) != 0x00 && at(k + 1) != 0xff &&
+                            !(at(k + 1) >= 0xd0 && at(k + 1) <= 0xd7))) {
+        ++k;
+      }
+      pos = k;
+      continue;
+    }
+    pos = end;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckPngComplete(const std::string& b, const std::string& name) {
   // The IEND chunk: length 0, "IEND", CRC AE 42 60 82, at the very end.
   static const char kIend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', '\xae', '\x42', '\x60', '\x82'};
@@ -257,6 +332,9 @@ absl::StatusOr<Image> DecodeImage(const std::string& bytes, const std::string& n
   if (auto s = IsJpeg(bytes) ? CheckJpegComplete(bytes, name) : CheckPngComplete(bytes, name);
       !s.ok()) {
     return s;
+  }
+  if (IsJpeg(bytes)) {
+    if (auto s = CheckJpegHuffmanTables(bytes, name); !s.ok()) return s;
   }
   int dw = 0, dh = 0, comp = 0;
   stbi_uc* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -335,14 +336,27 @@ GemmBackend DecideShared(const GemmShape& shape, int threads) {
     MakeParents(path);
     fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   }
-  if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+  // The file may sit in a shared directory (/tmp): only a regular file of our own is
+  // trusted (O_NOFOLLOW refused a symbolic link already).
+  std::string problem = path.empty() ? "no path" : fd < 0 ? std::strerror(errno) : "";
+  struct stat own;
+  if (fd >= 0 && (fstat(fd, &own) != 0 || !S_ISREG(own.st_mode) || own.st_uid != geteuid())) {
+    close(fd);
+    fd = -1;
+    problem = "not a regular file owned by this user";
+  }
+  if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+    problem = std::strerror(errno);
+    close(fd);
+    fd = -1;
+  }
+  if (fd < 0) {
     if (!warned.exchange(true)) {
       std::fprintf(stderr,
                    "sal360: cannot use the GEMM choice file '%s' (%s); choosing per process, so "
                    "another process may round differently (set SAL360_GEMM_CACHE or SAL360_GEMM)\n",
-                   path.c_str(), std::strerror(errno));
+                   path.c_str(), problem.c_str());
     }
-    if (fd >= 0) close(fd);
     return Fastest(shape);
   }
   const std::string key = KeyText(shape, threads);

@@ -136,6 +136,29 @@ TEST(ImageTest, PngChunkLengthsAreCheckedBeforeDecoding) {
   EXPECT_TRUE(DecodeImage(*png, "ok.png").ok());
 }
 
+// Found by tools/fuzz.sh (tests/fuzz/corpus/image_fuzzer/crash_jpeg_undefined_huffman_table.jpg):
+// a baseline scan that names a Huffman table no DHT segment defined made Debian's libstb
+// abort on an assertion. Such scans are refused before decoding; the same JPEG with its
+// selectors intact still decodes.
+TEST(ImageTest, JpegScansMustNameDefinedHuffmanTables) {
+  const Image img = Gradient(16, 24);
+  auto jpg = EncodeJpeg(img, 90);
+  ASSERT_TRUE(jpg.ok());
+  ASSERT_TRUE(DecodeImage(*jpg, "good.jpg").ok());
+  // The SOS segment: FF DA, length, Ns, then (component, DC<<4 | AC) pairs.
+  const size_t sos = jpg->find("\xff\xda");
+  ASSERT_NE(sos, std::string::npos);
+  for (const auto& [selector, what] : std::vector<std::pair<uint8_t, std::string>>{
+           {0x03, "uses AC Huffman table 3"}, {0x20, "uses DC Huffman table 2"}, {0xff, "uses DC Huffman table 15"}}) {
+    std::string bad = *jpg;
+    bad[sos + 6] = static_cast<char>(selector);  // the first component's tables
+    absl::StatusOr<Image> r = DecodeImage(bad, "bad.jpg");
+    ASSERT_FALSE(r.ok()) << int(selector);
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("bad.jpg: corrupt JPEG: the scan at byte"));
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(what));
+  }
+}
+
 TEST(ImageTest, ReadAndWriteFiles) {
   const std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
   const Image img = Gradient(10, 20);

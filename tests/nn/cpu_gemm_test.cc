@@ -6,6 +6,8 @@
 // FMA); a wrong kernel (a missed tile edge, a wrong stride) is off by O(|a·b|).
 #include "nn/cpu_gemm.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -182,6 +184,24 @@ TEST(CpuGemmTest, ChoiceFileIsWrittenReadAndSurvivesGarbage) {
     }
     EXPECT_EQ(ChosenGemmBackend(s), want) << GemmBackendName(want);
   }
+  unsetenv("SAL360_GEMM_CACHE");
+}
+
+// A choice file that is a symbolic link (say, planted in a shared /tmp) is not used and
+// not written through: the choice falls back to the process.
+TEST(CpuGemmTest, SymlinkedChoiceFileIsRefused) {
+  const std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
+  const std::string target = dir + "/gemm_choices_target.txt", link = dir + "/gemm_choices_link.txt";
+  std::remove(target.c_str());
+  std::remove(link.c_str());
+  { std::ofstream(target) << ""; }
+  ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+  setenv("SAL360_GEMM_CACHE", link.c_str(), 1);
+  SetGemmPolicy(GemmPolicy{});
+  const GemmShape shape{false, true, 19, 23, 29, false};
+  const GemmBackend b = ChosenGemmBackend(shape);
+  EXPECT_TRUE(GemmBackendAvailable(b));
+  EXPECT_EQ(ReadAll(target), "");  // nothing written through the link
   unsetenv("SAL360_GEMM_CACHE");
 }
 
