@@ -12,6 +12,8 @@
 //             no CPU newer than Zen 3 / Skylake-X and falls back to unvectorised
 //             "generic" kernels on them; where the CPU has AVX-512 (F, DQ, CD, BW, VL) and
 //             BLIS_ARCH_TYPE is unset, we set it to BLIS's skx configuration before loading.
+//             Loaded on first use only, and never under AddressSanitizer (LeakSanitizer's
+//             exit scan crashes on a dlopen'ed library's TLS): there it is unavailable.
 //
 // The policy (environment variable SAL360_GEMM, or SetGemmPolicy):
 //   auto      (default) per shape (transposes, m, n, k, beta == 0), on first use: every
