@@ -75,6 +75,8 @@ constexpr int SlotChannels(int level, int slot) {
   return c;
 }
 
+constexpr int kNumCats = 2;  // cat5, cat6 (conv7 reads its two inputs without a cat7)
+
 #ifdef NDEBUG
 constexpr bool kPoisonDeadGradients = false;
 #else
@@ -92,7 +94,7 @@ struct SphericalUNet::Workspace {
   std::array<Tensor, kNumConvLayers> c_mem;  // conv outputs (c7 is the network output)
   std::array<Tensor, kNumBatchNorms> e_mem;  // bn + relu outputs
   std::array<Tensor, 3> p_mem;               // pools of e1, e2, e3
-  std::array<Tensor, 2> cat_mem;             // cat5, cat6
+  std::array<Tensor, kNumCats> cat_mem;      // cat5, cat6
   std::array<Buffer, 3> argmax;              // int32, like p_mem
   Tensor dout_mem;
   std::array<std::array<Tensor, kSlotsPerLevel>, kNumLevels> g_mem;  // gradient slots A, B, C per level
@@ -103,7 +105,7 @@ struct SphericalUNet::Workspace {
   std::array<Tensor, kNumConvLayers> c;
   std::array<Tensor, kNumBatchNorms> e;
   std::array<Tensor, 3> p;
-  std::array<Tensor, 2> cat;
+  std::array<Tensor, kNumCats> cat;
   Tensor dout;
   std::array<BatchNormCache, kNumBatchNorms> bn_cache;
 
@@ -156,8 +158,8 @@ namespace {
 
 // Level of each BatchNorm's input and its position in the e-buffers: bn_i follows conv_i.
 constexpr int kPoolChannels[3] = {64, 128, 256};
-constexpr int kCatChannels[2] = {512, 256};  // cat5 (level 2), cat6 (level 1)
-constexpr int kCatLevel[2] = {2, 1};
+constexpr int kCatChannels[kNumCats] = {512, 256};  // cat5 (level 2), cat6 (level 1)
+constexpr int kCatLevel[kNumCats] = {2, 1};
 
 class Scoped {
  public:
@@ -268,8 +270,8 @@ void SphericalUNet::EnsureWorkspace(int n, int h, int w) {
     for (int i = 0; i < 3; ++i) {
       ws->p_mem[i] = alloc(i + 1, kPoolChannels[i]);
       ws->argmax[i] = Buffer(device_, static_cast<size_t>(ws->p_mem[i].numel()) * sizeof(int32_t));
-      if (i < 2) ws->cat_mem[i] = alloc(kCatLevel[i], kCatChannels[i]);
     }
+    for (int i = 0; i < kNumCats; ++i) ws->cat_mem[i] = alloc(kCatLevel[i], kCatChannels[i]);
     ws->dout_mem = alloc(0, 1);
     for (int l = 0; l < kNumLevels; ++l) {
       for (int s = 0; s < kSlotsPerLevel; ++s) {
@@ -294,8 +296,8 @@ void SphericalUNet::EnsureWorkspace(int n, int h, int w) {
   }
   for (int i = 0; i < 3; ++i) {
     s.p[i] = view(s.p_mem[i], i + 1, kPoolChannels[i]);
-    if (i < 2) s.cat[i] = view(s.cat_mem[i], kCatLevel[i], kCatChannels[i]);
   }
+  for (int i = 0; i < kNumCats; ++i) s.cat[i] = view(s.cat_mem[i], kCatLevel[i], kCatChannels[i]);
   s.dout = view(s.dout_mem, 0, 1);
   s.have_training_forward = false;
 }
@@ -311,8 +313,8 @@ MemoryEstimate EstimateMemory(int64_t n, int64_t h, int64_t w, sphere::TableMode
   for (int i = 0; i < kNumBatchNorms; ++i) ws += n * level_pixels(kConvLayers[i].level) * kConvLayers[i].cout;
   for (int i = 0; i < 3; ++i) {
     ws += 2 * n * level_pixels(i + 1) * kPoolChannels[i];  // pooled map + its int32 argmax
-    if (i < 2) ws += n * level_pixels(kCatLevel[i]) * kCatChannels[i];
   }
+  for (int i = 0; i < kNumCats; ++i) ws += n * level_pixels(kCatLevel[i]) * kCatChannels[i];
   ws += n * level_pixels(0);  // dout
   for (int l = 0; l < kNumLevels; ++l) {
     for (int slot = 0; slot < kSlotsPerLevel; ++slot) ws += n * level_pixels(l) * SlotChannels(l, slot);
