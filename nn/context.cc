@@ -5,7 +5,12 @@
 #include <cstdlib>
 #include <mutex>
 
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
 #ifdef SAL360_WITH_CUDA
+#include "nn/cuda/cudnn_graph.h"
 #include "nn/cuda/handles.h"
 #endif
 
@@ -76,6 +81,34 @@ Context& Context::Get(Device device) {
   const int i = device == Device::kCuda ? 1 : 0;
   std::call_once(once[i], [&] { contexts[i] = new Context(device); });
   return *contexts[i];
+}
+
+absl::Status Context::SetMath(const GpuMath& math) {
+  if (device_ == Device::kCpu) {
+    if (math != GpuMath{}) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "engine ", GpuEngineName(math.engine), " and precision ", PrecisionName(math.precision),
+          " are CUDA settings; the CPU device computes with its own loops in fp32 (use "
+          "--device=cuda, or --gpu_engine=native --precision=fp32)"));
+    }
+    return absl::OkStatus();
+  }
+  if (math.engine == GpuEngine::kCudnn) {
+    if (math.precision == Precision::kBf16) {
+      return absl::InvalidArgumentError(
+          "the cudnn engine runs fp32 and tf32; bf16 needs BF16 tensors, which it does not "
+          "build yet (use --gpu_engine=native --precision=bf16)");
+    }
+#ifdef SAL360_WITH_CUDA
+    std::string why;
+    if (!cuda::CudnnGraphAvailable(cudnn_, &why)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the cudnn engine is not available here: ", why));
+    }
+#endif
+  }
+  math_ = math;
+  return absl::OkStatus();
 }
 
 void Context::Synchronize() const {

@@ -8,8 +8,10 @@
 #include <memory>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "nn/buffer.h"
 #include "nn/device.h"
+#include "nn/math_mode.h"
 
 namespace sal360::nn {
 
@@ -65,6 +67,14 @@ class Context {
   void* cudnn() const { return cudnn_; }
   void Synchronize() const;
 
+  // The engine and precision of this device's layers (nn/math_mode.h). The CPU's is
+  // always native/fp32. SetMath refuses, with the reason, anything else on the CPU and
+  // the cudnn engine where cuDNN's graph API is not usable (no cuDNN 9, or the CUDA
+  // emulation); the setting is then unchanged. Set it before a model runs, not inside
+  // a step.
+  const GpuMath& math() const { return math_; }
+  absl::Status SetMath(const GpuMath& math);
+
  private:
   explicit Context(Device device);
   Device device_;
@@ -72,6 +82,7 @@ class Context {
   void* stream_ = nullptr;
   void* cublas_ = nullptr;
   void* cudnn_ = nullptr;
+  GpuMath math_;
 };
 
 }  // namespace sal360::nn

@@ -65,6 +65,7 @@
 #include "util/file.h"
 
 #ifdef SAL360_WITH_CUDA
+#include "nn/cuda/cudnn_graph.h"
 #include "nn/cuda/runtime.h"
 #endif
 
@@ -78,6 +79,11 @@ ABSL_FLAG(int, threads, 0, "CPU threads of every GEMM library and our loops (0: 
 ABSL_FLAG(std::string, gemm, "",
           "CPU GEMM policy: auto (per shape, measured) | openblas | onednn | blis (default: "
           "SAL360_GEMM, else auto; nn/cpu_gemm.h)");
+ABSL_FLAG(std::string, gpu_engines, "native,cudnn",
+          "CUDA only: engines to measure, comma-separated (native | cudnn; one unavailable here "
+          "gives a 'math_unavailable' line with the reason)");
+ABSL_FLAG(std::string, precisions, "fp32,tf32,bf16",
+          "CUDA only: GEMM precisions to measure, comma-separated (fp32 | tf32 | bf16)");
 ABSL_FLAG(bool, fma_peak, true, "Measure the machine's FMA peak (register-only loop, CPU only)");
 ABSL_FLAG(bool, layers, true, "Per-layer breakdown (one extra run per case with per-layer synchronisation)");
 ABSL_FLAG(bool, ceiling, true,
@@ -116,11 +122,11 @@ double MinSeconds(Device device, const std::function<void()>& fn, int reps) {
 // Kernel launches (ours, nn/cuda/check.h) and cuBLAS GEMM calls so far; zeros without
 // CUDA.
 struct LaunchCounts {
-  int64_t kernels = 0, gemms = 0;
+  int64_t kernels = 0, gemms = 0, cudnn = 0;
 };
 LaunchCounts LaunchCountsSoFar() {
 #ifdef SAL360_WITH_CUDA
-  return {nn::cuda::KernelLaunches(), nn::cuda::CublasGemmCalls()};
+  return {nn::cuda::KernelLaunches(), nn::cuda::CublasGemmCalls(), nn::cuda::CudnnExecutions()};
 #else
   return {};
 #endif
@@ -492,6 +498,32 @@ int Main(int argc, char** argv) {
   const int threads = nn::CpuThreads();
   const nn::GemmPolicy gemm_policy = nn::CurrentGemmPolicy();
   const std::string gemm_name = gemm_policy.automatic ? "auto" : nn::GemmBackendName(gemm_policy.fixed);
+  // The engine x precision combinations to measure: the CUDA ones from the flags, the
+  // CPU's only native/fp32.
+  std::vector<nn::GpuMath> maths;
+  if (*device == Device::kCuda) {
+    for (absl::string_view e : absl::StrSplit(absl::GetFlag(FLAGS_gpu_engines), ',', absl::SkipEmpty())) {
+      absl::StatusOr<nn::GpuEngine> engine = nn::ParseGpuEngine(std::string(e));
+      if (!engine.ok()) {
+        std::fprintf(stderr, "bench: --gpu_engines: %s\n", std::string(engine.status().message()).c_str());
+        return 2;
+      }
+      for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_precisions), ',', absl::SkipEmpty())) {
+        absl::StatusOr<nn::Precision> precision = nn::ParsePrecision(std::string(p));
+        if (!precision.ok()) {
+          std::fprintf(stderr, "bench: --precisions: %s\n", std::string(precision.status().message()).c_str());
+          return 2;
+        }
+        maths.push_back(nn::GpuMath{*engine, *precision});
+      }
+    }
+    if (maths.empty()) {
+      std::fprintf(stderr, "bench: --gpu_engines and --precisions name no combination\n");
+      return 2;
+    }
+  } else {
+    maths.push_back(nn::GpuMath{});
+  }
   nn::ModelConfig config;
   config.table_mode = *mode;
 
@@ -503,8 +535,20 @@ int Main(int argc, char** argv) {
 
   std::vector<json> lines;
   std::string batches_csv;
+  for (int b : batches) batches_csv += (batches_csv.empty() ? "" : ",") + std::to_string(b);
+  for (const nn::GpuMath& math : maths) {
+  const json engine_json = *device == Device::kCuda ? json(nn::GpuEngineName(math.engine)) : json(nullptr);
+  const json precision_json = *device == Device::kCuda ? json(nn::PrecisionName(math.precision)) : json(nullptr);
+  if (absl::Status st = nn::Context::Get(*device).SetMath(math); !st.ok()) {
+    std::fprintf(stderr, "bench: %s/%s: %s\n", nn::GpuEngineName(math.engine),
+                 nn::PrecisionName(math.precision), std::string(st.message()).c_str());
+    lines.push_back({{"case", "math_unavailable"},
+                     {"gpu_engine", engine_json},
+                     {"precision", precision_json},
+                     {"why", std::string(st.message())}});
+    continue;
+  }
   for (int b : batches) {
-    batches_csv += (batches_csv.empty() ? "" : ",") + std::to_string(b);
     std::vector<float> xv(size_t(b) * h * w * 4), tv(size_t(b) * h * w);
     for (size_t i = 0; i < xv.size(); ++i) xv[i] = float((i * 2654435761u) % 1000) / 1000.0f;
     for (size_t i = 0; i < tv.size(); ++i) tv[i] = float((i * 40503u) % 1000) / 100.0f;
@@ -525,7 +569,8 @@ int Main(int argc, char** argv) {
     };
     for (const bool training : {false, true}) {
       const std::function<void()> step = training ? std::function<void()>(train_step) : forward;
-      std::fprintf(stderr, "bench: %s batch %d ...\n", training ? "train_step" : "forward", b);
+      std::fprintf(stderr, "bench: %s batch %d (%s/%s) ...\n", training ? "train_step" : "forward", b,
+                   nn::GpuEngineName(math.engine), nn::PrecisionName(math.precision));
       const double seconds = MinSeconds(*device, step, reps);
       const int64_t allocs_before = nn::Buffer::device_allocations();
       const LaunchCounts launches_before = LaunchCountsSoFar();
@@ -539,6 +584,8 @@ int Main(int argc, char** argv) {
                                                             : json(nullptr)},
                    {"threads", threads},
                    {"gemm", *device == Device::kCpu ? json(gemm_name) : json(nullptr)},
+                   {"gpu_engine", engine_json},
+                   {"precision", precision_json},
                    {"height", h},
                    {"width", w},
                    {"batch", b},
@@ -555,6 +602,8 @@ int Main(int argc, char** argv) {
           *device == Device::kCuda ? json(launches_after.kernels - launches_before.kernels) : json(nullptr);
       line["cublas_gemms_per_step"] =
           *device == Device::kCuda ? json(launches_after.gemms - launches_before.gemms) : json(nullptr);
+      line["cudnn_executions_per_step"] =
+          *device == Device::kCuda ? json(launches_after.cudnn - launches_before.cudnn) : json(nullptr);
       if (absl::GetFlag(FLAGS_layers)) {
         LayerTimes times(*device);
         model.set_observer(&times);
@@ -567,6 +616,7 @@ int Main(int argc, char** argv) {
       lines.push_back(line);
     }
   }
+  }  // maths
   std::vector<json> extra_lines;  // "machine" and "gemm" lines, printed first
   if (*device == Device::kCpu) {
     json machine = {{"case", "machine"}, {"threads", threads}, {"gemm", gemm_name}};
@@ -613,6 +663,7 @@ int Main(int argc, char** argv) {
   const std::map<std::string, double> torch =
       RunTorch(argv[0], h, w, config, threads, batches_csv, reps, &torch_note);
   for (json& line : lines) {
+    if (!line.contains("batch")) continue;  // math_unavailable
     const auto it = torch.find(absl::StrCat(line["batch"].get<int>(), ":", line["case"].get<std::string>()));
     line["torch"] = torch_note;
     if (it != torch.end()) {

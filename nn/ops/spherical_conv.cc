@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -17,6 +18,11 @@
 #include "nn/ops/pool.h"
 #include "nn/ops/spherical_conv_kernels.h"
 #include "nn/parallel.h"
+
+#ifdef SAL360_WITH_CUDA
+#include "nn/cuda/cudnn_graph.h"
+#include "nn/ops/elementwise_kernels.h"
+#endif
 
 namespace sal360::nn {
 
@@ -169,8 +175,9 @@ void Gemm(Device d, bool trans_a, bool trans_b, int m, int n, int k, float alpha
           int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   if (m == 0 || n == 0) return;
   SAL_ON_CUDA(d, {
-    return cuda::RowMajorSgemm(Context::Get(Device::kCuda).cublas(), trans_a, trans_b, m, n, k,
-                               alpha, a, lda, b, ldb, beta, c, ldc);
+    const Context& cuda = Context::Get(Device::kCuda);
+    return cuda::RowMajorGemm(cuda.cublas(), cuda.math().precision, trans_a, trans_b, m, n, k,
+                              alpha, a, lda, b, ldb, beta, c, ldc);
   });
   CpuSgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
@@ -358,6 +365,96 @@ ConvAlgo Resolve(const ConvOptions& o, int cin, int cout, ConvPass pass) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------
+// The cudnn engine (nn/math_mode.h, nn/cuda/cudnn_graph.h): our gather writes one
+// image's column matrix, which cuDNN's graph API convolves as P patches of 3x3; the
+// weight is permuted to KRSC in the arena. Its outputs are the native engine's up to
+// the GEMM's summation order (and TF32 rounding with --precision=tf32).
+// ---------------------------------------------------------------------------------
+
+namespace {
+
+#ifdef SAL360_WITH_CUDA
+// The engine of this call: cudnn when the CUDA context asks for it and every operand
+// cuDNN sees is 16-byte aligned (always, for the model's shapes: H*W*C is a multiple of
+// 4); otherwise native, with one notice per process.
+bool UseCudnn(Device dev, const Dims& d) {
+  if (dev != Device::kCuda || Context::Get(dev).math().engine != GpuEngine::kCudnn) return false;
+  const bool aligned = (d.pixels * d.cin) % 4 == 0 && (d.pixels * d.cout) % 4 == 0;
+  if (!aligned) {
+    static bool told = false;
+    if (!told) {
+      told = true;
+      std::fprintf(stderr,
+                   "sal360: cudnn engine: a %lld-pixel image with Cin %d, Cout %d leaves its "
+                   "operands unaligned for cuDNN; that layer runs on the native engine\n",
+                   static_cast<long long>(d.pixels), d.cin, d.cout);
+    }
+  }
+  return aligned;
+}
+
+size_t CudnnWorkspaceBytes(cuda::CudnnConvOp op, const cuda::CudnnConvShape& shape) {
+  return cuda::CudnnConvWorkspaceBytes(Context::Get(Device::kCuda).cudnn(), op, shape);
+}
+
+void CudnnForward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
+                  const Dims& d) {
+  Context& ctx = Context::Get(Device::kCuda);
+  Arena& arena = ctx.arena();
+  Arena::Scope scope(arena);
+  const int k_col = kConvTaps * d.cin;
+  const cuda::CudnnConvShape shape{d.pixels, d.cin, d.cout, ctx.math().precision};
+  const size_t ws_bytes = CudnnWorkspaceBytes(cuda::CudnnConvOp::kForward, shape);
+  void* ws = ws_bytes > 0 ? arena.Alloc(ws_bytes) : nullptr;
+  float* krsc = arena.AllocFloats(int64_t{kConvTaps} * d.cin * d.cout);
+  cuda::WeightToKrsc(w.data(), d.cin, d.cout, krsc, CudaStream());
+  float* col = arena.AllocFloats(d.pixels * k_col);  // one image's (H*W, 9*Cin)
+  for (int n = 0; n < d.n; ++n) {
+    const float* x_img = x.data() + n * d.pixels * d.cin;
+    float* y_img = y.data() + n * d.pixels * d.cout;
+    GatherColumns(t, x_img, d.cin, 0, d.pixels * kConvTaps, col);
+    FillRowsWithBias(Device::kCuda, b.data(), d.pixels, d.cout, y_img);
+    cuda::CudnnConv(ctx.cudnn(), cuda::CudnnConvOp::kForward, shape, col, krsc, y_img, ws);
+  }
+}
+
+// After BiasGrad: dw += the filter gradient, dx = the inverse gather of the data gradient.
+void CudnnBackward(const ConvTable& t, const Tensor& x, const Tensor& w, const Tensor& dy,
+                   Tensor* dx, Tensor& dw, const Dims& d) {
+  Context& ctx = Context::Get(Device::kCuda);
+  Arena& arena = ctx.arena();
+  Arena::Scope scope(arena);
+  const int k_col = kConvTaps * d.cin;
+  const int64_t w_floats = int64_t{kConvTaps} * d.cin * d.cout;
+  const cuda::CudnnConvShape shape{d.pixels, d.cin, d.cout, ctx.math().precision};
+  size_t ws_bytes = CudnnWorkspaceBytes(cuda::CudnnConvOp::kBackwardFilter, shape);
+  if (dx != nullptr) {
+    ws_bytes = std::max(ws_bytes, CudnnWorkspaceBytes(cuda::CudnnConvOp::kBackwardData, shape));
+  }
+  void* ws = ws_bytes > 0 ? arena.Alloc(ws_bytes) : nullptr;
+  float* krsc = arena.AllocFloats(w_floats);
+  float* dkrsc = arena.AllocFloats(w_floats);
+  cuda::WeightToKrsc(w.data(), d.cin, d.cout, krsc, CudaStream());
+  cuda::Fill(dkrsc, w_floats, 0.0f, CudaStream());
+  float* col = arena.AllocFloats(d.pixels * k_col);
+  float* dcol = dx != nullptr ? arena.AllocFloats(d.pixels * k_col) : nullptr;
+  for (int n = 0; n < d.n; ++n) {
+    const float* x_img = x.data() + n * d.pixels * d.cin;
+    float* dy_img = const_cast<float*>(dy.data()) + n * d.pixels * d.cout;  // read only
+    GatherColumns(t, x_img, d.cin, 0, d.pixels * kConvTaps, col);
+    cuda::CudnnConv(ctx.cudnn(), cuda::CudnnConvOp::kBackwardFilter, shape, col, dkrsc, dy_img, ws);
+    if (dcol != nullptr) {
+      cuda::CudnnConv(ctx.cudnn(), cuda::CudnnConvOp::kBackwardData, shape, dcol, krsc, dy_img, ws);
+      InverseGather(t, dcol, d.cin, 0, d.pixels, dx->data() + n * d.pixels * d.cin);
+    }
+  }
+  cuda::AddKrscToWeight(dkrsc, d.cin, d.cout, dw.data(), CudaStream());
+}
+#endif
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------
 // Forward
 // ---------------------------------------------------------------------------------
 
@@ -369,6 +466,9 @@ void SphericalConvForward(const ConvTable& t, const Tensor& x, const Tensor& w, 
   Arena::Scope scope(arena);
   const int k_col = kConvTaps * d.cin;  // column width
   const int k_z = kConvTaps * d.cout;   // z-space width
+#ifdef SAL360_WITH_CUDA
+  if (UseCudnn(dev, d)) return CudnnForward(t, x, w, b, y, d);
+#endif
 
   if (Resolve(options, d.cin, d.cout, ConvPass::kForward) == ConvAlgo::kGatherInput) {
     const int64_t block = BlockPixels(options, k_col, d.pixels);
@@ -418,6 +518,9 @@ void SphericalConvBackward(const ConvTable& t, const Tensor& x, const Tensor& w,
   const int k_z = kConvTaps * d.cout;
 
   BiasGrad(dev, dy.data(), d.n * d.pixels, d.cout, db.data(), arena);
+#ifdef SAL360_WITH_CUDA
+  if (UseCudnn(dev, d)) return CudnnBackward(t, x, w, dy, dx, dw, d);
+#endif
 
   if (Resolve(options, d.cin, d.cout, ConvPass::kBackward) == ConvAlgo::kGatherInput) {
     // Small blocks here: each dw product is then small enough for OpenBLAS to run on the

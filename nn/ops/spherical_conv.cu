@@ -109,6 +109,23 @@ __global__ void AddZToWeightKernel(const float* dwz, int cin, int cout, int64_t 
   }
 }
 
+__global__ void WeightToKrscKernel(const float* w, int cin, int cout, int64_t n, float* krsc) {
+  SAL_GRID_STRIDE_LOOP(i, n) {  // i = (tap*cin + ci)*cout + co
+    const int co = static_cast<int>(i % cout);
+    const int ci = static_cast<int>((i / cout) % cin);
+    const int tap = static_cast<int>(i / (int64_t{cout} * cin));
+    krsc[kernels::KrscWeightIndex(tap, ci, co, cin)] = w[i];
+  }
+}
+__global__ void AddKrscToWeightKernel(const float* dkrsc, int cin, int cout, int64_t n, float* w) {
+  SAL_GRID_STRIDE_LOOP(i, n) {
+    const int co = static_cast<int>(i % cout);
+    const int ci = static_cast<int>((i / cout) % cin);
+    const int tap = static_cast<int>(i / (int64_t{cout} * cin));
+    w[i] += dkrsc[kernels::KrscWeightIndex(tap, ci, co, cin)];
+  }
+}
+
 }  // namespace
 
 void GatherColumns(const ConvTableView& t, const float* x_img, int channels, int64_t pt0,
@@ -180,15 +197,39 @@ void AddZToWeight(const float* dwz, int cin, int cout, float* w, void* stream) {
   SAL_CUDA_CHECK_LAUNCH();
 }
 
-void RowMajorSgemm(void* cublas, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                   const float* a, int lda, const float* b, int ldb, float beta, float* c,
-                   int ldc) {
+void WeightToKrsc(const float* w, int cin, int cout, float* krsc, void* stream) {
+  const int64_t n = int64_t{kernels::kConvTaps} * cin * cout;
+  if (n <= 0) return;
+  SAL_LAUNCH(WeightToKrscKernel, Blocks(n), kThreads, 0, S(stream))(w, cin, cout, n, krsc);
+  SAL_CUDA_CHECK_LAUNCH();
+}
+
+void AddKrscToWeight(const float* dkrsc, int cin, int cout, float* w, void* stream) {
+  const int64_t n = int64_t{kernels::kConvTaps} * cin * cout;
+  if (n <= 0) return;
+  SAL_LAUNCH(AddKrscToWeightKernel, Blocks(n), kThreads, 0, S(stream))(dkrsc, cin, cout, n, w);
+  SAL_CUDA_CHECK_LAUNCH();
+}
+
+void RowMajorGemm(void* cublas, Precision precision, bool trans_a, bool trans_b, int m, int n,
+                  int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta,
+                  float* c, int ldc) {
   // Row-major X (r, s) with leading dimension ld is column-major X^T (s, r): compute
   // C^T (n, m) = op(B)^T (n, k) · op(A)^T (k, m) with the operands swapped.
   const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  SAL_CUDA_CHECK(cublasSgemm(static_cast<cublasHandle_t>(cublas), op_b, op_a, n, m, k, &alpha, b,
-                             ldb, a, lda, &beta, c, ldc));
+  cublasHandle_t h = static_cast<cublasHandle_t>(cublas);
+  if (precision == Precision::kFp32) {
+    SAL_CUDA_CHECK(cublasSgemm(h, op_b, op_a, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc));
+  } else {
+    // FP32 in and out; the compute type lets cuBLAS round the operands to TF32 or BF16
+    // for the tensor cores and accumulate in FP32.
+    const cublasComputeType_t compute = precision == Precision::kTf32
+                                            ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                            : CUBLAS_COMPUTE_32F_FAST_16BF;
+    SAL_CUDA_CHECK(cublasGemmEx(h, op_b, op_a, n, m, k, &alpha, b, CUDA_R_32F, ldb, a, CUDA_R_32F,
+                                lda, &beta, c, CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
+  }
   CountCublasGemm();
 }
 

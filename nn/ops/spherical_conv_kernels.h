@@ -104,10 +104,16 @@ SAL_HD int64_t WeightIndex(int tap, int ci, int co, int cin, int cout) {
 SAL_HD int64_t ZWeightIndex(int tap, int ci, int co, int cout) {
   return int64_t{ci} * (kConvTaps * cout) + int64_t{tap} * cout + co;
 }
+// The cudnn engine's filter (nn/cuda/cudnn_graph.h), KRSC: w_krsc[co][tap][ci].
+SAL_HD int64_t KrscWeightIndex(int tap, int ci, int co, int cin) {
+  return (int64_t{co} * kConvTaps + tap) * cin + ci;
+}
 
 }  // namespace sal360::nn::kernels
 
 #ifdef SAL360_WITH_CUDA
+#include "nn/math_mode.h"
+
 namespace sal360::nn::cuda {
 // Launchers (spherical_conv.cu). Pointers are device memory; `stream` is the context's
 // cudaStream_t, `cublas` its cublasHandle_t. Image-strided loops: `images` images of
@@ -142,10 +148,16 @@ void BiasGrad(const float* dy, int64_t rows, int channels, float* partial, float
 // wz (Cin, 9*Cout) = permute(w (9, Cin, Cout)); w += permute^-1(dwz).
 void WeightToZ(const float* w, int cin, int cout, float* wz, void* stream);
 void AddZToWeight(const float* dwz, int cin, int cout, float* w, void* stream);
+// krsc (Cout, 9, Cin) = permute(w (9, Cin, Cout)); w += permute^-1(dkrsc).
+void WeightToKrsc(const float* w, int cin, int cout, float* krsc, void* stream);
+void AddKrscToWeight(const float* dkrsc, int cin, int cout, float* w, void* stream);
 // Row-major C (M, N) = alpha * op(A) · op(B) + beta * C through cuBLAS (column-major):
-// computed as C^T = op(B)^T · op(A)^T.
-void RowMajorSgemm(void* cublas, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                   const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
+// computed as C^T = op(B)^T · op(A)^T. FP32 storage throughout; `precision` (nn/math_mode.h)
+// picks the math: fp32 cublasSgemm, tf32/bf16 cublasGemmEx with the tensor-core compute
+// type (operands rounded inside the GEMM, FP32 accumulation).
+void RowMajorGemm(void* cublas, Precision precision, bool trans_a, bool trans_b, int m, int n,
+                  int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta,
+                  float* c, int ldc);
 }  // namespace sal360::nn::cuda
 #endif
 

@@ -1,0 +1,374 @@
+// The cudnn engine's convolutions through the cuDNN 9 backend API (see cudnn_graph.h).
+#include "nn/cuda/cudnn_graph.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "nn/cuda/check.h"
+
+namespace sal360::nn::cuda {
+namespace {
+std::atomic<int64_t> g_executions{0};
+}  // namespace
+
+int64_t CudnnExecutions() { return g_executions.load(); }
+
+const char* CudnnConvOpName(CudnnConvOp op) {
+  switch (op) {
+    case CudnnConvOp::kForward: return "convolution forward";
+    case CudnnConvOp::kBackwardData: return "convolution backward data";
+    case CudnnConvOp::kBackwardFilter: return "convolution backward filter";
+  }
+  return "?";
+}
+
+}  // namespace sal360::nn::cuda
+
+#if defined(SAL360_CUDA_EMU)
+
+// The emulation provides cuDNN handles only: the graph API and its engines are not
+// emulated, so the engine is unavailable and its entry points are never reached
+// (Context::SetMath refuses the cudnn engine first).
+namespace sal360::nn::cuda {
+
+bool CudnnGraphAvailable(void*, std::string* why) {
+  if (why != nullptr) {
+    *why = "cuDNN's graph API is not emulated (--config=cuda_emu); the cudnn engine runs on a GPU";
+  }
+  return false;
+}
+
+size_t CudnnConvWorkspaceBytes(void*, CudnnConvOp op, const CudnnConvShape&) {
+  std::fprintf(stderr, "sal360: cuDNN %s under the CUDA emulation (not emulated)\n",
+               CudnnConvOpName(op));
+  std::abort();
+}
+
+void CudnnConv(void*, CudnnConvOp op, const CudnnConvShape&, float*, float*, float*, void*) {
+  std::fprintf(stderr, "sal360: cuDNN %s under the CUDA emulation (not emulated)\n",
+               CudnnConvOpName(op));
+  std::abort();
+}
+
+}  // namespace sal360::nn::cuda
+
+#else
+
+namespace sal360::nn::cuda {
+namespace {
+
+// The uids of the three tensors in every graph.
+constexpr int64_t kUidX = 1, kUidW = 2, kUidY = 3;
+constexpr int64_t kAlignment = 16;
+
+// A backend descriptor, destroyed with its owner. Set() and Finalize() return the status
+// (plan building tries engine configs that may legitimately fail); the caller decides.
+class Desc {
+ public:
+  explicit Desc(cudnnBackendDescriptorType_t type) {
+    SAL_CUDA_CHECK(cudnnBackendCreateDescriptor(type, &d_));
+  }
+  ~Desc() {
+    if (d_ != nullptr) cudnnBackendDestroyDescriptor(d_);
+  }
+  Desc(Desc&& o) noexcept : d_(o.d_) { o.d_ = nullptr; }
+  Desc& operator=(Desc&& o) noexcept {
+    if (this != &o) {
+      if (d_ != nullptr) cudnnBackendDestroyDescriptor(d_);
+      d_ = o.d_;
+      o.d_ = nullptr;
+    }
+    return *this;
+  }
+  Desc(const Desc&) = delete;
+  Desc& operator=(const Desc&) = delete;
+  cudnnBackendDescriptor_t get() const { return d_; }
+  cudnnStatus_t Set(cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type,
+                    int64_t count, const void* value) {
+    return cudnnBackendSetAttribute(d_, name, type, count, value);
+  }
+
+ private:
+  cudnnBackendDescriptor_t d_ = nullptr;
+};
+
+// A failed step of plan building: which call, and its status.
+struct BuildError {
+  std::string what;
+  cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
+};
+
+#define SAL_CUDNN_TRY(err, expr)                          \
+  do {                                                    \
+    const cudnnStatus_t sal_s = (expr);                   \
+    if (sal_s != CUDNN_STATUS_SUCCESS) {                  \
+      (err) = BuildError{#expr, sal_s};                   \
+      return false;                                       \
+    }                                                     \
+  } while (0)
+
+bool MakeTensor(int64_t uid, const int64_t dims[4], const int64_t strides[4], Desc& t,
+                BuildError& err) {
+  const cudnnDataType_t type = CUDNN_DATA_FLOAT;
+  const int64_t alignment = kAlignment;
+  SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type));
+  SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims));
+  SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides));
+  SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid));
+  SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &alignment));
+  SAL_CUDNN_TRY(err, cudnnBackendFinalize(t.get()));
+  return true;
+}
+
+struct Plan {
+  Desc plan{CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR};
+  int64_t workspace = 0;
+};
+
+// Engine filter of cudnn_graph.h: false for notes this precision must not use.
+bool EngineAllowed(const std::vector<cudnnBackendNumericalNote_t>& notes, Precision precision,
+                   bool* tensor_core) {
+  *tensor_core = false;
+  for (cudnnBackendNumericalNote_t n : notes) {
+    if (n == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC) return false;
+    if (n == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) return false;
+    if (n == CUDNN_NUMERICAL_NOTE_TENSOR_CORE) *tensor_core = true;
+  }
+  return !(*tensor_core && precision == Precision::kFp32);
+}
+
+// Builds the plan of (op, shape); false with the failing call in `err`.
+bool BuildPlan(cudnnHandle_t handle, CudnnConvOp op, const CudnnConvShape& s, Plan& out,
+               BuildError& err) {
+  const int64_t p = s.pixels, ci = s.cin, co = s.cout;
+  const int64_t x_dims[4] = {p, ci, 3, 3}, x_strides[4] = {9 * ci, 1, 3 * ci, ci};
+  const int64_t w_dims[4] = {co, ci, 3, 3}, w_strides[4] = {9 * ci, 1, 3 * ci, ci};
+  const int64_t y_dims[4] = {p, co, 1, 1}, y_strides[4] = {co, 1, co, co};
+  Desc x(CUDNN_BACKEND_TENSOR_DESCRIPTOR), w(CUDNN_BACKEND_TENSOR_DESCRIPTOR),
+      y(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  if (!MakeTensor(kUidX, x_dims, x_strides, x, err) ||
+      !MakeTensor(kUidW, w_dims, w_strides, w, err) ||
+      !MakeTensor(kUidY, y_dims, y_strides, y, err)) {
+    return false;
+  }
+
+  Desc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
+  const int64_t spatial = 2, ones[2] = {1, 1}, zeros[2] = {0, 0};
+  const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+  const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+  SAL_CUDNN_TRY(err, conv.Set(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &spatial));
+  SAL_CUDNN_TRY(err, conv.Set(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute));
+  SAL_CUDNN_TRY(err, conv.Set(CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode));
+  SAL_CUDNN_TRY(err, conv.Set(CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, ones));
+  SAL_CUDNN_TRY(err, conv.Set(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, ones));
+  SAL_CUDNN_TRY(err, conv.Set(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, zeros));
+  SAL_CUDNN_TRY(err, conv.Set(CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, zeros));
+  SAL_CUDNN_TRY(err, cudnnBackendFinalize(conv.get()));
+
+  // alpha = 1; beta is a graph attribute too (fixed per plan: forward and filter
+  // gradient accumulate, the data gradient overwrites). The scalars are float for FLOAT
+  // compute.
+  const float alpha = 1.0f;
+  const float beta = op == CudnnConvOp::kBackwardData ? 0.0f : 1.0f;
+  cudnnBackendDescriptor_t xd = x.get(), wd = w.get(), yd = y.get(), cd = conv.get();
+  std::unique_ptr<Desc> operation;
+  switch (op) {
+    case CudnnConvOp::kForward:
+      operation = std::make_unique<Desc>(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cd));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &xd));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &wd));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &yd));
+      break;
+    case CudnnConvOp::kBackwardData:
+      operation = std::make_unique<Desc>(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR);
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, CUDNN_TYPE_FLOAT, 1, &beta));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cd));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &xd));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &wd));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &yd));
+      break;
+    case CudnnConvOp::kBackwardFilter:
+      operation = std::make_unique<Desc>(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR);
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, CUDNN_TYPE_FLOAT, 1, &beta));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cd));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &xd));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &wd));
+      SAL_CUDNN_TRY(err, operation->Set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &yd));
+      break;
+  }
+  SAL_CUDNN_TRY(err, cudnnBackendFinalize(operation->get()));
+
+  Desc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+  cudnnBackendDescriptor_t od = operation->get();
+  SAL_CUDNN_TRY(err, graph.Set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
+  SAL_CUDNN_TRY(err, graph.Set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &od));
+  SAL_CUDNN_TRY(err, cudnnBackendFinalize(graph.get()));
+
+  // Candidate engine configs: heuristics mode A, then the fallback list.
+  int tried = 0;
+  std::string last_failure = "no engine config was offered";
+  for (cudnnBackendHeurMode_t heur_mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+    cudnnBackendDescriptor_t gd = graph.get();
+    SAL_CUDNN_TRY(err, heur.Set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gd));
+    SAL_CUDNN_TRY(err, heur.Set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &heur_mode));
+    if (cudnnBackendFinalize(heur.get()) != CUDNN_STATUS_SUCCESS) continue;
+    int64_t count = 0;
+    SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nullptr));
+    if (count <= 0) continue;
+    std::vector<Desc> cfgs;
+    std::vector<cudnnBackendDescriptor_t> raw;
+    for (int64_t i = 0; i < count; ++i) {
+      cfgs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+      raw.push_back(cfgs.back().get());
+    }
+    int64_t got = 0;
+    SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got,
+                                                raw.data()));
+    // Allowed configs in the heuristics' order; for tf32 the tensor-core ones first.
+    std::vector<int64_t> order, later;
+    for (int64_t i = 0; i < got; ++i) {
+      Desc engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+      cudnnBackendDescriptor_t ed = engine.get();
+      int64_t n = 0;
+      if (cudnnBackendGetAttribute(raw[i], CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                   1, &n, &ed) != CUDNN_STATUS_SUCCESS) {
+        continue;
+      }
+      std::vector<cudnnBackendNumericalNote_t> notes(CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
+      int64_t n_notes = 0;
+      if (cudnnBackendGetAttribute(ed, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                   static_cast<int64_t>(notes.size()), &n_notes,
+                                   notes.data()) != CUDNN_STATUS_SUCCESS) {
+        continue;
+      }
+      notes.resize(static_cast<size_t>(n_notes));
+      bool tensor_core = false;
+      if (!EngineAllowed(notes, s.precision, &tensor_core)) continue;
+      (s.precision == Precision::kTf32 && !tensor_core ? later : order).push_back(i);
+    }
+    order.insert(order.end(), later.begin(), later.end());
+    for (int64_t i : order) {
+      ++tried;
+      Desc plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+      SAL_CUDNN_TRY(err, plan.Set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
+      SAL_CUDNN_TRY(err, plan.Set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &raw[i]));
+      const cudnnStatus_t st = cudnnBackendFinalize(plan.get());
+      if (st != CUDNN_STATUS_SUCCESS) {
+        last_failure = std::string("cudnnBackendFinalize(execution plan): ") + cudnnGetErrorString(st);
+        continue;
+      }
+      int64_t ws = 0, n = 0;
+      SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                                  CUDNN_TYPE_INT64, 1, &n, &ws));
+      out.plan = std::move(plan);
+      out.workspace = ws;
+      return true;
+    }
+  }
+  err = BuildError{"no allowed engine config finalised (" + std::to_string(tried) +
+                       " tried; last: " + last_failure + ")",
+                   CUDNN_STATUS_NOT_SUPPORTED};
+  return false;
+}
+
+using Key = std::tuple<void*, int, int64_t, int, int, int>;
+
+std::mutex& CacheMutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<Key, std::unique_ptr<Plan>>& Cache() {
+  static auto* cache = new std::map<Key, std::unique_ptr<Plan>>();
+  return *cache;
+}
+
+[[noreturn]] void PlanFailed(CudnnConvOp op, const CudnnConvShape& s, const BuildError& e) {
+  std::fprintf(stderr,
+               "sal360: cudnn engine: cannot build a plan for %s (P %lld, Cin %d, Cout %d, %s): "
+               "%s -> %s\n",
+               CudnnConvOpName(op), static_cast<long long>(s.pixels), s.cin, s.cout,
+               PrecisionName(s.precision), e.what.c_str(), cudnnGetErrorString(e.status));
+  std::abort();
+}
+
+const Plan& CachedPlan(void* cudnn, CudnnConvOp op, const CudnnConvShape& s) {
+  const Key key{cudnn, static_cast<int>(op), s.pixels, s.cin, s.cout, static_cast<int>(s.precision)};
+  std::lock_guard<std::mutex> lock(CacheMutex());
+  auto it = Cache().find(key);
+  if (it != Cache().end()) return *it->second;
+  auto plan = std::make_unique<Plan>();
+  BuildError err;
+  if (!BuildPlan(static_cast<cudnnHandle_t>(cudnn), op, s, *plan, err)) PlanFailed(op, s, err);
+  return *Cache().emplace(key, std::move(plan)).first->second;
+}
+
+}  // namespace
+
+bool CudnnGraphAvailable(void* cudnn, std::string* why) {
+  static std::once_flag once;
+  static bool ok = false;
+  static std::string reason;
+  std::call_once(once, [&] {
+    const size_t version = cudnnGetVersion();
+    if (version < 90000) {
+      reason = "cuDNN " + std::to_string(version) + " is older than 9.0 (the graph API's backend)";
+      return;
+    }
+    // A small forward plan: if it finalises, the engine's calls work on this device.
+    Plan plan;
+    BuildError err;
+    if (!BuildPlan(static_cast<cudnnHandle_t>(cudnn), CudnnConvOp::kForward,
+                   CudnnConvShape{64, 8, 8, Precision::kFp32}, plan, err)) {
+      reason = "a probe plan did not build: " + err.what + " -> " + cudnnGetErrorString(err.status);
+      return;
+    }
+    ok = true;
+  });
+  if (!ok && why != nullptr) *why = reason;
+  return ok;
+}
+
+size_t CudnnConvWorkspaceBytes(void* cudnn, CudnnConvOp op, const CudnnConvShape& shape) {
+  return static_cast<size_t>(CachedPlan(cudnn, op, shape).workspace);
+}
+
+void CudnnConv(void* cudnn, CudnnConvOp op, const CudnnConvShape& shape, float* x, float* w,
+               float* y, void* workspace) {
+  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w),
+                        static_cast<const void*>(y)}) {
+    if (reinterpret_cast<uintptr_t>(p) % kAlignment != 0) {
+      std::fprintf(stderr, "sal360: cudnn engine: %s operand %p is not %lld-byte aligned\n",
+                   CudnnConvOpName(op), p, static_cast<long long>(kAlignment));
+      std::abort();
+    }
+  }
+  const Plan& plan = CachedPlan(cudnn, op, shape);
+  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  const int64_t uids[3] = {kUidX, kUidW, kUidY};
+  void* ptrs[3] = {x, w, y};
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids));
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs));
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
+  SAL_CUDA_CHECK(cudnnBackendFinalize(pack.get()));
+  SAL_CUDA_CHECK(cudnnBackendExecute(static_cast<cudnnHandle_t>(cudnn), plan.plan.get(), pack.get()));
+  g_executions.fetch_add(1);
+}
+
+}  // namespace sal360::nn::cuda
+
+#endif  // SAL360_CUDA_EMU

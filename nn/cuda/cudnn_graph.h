@@ -1,0 +1,70 @@
+// The cudnn engine's convolutions (issue #17): the spherical conv's GEMM as cuDNN 9
+// graph-API (backend) convolutions. CUDA builds only; under --config=cuda_emu the engine
+// reports itself unavailable (cuDNN's engines are not emulated).
+//
+// The spherical conv over the gathered column matrix col (P, 9*Cin) (nn/ops/
+// spherical_conv.h) is a Conv2d(k=3, stride=3) over the published 3H x 3W expanded image.
+// Here that image is described to cuDNN as what it is in memory: a batch of P patches, each
+// a 3x3 NHWC image of Cin channels (tap = r*3 + c), so that
+//   X  (P, Cin, 3, 3)  strides (9*Cin, 1, 3*Cin, Cin)    the column matrix, unchanged
+//   W  (Cout, Cin, 3, 3) strides (9*Cin, 1, 3*Cin, Cin)  KRSC: w_krsc[co][tap][ci]
+//   Y  (P, Cout, 1, 1) strides (Cout, 1, Cout, Cout)     the layer's NHWC output rows
+// and a 3x3 valid convolution produces each output pixel from exactly its own patch: the
+// same sums as the stride-3 convolution, with no gaps to describe. Forward, data-gradient
+// (dcol = dy · W^T) and filter-gradient (dW = col^T · dy) are one-operation graphs.
+//
+// Plans are built once per (operation, P, Cin, Cout, precision) and cached for the
+// process: the operation graph, cuDNN's heuristics (mode A, then the fallback list), and
+// the first engine config that finalises among those allowed by the precision:
+//   fp32  no tensor-core (TF32) and no down-converting engines;
+//   tf32  tensor-core engines first (TF32 math on FP32 tensors), no down-converting ones;
+// and, for both, no engine whose numerical notes say non-deterministic (sal360's backward
+// is deterministic). bf16 needs BF16 tensors, which this engine does not build yet:
+// Context::SetMath refuses cudnn + bf16.
+//
+// Every cuDNN status is checked; a failure names the call (and, while building a plan,
+// the operation and shape). Workspaces come from the caller (the model's arena).
+#ifndef SAL360_NN_CUDA_CUDNN_GRAPH_H_
+#define SAL360_NN_CUDA_CUDNN_GRAPH_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "nn/math_mode.h"
+
+namespace sal360::nn::cuda {
+
+// Whether the cudnn engine can run here (cuDNN >= 9 and a plan for a small convolution
+// finalises on this device). `why` says what failed. Checked once per process.
+bool CudnnGraphAvailable(void* cudnn, std::string* why);
+
+enum class CudnnConvOp { kForward, kBackwardData, kBackwardFilter };
+const char* CudnnConvOpName(CudnnConvOp op);
+
+struct CudnnConvShape {
+  int64_t pixels = 0;  // P: patches (output pixels) in one call
+  int cin = 0, cout = 0;
+  Precision precision = Precision::kFp32;
+};
+
+// Bytes of workspace the cached plan of (op, shape) needs (builds the plan on first use).
+size_t CudnnConvWorkspaceBytes(void* cudnn, CudnnConvOp op, const CudnnConvShape& shape);
+
+// Runs the plan on the handle's stream. Every pointer is device memory, 16-byte aligned;
+// `workspace` holds CudnnConvWorkspaceBytes (may be null when that is 0). The plans'
+// beta is fixed per operation (a graph attribute):
+//   kForward        y (P, Cout) += col · W             (the caller fills y with the bias)
+//   kBackwardData   dcol (P, 9*Cin) = dy · W^T
+//   kBackwardFilter dw_krsc (Cout, 9*Cin) += col^T · dy (the caller zeroes it first)
+// For kForward pass (col, w_krsc, y); kBackwardData (dcol, w_krsc, dy); kBackwardFilter
+// (col, dw_krsc, dy): the three tensors as X, W, Y of the convolution.
+void CudnnConv(void* cudnn, CudnnConvOp op, const CudnnConvShape& shape, float* x, float* w,
+               float* y, void* workspace);
+
+// cudnnBackendExecute calls so far (for benchmarks, like CublasGemmCalls).
+int64_t CudnnExecutions();
+
+}  // namespace sal360::nn::cuda
+
+#endif  // SAL360_NN_CUDA_CUDNN_GRAPH_H_
