@@ -17,6 +17,7 @@
 #include "data/torch_file.h"
 #include "nlohmann/json.hpp"
 #include "nn/checkpoint.h"
+#include "nn/context.h"
 #include "sphere/tables.h"
 #include "util/file.h"
 
@@ -45,6 +46,22 @@ absl::StatusOr<nn::Device> ParseDevice(const std::string& value) {
   }
   absl::StatusOr<nn::Device> d = nn::ResolveDevice(value);
   if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("--device=", value, ": ", d.status().message()));
+  return d;
+}
+
+absl::StatusOr<nn::Device> ParseDeviceAndMath(const std::string& device, const std::string& gpu_engine,
+                                              const std::string& precision) {
+  absl::StatusOr<nn::Device> d = ParseDevice(device);
+  if (!d.ok()) return d;
+  absl::StatusOr<nn::GpuEngine> engine = nn::ParseGpuEngine(gpu_engine);
+  if (!engine.ok()) return absl::InvalidArgumentError(absl::StrCat("--gpu_engine: ", engine.status().message()));
+  absl::StatusOr<nn::Precision> p = nn::ParsePrecision(precision);
+  if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat("--precision: ", p.status().message()));
+  if (absl::Status s = nn::Context::Get(*d).SetMath(nn::GpuMath{*engine, *p}); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--device=", device, " (", nn::DeviceName(*d),
+                                                   ") --gpu_engine=", gpu_engine, " --precision=", precision,
+                                                   ": ", s.message()));
+  }
   return d;
 }
 

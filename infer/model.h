@@ -21,9 +21,15 @@ std::string TableModeViolation(const std::string& value);
 std::string ConventionViolation(const std::string& value);
 }  // namespace sal360::infer
 
-// --device: one row for train (train/config.h) and the inference tools.
-#define SAL360_DEVICE_OPTION(X) \
-  X(std::string, device, "auto", opt::kMayChange, opt::OneOf({"auto", "cpu", "cuda"}), "auto | cpu | cuda")
+// --device, --gpu_engine, --precision: rows shared by train (train/config.h) and the
+// inference tools. The last two are CUDA settings (nn/math_mode.h); the CPU accepts only
+// their defaults.
+#define SAL360_DEVICE_OPTION(X)                                                                      \
+  X(std::string, device, "auto", opt::kMayChange, opt::OneOf({"auto", "cpu", "cuda"}), "auto | cpu | cuda") \
+  X(std::string, gpu_engine, "native", opt::kMayChange, opt::OneOf({"native", "cudnn"}),             \
+    "CUDA engine: native (our kernels + cuBLAS) | cudnn (cuDNN graph API convolutions; fp32/tf32)")  \
+  X(std::string, precision, "fp32", opt::kMayChange, opt::OneOf({"fp32", "tf32", "bf16"}),           \
+    "CUDA GEMM math: fp32 | tf32 | bf16 (tensor cores; FP32 storage, weights and optimiser)")
 
 // --tables_dir: not part of a run's configuration (the tables equal the generated ones).
 #define SAL360_TABLES_DIR_OPTION(X)                                                              \
@@ -54,6 +60,11 @@ absl::Status ValidateInferConfig(const InferConfig& config);
 
 // --device (auto | cpu | cuda) with an error naming the flag.
 absl::StatusOr<nn::Device> ParseDevice(const std::string& value);
+// ParseDevice, then --gpu_engine and --precision applied to that device's context
+// (nn::Context::SetMath): an error names the flags when the device cannot do them (the
+// CPU with anything but native/fp32, cudnn where cuDNN's graph API is unusable).
+absl::StatusOr<nn::Device> ParseDeviceAndMath(const std::string& device, const std::string& gpu_engine,
+                                              const std::string& precision);
 
 // A model from a checkpoint file: table mode and convention from the checkpoint's
 // metadata unless overridden (empty string = the checkpoint's).

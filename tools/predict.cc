@@ -262,7 +262,7 @@ int Main(int argc, char** argv) {
   if (!npy) {
     if (absl::Status s = infer::CheckNewOutputDir(out); !s.ok()) return fail(s);
   }
-  absl::StatusOr<nn::Device> device = infer::ParseDevice(ic.device);
+  absl::StatusOr<nn::Device> device = infer::ParseDeviceAndMath(ic.device, ic.gpu_engine, ic.precision);
   if (!device.ok()) return fail(device.status());
   absl::StatusOr<infer::LoadedModel> loaded =
       infer::LoadModel(util::UserPath(ic.checkpoint), *device, ic.table_mode, ic.convention);

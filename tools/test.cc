@@ -81,7 +81,7 @@ int Main(int argc, char** argv) {
   data::DataConfig dc = DataConfigFromFlags();
   if (absl::Status s = infer::ValidateInferConfig(ic); !s.ok()) return fail(s, 2);
   if (absl::Status s = data::ValidateDataConfig(dc); !s.ok()) return fail(s, 2);
-  absl::StatusOr<nn::Device> device = infer::ParseDevice(ic.device);
+  absl::StatusOr<nn::Device> device = infer::ParseDeviceAndMath(ic.device, ic.gpu_engine, ic.precision);
   if (!device.ok()) return fail(device.status(), 2);
   absl::StatusOr<infer::LoadedModel> loaded =
       infer::LoadModel(util::UserPath(ic.checkpoint), *device, ic.table_mode, ic.convention);

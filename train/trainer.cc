@@ -107,7 +107,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, bool resume, Traini
                                   bool show_progress, dist::World* world) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   const double t_start = Now();
-  absl::StatusOr<nn::Device> device = infer::ParseDevice(config.device);
+  absl::StatusOr<nn::Device> device = infer::ParseDeviceAndMath(config.device, config.gpu_engine, config.precision);
   if (!device.ok()) return device.status();
   // Data parallel: N ranks; rank 0 ("lead") alone writes the run directory.
   const int ranks = world != nullptr ? world->size() : 1;

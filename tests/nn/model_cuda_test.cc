@@ -166,5 +166,140 @@ TEST(ModelCuda, SaveThenLoadOnTheCudaDeviceGivesTheSamePredictions) {
   EXPECT_LE(worst, 1e-4 * std::max(1.0, scale));
 }
 
+// ---- Precision (issue #17): tensor-core GEMMs with FP32 storage ----
+
+double NormwiseRelError(const std::vector<float>& got, const std::vector<float>& want) {
+  double d = 0, n = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    d += (double{got[i]} - want[i]) * (double{got[i]} - want[i]);
+    n += double{want[i]} * want[i];
+  }
+  return std::sqrt(d / std::max(n, 1e-300));
+}
+
+// The CPU model (fp32) against the CUDA model at `precision` from the same weights and
+// batch: one training forward + backward (output and every parameter gradient,
+// normwise), then kSteps Adam steps (losses). Returns the errors in units of the
+// precision's operand unit roundoff u (2^-11 for tf32, 2^-8 for bf16).
+struct PrecisionErrors {
+  double output = 0, grads = 0, loss = 0;
+};
+PrecisionErrors MeasurePrecision(Precision precision) {
+  ::sal360::testing::ScopedGpuMath math(GpuMath{GpuEngine::kNative, precision});
+  EXPECT_TRUE(math.status.ok()) << math.status;
+  Net cpu(Device::kCpu, sphere::TableMode::kNearest), gpu(Device::kCuda, sphere::TableMode::kNearest);
+  const double u = OperandUnitRoundoff(precision);
+  PrecisionErrors e;
+  for (Net* net : {&cpu, &gpu}) {
+    net->x.CopyFrom(Tensor::FromVector(net->x.shape(), RandomFloats(net->x.numel(), 100, 0, 1), Device::kCpu));
+    net->t.CopyFrom(Tensor::FromVector(net->t.shape(), RandomFloats(net->t.numel(), 200, 0, 10), Device::kCpu));
+    net->model.params().ZeroGrad();
+    net->model.Forward(net->x, true);
+  }
+  e.output = NormwiseRelError(gpu.model.Forward(gpu.x, true).ToVector(),
+                              cpu.model.Forward(cpu.x, true).ToVector()) / u;
+  for (Net* net : {&cpu, &gpu}) {
+    net->model.params().ZeroGrad();
+    const Tensor& out = net->model.Forward(net->x, true);
+    SphereMseLoss(out, net->t, net->row_weights, &net->model.output_grad());
+    net->model.Backward(net->model.output_grad());
+  }
+  e.grads = NormwiseRelError(gpu.model.params().grads_flat().ToVector(),
+                             cpu.model.params().grads_flat().ToVector()) / u;
+  for (int s = 0; s < kSteps; ++s) {
+    const float lc = cpu.Step(s, false), lg = gpu.Step(s, false);
+    EXPECT_TRUE(std::isfinite(lg)) << PrecisionName(precision) << " step " << s;
+    e.loss = std::max(e.loss, std::fabs(double{lc} - lg) / std::fabs(double{lc}) / u);
+  }
+  std::printf("%s: output %.3g u, parameter gradients %.3g u, losses over %d steps %.3g u (u = %.3g)\n",
+              PrecisionName(precision), e.output, e.grads, kSteps, e.loss, u);
+  return e;
+}
+
+// Tolerances, in units of u, and why. A GEMM whose operands are rounded to relative u
+// has a normwise relative error of at most about 2u (each product a·b moves by at most
+// (1+u)^2 - 1), and the error of a layer's input passes through the next layer (batch
+// norm divides out the scale, ReLU and max-pool pass it on, so it adds roughly layer by
+// layer). Seven convolutions and their gradients give ~14u forward and a few times that
+// backward, where each layer has two GEMMs and the error of the output feeds every
+// gradient. We allow 20u for the output, 60u for the gradients and 40u for the losses
+// of 8 Adam steps (Adam's first steps move every weight by ~lr whatever the gradient's
+// rounding, so the trajectories stay together, but they do drift apart step by step).
+// Measured under the emulation (round to nearest, always): tf32 2.5u / 11.2u / 10.2u,
+// bf16 2.4u / 4.5u / 0.8u. The margins cover a GPU whose conversion truncates instead of
+// rounding (twice the error); cuBLAS's kernels also change the summation order and FMA
+// use, within FP32's 2^-24, which is far below these.
+void ExpectPrecisionWithinTolerance(Precision precision) {
+  const PrecisionErrors e = MeasurePrecision(precision);
+  EXPECT_LE(e.output, 20) << PrecisionName(precision);
+  EXPECT_LE(e.grads, 60) << PrecisionName(precision);
+  EXPECT_LE(e.loss, 40) << PrecisionName(precision);
+}
+
+TEST(ModelCuda, Tf32MatchesTheFp32CpuWithinItsTolerance) {
+  SAL_SKIP_WITHOUT_CUDA();
+  ExpectPrecisionWithinTolerance(Precision::kTf32);
+}
+
+TEST(ModelCuda, Bf16MatchesTheFp32CpuWithinItsTolerance) {
+  SAL_SKIP_WITHOUT_CUDA();
+  ExpectPrecisionWithinTolerance(Precision::kBf16);
+}
+
+// The reduced precisions really reach the GEMMs: under the emulation (which always
+// rounds) the outputs differ from fp32's; fp32 stays bit-identical to the CPU.
+TEST(ModelCuda, PrecisionChangesTheEmulatedGemmsAndFp32StaysExact) {
+  SAL_SKIP_WITHOUT_CUDA();
+  if (!::sal360::testing::kCudaEmulated) GTEST_SKIP() << "a GPU's cuBLAS may or may not round: checked under the emulation only";
+  Net cpu(Device::kCpu, sphere::TableMode::kNearest), gpu(Device::kCuda, sphere::TableMode::kNearest);
+  const std::vector<float> x = RandomFloats(cpu.x.numel(), 5, 0, 1);
+  const Tensor xc = Tensor::FromVector(cpu.x.shape(), x, Device::kCpu);
+  const Tensor xg = Tensor::FromVector(cpu.x.shape(), x, Device::kCuda);
+  const std::vector<float> want = cpu.model.Forward(xc, false).ToVector();
+  EXPECT_EQ(gpu.model.Forward(xg, false).ToVector(), want);
+  for (Precision p : {Precision::kTf32, Precision::kBf16}) {
+    ::sal360::testing::ScopedGpuMath math(GpuMath{GpuEngine::kNative, p});
+    ASSERT_TRUE(math.status.ok()) << math.status;
+    EXPECT_GT(NormwiseRelError(gpu.model.Forward(xg, false).ToVector(), want), 1e-6) << PrecisionName(p);
+  }
+}
+
+// ---- The cudnn engine (issue #17): the whole network against the native engine ----
+
+TEST(ModelCuda, CudnnEngineTrainsLikeTheNativeEngine) {
+  SAL_SKIP_WITHOUT_CUDNN_ENGINE();
+  Net native(Device::kCuda, sphere::TableMode::kNearest), cudnn(Device::kCuda, sphere::TableMode::kNearest);
+  double worst = 0;
+  for (int s = 0; s < kSteps; ++s) {
+    const float ln = native.Step(s, false);
+    float lc;
+    {
+      ::sal360::testing::ScopedGpuMath math(GpuMath{GpuEngine::kCudnn, Precision::kFp32});
+      ASSERT_TRUE(math.status.ok()) << math.status;
+      lc = cudnn.Step(s, false);
+    }
+    const double rel = std::fabs(double{ln} - lc) / std::fabs(double{ln});
+    worst = std::max(worst, rel);
+    // The same tolerance as CUDA vs CPU above: both are FP32 GEMMs in another order.
+    EXPECT_LE(rel, 2e-4) << "step " << s << ": native " << ln << ", cudnn " << lc;
+  }
+  std::printf("cudnn vs native, fp32: worst loss rel. diff. %.3g over %d steps\n", worst, kSteps);
+}
+
+TEST(ModelCuda, TheCudnnEngineIsRefusedWithAReasonWhereItCannotRun) {
+  SAL_SKIP_WITHOUT_CUDA();
+  Context& cuda = Context::Get(Device::kCuda);
+  const absl::Status bf16 = cuda.SetMath(GpuMath{GpuEngine::kCudnn, Precision::kBf16});
+  EXPECT_FALSE(bf16.ok());
+  EXPECT_NE(std::string(bf16.message()).find("bf16"), std::string::npos) << bf16;
+  EXPECT_EQ(cuda.math(), GpuMath{});
+  if (::sal360::testing::kCudaEmulated) {
+    const absl::Status s = cuda.SetMath(GpuMath{GpuEngine::kCudnn, Precision::kFp32});
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(std::string(s.message()).find("not emulated"), std::string::npos) << s;
+    EXPECT_EQ(cuda.math(), GpuMath{});
+  }
+}
+
 }  // namespace
 }  // namespace sal360::nn

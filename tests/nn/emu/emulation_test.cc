@@ -8,6 +8,7 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <set>
@@ -17,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "nn/cuda/emu/launch.h"
 #include "nn/cuda/launch.h"
+#include "nn/math_mode.h"
 
 namespace {
 
@@ -434,6 +436,89 @@ TEST_F(Emulation, SgemmChecksItsArgumentsAsCublasDoes) {
   int not_a_stream = 0;
   EXPECT_EQ(cublasSetStream(h, reinterpret_cast<cudaStream_t>(&not_a_stream)),
             CUBLAS_STATUS_INVALID_VALUE);
+  EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
+
+// cublasGemmEx (issue #17): the tensor-core compute types multiply operands rounded as
+// the hardware reads them (nn::RoundOperand), accumulating in FP32. The data are chosen
+// so that rounding matters: entries 1 + j·2^-14 lie between TF32's (2^-10 apart at 1)
+// and BF16's (2^-7) grid points, so each compute type gives a different, predictable C.
+TEST_F(Emulation, GemmExRoundsTheOperandsAsItsComputeTypeSays) {
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+  const int m = 6, n = 5, k = 9;
+  for (const bool ta : {false, true}) {
+    const int lda = (ta ? k : m) + 1, ldb = k + 2, ldc = m;
+    std::vector<float> a(size_t(lda) * (ta ? m : k)), b(size_t(ldb) * n), c(size_t(ldc) * n, 0.5f);
+    for (size_t i = 0; i < a.size(); ++i) a[i] = 1.0f + std::ldexp(float(i * 37 % 23), -14);
+    for (size_t i = 0; i < b.size(); ++i) b[i] = -1.0f - std::ldexp(float(i * 11 % 29), -14);
+    float* da = DeviceCopy(a);
+    float* db = DeviceCopy(b);
+    const float alpha = 1.0f, beta = 1.0f;
+    std::vector<std::vector<float>> results;
+    for (const auto& [compute, precision] :
+         std::vector<std::pair<cublasComputeType_t, sal360::nn::Precision>>{
+             {CUBLAS_COMPUTE_32F, sal360::nn::Precision::kFp32},
+             {CUBLAS_COMPUTE_32F_FAST_TF32, sal360::nn::Precision::kTf32},
+             {CUBLAS_COMPUTE_32F_FAST_16BF, sal360::nn::Precision::kBf16}}) {
+      std::vector<float> ra = a, rb = b, expected = c;
+      for (float& v : ra) v = sal360::nn::RoundOperand(v, precision);
+      for (float& v : rb) v = sal360::nn::RoundOperand(v, precision);
+      ReferenceGemm(ta, false, m, n, k, alpha, ra, lda, rb, ldb, beta, expected, ldc);
+      float* dc = DeviceCopy(c);
+      ASSERT_EQ(cublasGemmEx(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, da,
+                             CUDA_R_32F, lda, db, CUDA_R_32F, ldb, &beta, dc, CUDA_R_32F, ldc,
+                             compute, CUBLAS_GEMM_DEFAULT),
+                CUBLAS_STATUS_SUCCESS);
+      const std::vector<float> got = HostCopy(dc, c.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        // FP32 accumulation of 9 products of magnitude ~1 against a double reference.
+        ASSERT_NEAR(got[i], expected[i], 1e-5f) << "compute " << compute << " ta " << ta << " i " << i;
+      }
+      results.push_back(got);
+    }
+    // COMPUTE_32F is cublasSgemm's product, bit for bit; the rounded ones differ from it
+    // by far more than FP32 rounding (the operands moved by up to 2^-11 and 2^-8).
+    float* dc = DeviceCopy(c);
+    ASSERT_EQ(cublasSgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, da, lda,
+                          db, ldb, &beta, dc, ldc),
+              CUBLAS_STATUS_SUCCESS);
+    EXPECT_EQ(HostCopy(dc, c.size()), results[0]);
+    double d_tf32 = 0, d_bf16 = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      d_tf32 = std::max(d_tf32, std::fabs(double(results[1][i]) - results[0][i]));
+      d_bf16 = std::max(d_bf16, std::fabs(double(results[2][i]) - results[0][i]));
+    }
+    EXPECT_GT(d_tf32, 1e-4);
+    EXPECT_GT(d_bf16, 1e-3);
+  }
+  EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
+
+TEST_F(Emulation, GemmExRefusesWhatTheEmulationDoesNotModel) {
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+  float* a = DeviceCopy(std::vector<float>(16, 1.0f));
+  float* c = DeviceCopy(std::vector<float>(16, 0.0f));
+  const float one = 1, zero = 0;
+  const auto N = CUBLAS_OP_N;
+  EXPECT_EQ(cublasGemmEx(h, N, N, 4, 4, 4, &one, a, CUDA_R_16BF, 4, a, CUDA_R_32F, 4, &zero, c,
+                         CUDA_R_32F, 4, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(cublasGemmEx(h, N, N, 4, 4, 4, &one, a, CUDA_R_32F, 4, a, CUDA_R_32F, 4, &zero, c,
+                         CUDA_R_32F, 4, CUBLAS_COMPUTE_32F_FAST_16F, CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_NOT_SUPPORTED);
+  // The argument rules are cublasSgemm's.
+  EXPECT_EQ(cublasGemmEx(h, N, N, 4, 4, 4, &one, a, CUDA_R_32F, 3, a, CUDA_R_32F, 4, &zero, c,
+                         CUDA_R_32F, 4, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_INVALID_VALUE);
+  EXPECT_EQ(cublasGemmEx(nullptr, N, N, 4, 4, 4, &one, a, CUDA_R_32F, 4, a, CUDA_R_32F, 4, &zero,
+                         c, CUDA_R_32F, 4, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_NOT_INITIALIZED);
+  EXPECT_EQ(cublasGemmEx(h, N, N, 4, 4, 4, &one, a, CUDA_R_32F, 4, a, CUDA_R_32F, 4, &zero, c,
+                         CUDA_R_32F, 4, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(HostCopy(c, 16), std::vector<float>(16, 4.0f));
   EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
 }
 
