@@ -118,17 +118,21 @@ fi
 # ---- 3. bench on the GPU: forward and train step at 240x480, batch 1 and 8 ----
 say "bench: ${BENCH_H}x${BENCH_W}"
 bench_line() {  # the JSON lines of bench, one summary line each
-  awk '/^\{/ && /"case":"(forward|train_step)"/' "$1" | while read -r j; do
+  awk '/^\{/ && /"case":"(forward|train_step|math_unavailable)"/' "$1" | while read -r j; do
     printf '%s\n' "$j" | tr -d '{}"' | tr ',' '\n' | awk -F: -v pre="$2" '
       { v[$1] = $2 }
-      END { printf "%s %s batch %s: %.2f ms, %.1f GFLOP/s, %s kernel launches + %s cuBLAS GEMMs per step, %s device allocations in a step%s\n",
-            pre, v["case"], v["batch"], v["seconds"] * 1000, v["gflops"], v["kernel_launches_per_step"],
-            v["cublas_gemms_per_step"], v["device_allocations_in_step"],
+      END {
+        math = (v["gpu_engine"] == "null" || v["gpu_engine"] == "") ? "" : " " v["gpu_engine"] "/" v["precision"]
+        if (v["case"] == "math_unavailable") { printf "%s%s: unavailable (the reason: logs/bench_cuda.err)\n", pre, math; exit }
+        printf "%s%s %s batch %s: %.2f ms, %.1f GFLOP/s, %s kernel launches + %s cuBLAS GEMMs + %s cuDNN executions per step, %s device allocations in a step%s\n",
+            pre, math, v["case"], v["batch"], v["seconds"] * 1000, v["gflops"], v["kernel_launches_per_step"],
+            v["cublas_gemms_per_step"], v["cudnn_executions_per_step"], v["device_allocations_in_step"],
             v["cuda_device"] == "null" ? "" : " [" v["cuda_device"] "]" }'
   done
 }
 t0=$(now_s)
-if timeout "$(limit 90)" "$RUN" bench --device=cuda --height="$BENCH_H" --width="$BENCH_W" --batches=1,8 \
+# Every engine x precision (bench's defaults: native and cudnn; fp32, tf32, bf16).
+if timeout "$(limit 150)" "$RUN" bench --device=cuda --height="$BENCH_H" --width="$BENCH_W" --batches=1,8 \
     --reps=5 --torch=off --ceiling=false --layers=false > "$LOGS/bench_cuda.jsonl" 2> "$LOGS/bench_cuda.err"; then
   bench_line "$LOGS/bench_cuda.jsonl" "bench cuda" | tee -a "$SUMMARY"
 else
@@ -144,23 +148,26 @@ fi
 say "bench: $(secs_since "$t0") s"
 
 # ---- 4. 200 training steps on the synthetic set, CUDA and CPU, then compare ----
-train() {  # device
-  local t0 rc
+train() {  # name, then train's flags
+  local name=$1 t0 rc
+  shift
   t0=$(now_s)
-  timeout "$(limit 150)" "$RUN" train "--device=$1" --max_steps="$TRAIN_STEPS" --epochs=1000 \
-    --out="$OUT_DIR/train_$1" > "$LOGS/train_$1.log" 2>&1
+  timeout "$(limit 150)" "$RUN" train "$@" --max_steps="$TRAIN_STEPS" --epochs=1000 \
+    --out="$OUT_DIR/train_$name" > "$LOGS/train_$name.log" 2>&1
   rc=$?
   local last_epoch cc
-  last_epoch="$(tail -1 "$OUT_DIR/train_$1/epochs.csv" 2>/dev/null)"
+  last_epoch="$(tail -1 "$OUT_DIR/train_$name/epochs.csv" 2>/dev/null)"
   if [ $rc -eq 0 ]; then
-    say "train $1: PASS $TRAIN_STEPS steps in $(secs_since "$t0") s; $(grep -o 'last loss [0-9.e+-]*' "$LOGS/train_$1.log" | tail -1); last epoch row: $last_epoch"
+    say "train $name: PASS $TRAIN_STEPS steps in $(secs_since "$t0") s; $(grep -o 'last loss [0-9.e+-]*' "$LOGS/train_$name.log" | tail -1); last epoch row: $last_epoch"
   else
-    say "train $1: FAIL (exit $rc) after $(secs_since "$t0") s: $(tail -2 "$LOGS/train_$1.log" | tr '\n' ' ')"
+    say "train $name: FAIL (exit $rc) after $(secs_since "$t0") s: $(tail -2 "$LOGS/train_$name.log" | tr '\n' ' ')"
     failed=$((failed + 1))
   fi
 }
-train cuda
-train cpu
+train cuda --device=cuda
+train cpu --device=cpu
+# TF32 tensor cores (issue #17): the same run, to compare its loss and validation CC.
+train cuda_tf32 --device=cuda --precision=tf32
 if [ -f "$OUT_DIR/train_cuda/steps.csv" ] && [ -f "$OUT_DIR/train_cpu/steps.csv" ]; then
   head -1 "$OUT_DIR/train_cuda/epochs.csv" > "$LOGS/epochs_header.txt" 2>/dev/null
   say "train compare: $(paste -d, "$OUT_DIR/train_cpu/steps.csv" "$OUT_DIR/train_cuda/steps.csv" | awk -F, -v half=5 '
@@ -170,7 +177,8 @@ if [ -f "$OUT_DIR/train_cuda/steps.csv" ] && [ -f "$OUT_DIR/train_cpu/steps.csv"
     END { printf "loss rel. diff. cpu vs cuda: first 20 steps max %.3g, all steps max %.3g (step %d); last loss cpu %s cuda %s", worst20, worst, at, last_a, last_b }')"
   cc_cpu="$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "val_cc") c = i; next } END { print (c ? $c : "n/a") }' "$OUT_DIR/train_cpu/epochs.csv")"
   cc_gpu="$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "val_cc") c = i; next } END { print (c ? $c : "n/a") }' "$OUT_DIR/train_cuda/epochs.csv")"
-  say "train compare: validation CC after the last epoch: cpu $cc_cpu, cuda $cc_gpu"
+  cc_tf32="$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "val_cc") c = i; next } END { print (c ? $c : "n/a") }' "$OUT_DIR/train_cuda_tf32/epochs.csv" 2>/dev/null)"
+  say "train compare: validation CC after the last epoch: cpu $cc_cpu, cuda $cc_gpu, cuda tf32 ${cc_tf32:-n/a}"
 fi
 
 say "total: $(elapsed) s; failures: $failed"
