@@ -46,8 +46,8 @@ ABSL_FLAG(double, dist_timeout_s, 600,
 ABSL_FLAG(bool, resume, false,
           "Continue the run in --out from last.safetensors (same data order, RNG and optimiser "
           "state); only the options marked resumable in train/config.h (--epochs, --max_steps, "
-          "--device, --checkpoint_every, --validate, --data, --loader_threads, --grad_bucket_mb) may "
-          "change");
+          "--device, --gpu_engine, --precision, --checkpoint_every, --validate, --data, --loader_threads, "
+          "--grad_bucket_mb) may change");
 
 namespace sal360::tools {
 namespace {
@@ -116,6 +116,11 @@ int Main(int argc, char** argv) {
   if (absl::Status s = config.Validate(); !s.ok()) return usage(s);
   // Before the data is opened at that size (train::Train checks again for its callers).
   if (absl::StatusOr<nn::Device> dev = infer::ParseDevice(config.device); dev.ok()) {
+    // --gpu_engine / --precision the device cannot honour: a usage error, before any data.
+    if (absl::StatusOr<nn::Device> math = infer::ParseDeviceAndMath(config.device, config.gpu_engine, config.precision);
+        !math.ok()) {
+      return usage(math.status());
+    }
     if (absl::Status s = infer::CheckMemory((config.batch + w.size() - 1) / w.size(), config.height, config.width,
                                             *nn::ParseTableMode(config.table_mode), *dev, "--height/--width or --batch");
         !s.ok()) {

@@ -86,6 +86,15 @@ TEST_F(ModelToolsErrors, BadFlagValues) {
   ExpectError(RunTool("tools/train", {"--table_mode=cubic", "--out=" + TempPath("r1")}), "--table_mode", 2);
   ExpectError(RunTool("tools/train", {"--device=tpu", "--out=" + TempPath("r1")}), "--device", 2);
   ExpectError(RunTool("tools/train", {"--lr=-1", "--out=" + TempPath("r1")}), "lr", 2);
+  // The CUDA math settings (issue #17): refused by name on the CPU, unknown values too.
+  ExpectError(RunTool("tools/train", {"--device=cpu", "--precision=tf32", "--out=" + TempPath("r3")}),
+              "CUDA settings", 2);
+  ExpectError(RunTool("tools/train", {"--device=cpu", "--gpu_engine=cudnn", "--out=" + TempPath("r3")}),
+              "--gpu_engine=cudnn", 2);
+  ExpectError(RunTool("tools/train", {"--precision=fp16", "--out=" + TempPath("r3")}), "--precision", 2);
+  ExpectError(RunTool("tools/test", {"--checkpoint=" + TempPath("good.safetensors"), "--device=cpu",
+                                     "--precision=bf16", "--out=" + TempPath("t_bf16")}),
+              "CUDA settings", 2);
   ExpectError(RunTool("tools/train", {"--resume", "--out=" + TempPath("nothing")}), "does not exist", 2);
   ExpectError(RunTool("tools/train", {"--data=" + TempPath("no_dataset"), "--out=" + TempPath("r2"), "--device=cpu"}),
               "no_dataset");

@@ -112,8 +112,9 @@ TEST(TrainConfig, EachRuleNamesItsFlag) {
 }
 
 TEST(TrainConfig, ResumableOptionsComeFromTheRows) {
-  EXPECT_EQ(ResumableOptions(), (std::set<std::string>{"checkpoint_every", "data", "device", "epochs", "grad_bucket_mb",
-                                                        "loader_threads", "max_steps", "out", "validate"}));
+  EXPECT_EQ(ResumableOptions(),
+            (std::set<std::string>{"checkpoint_every", "data", "device", "epochs", "gpu_engine", "grad_bucket_mb",
+                                   "loader_threads", "max_steps", "out", "precision", "validate"}));
 }
 
 }  // namespace
