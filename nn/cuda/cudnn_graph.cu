@@ -29,6 +29,15 @@ const char* CudnnConvOpName(CudnnConvOp op) {
   return "?";
 }
 
+const char* CudnnBnOpName(CudnnBnOp op) {
+  switch (op) {
+    case CudnnBnOp::kForwardTrain: return "batch-norm + ReLU forward (training)";
+    case CudnnBnOp::kForwardEval: return "batch-norm + ReLU forward (inference)";
+    case CudnnBnOp::kBackward: return "batch-norm + ReLU backward";
+  }
+  return "?";
+}
+
 }  // namespace sal360::nn::cuda
 
 #if defined(SAL360_CUDA_EMU)
@@ -54,6 +63,17 @@ size_t CudnnConvWorkspaceBytes(void*, CudnnConvOp op, const CudnnConvShape&) {
 void CudnnConv(void*, CudnnConvOp op, const CudnnConvShape&, float*, float*, float*, void*) {
   std::fprintf(stderr, "sal360: cuDNN %s under the CUDA emulation (not emulated)\n",
                CudnnConvOpName(op));
+  std::abort();
+}
+
+bool CudnnBnReluSupported(void*, CudnnBnOp, int64_t, int, size_t*, std::string* why) {
+  if (why != nullptr) *why = "cuDNN's graph API is not emulated (--config=cuda_emu)";
+  return false;
+}
+
+void CudnnBnRelu(void*, CudnnBnOp op, int64_t, int, const CudnnBnArgs&, void*) {
+  std::fprintf(stderr, "sal360: cuDNN %s under the CUDA emulation (not emulated)\n",
+               CudnnBnOpName(op));
   std::abort();
 }
 
@@ -114,15 +134,24 @@ struct BuildError {
     }                                                     \
   } while (0)
 
-bool MakeTensor(int64_t uid, const int64_t dims[4], const int64_t strides[4], Desc& t,
-                BuildError& err) {
+bool MakeTensor(int64_t uid, const std::vector<int64_t>& dims, const std::vector<int64_t>& strides,
+                Desc& t, BuildError& err, bool is_virtual = false, bool by_value = false) {
   const cudnnDataType_t type = CUDNN_DATA_FLOAT;
   const int64_t alignment = kAlignment;
+  const int64_t rank = static_cast<int64_t>(dims.size());
   SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type));
-  SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims));
-  SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides));
+  SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, rank, dims.data()));
+  SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, rank, strides.data()));
   SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid));
   SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &alignment));
+  if (is_virtual) {
+    const bool v = true;
+    SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &v));
+  }
+  if (by_value) {
+    const bool v = true;
+    SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_IS_BY_VALUE, CUDNN_TYPE_BOOLEAN, 1, &v));
+  }
   SAL_CUDNN_TRY(err, cudnnBackendFinalize(t.get()));
   return true;
 }
@@ -144,18 +173,96 @@ bool EngineAllowed(const std::vector<cudnnBackendNumericalNote_t>& notes, Precis
   return !(*tensor_core && precision == Precision::kFp32);
 }
 
+// The operation graph of `ops` (finalised operation descriptors), cuDNN's heuristics
+// (mode A, then the fallback list), and the first engine config allowed by `precision`
+// (cudnn_graph.h) whose plan finalises.
+bool FinalizeGraph(cudnnHandle_t handle, std::vector<cudnnBackendDescriptor_t> ops,
+                   Precision precision, Plan& out, BuildError& err) {
+  Desc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+  SAL_CUDNN_TRY(err, graph.Set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
+  SAL_CUDNN_TRY(err, graph.Set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                               static_cast<int64_t>(ops.size()), ops.data()));
+  SAL_CUDNN_TRY(err, cudnnBackendFinalize(graph.get()));
+
+  // Candidate engine configs: heuristics mode A, then the fallback list.
+  int tried = 0;
+  std::string last_failure = "no engine config was offered";
+  for (cudnnBackendHeurMode_t heur_mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+    cudnnBackendDescriptor_t gd = graph.get();
+    SAL_CUDNN_TRY(err, heur.Set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gd));
+    SAL_CUDNN_TRY(err, heur.Set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &heur_mode));
+    if (cudnnBackendFinalize(heur.get()) != CUDNN_STATUS_SUCCESS) continue;
+    int64_t count = 0;
+    SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nullptr));
+    if (count <= 0) continue;
+    std::vector<Desc> cfgs;
+    std::vector<cudnnBackendDescriptor_t> raw;
+    for (int64_t i = 0; i < count; ++i) {
+      cfgs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+      raw.push_back(cfgs.back().get());
+    }
+    int64_t got = 0;
+    SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got,
+                                                raw.data()));
+    // Allowed configs in the heuristics' order; for tf32 the tensor-core ones first.
+    std::vector<int64_t> order, later;
+    for (int64_t i = 0; i < got; ++i) {
+      Desc engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+      cudnnBackendDescriptor_t ed = engine.get();
+      int64_t n = 0;
+      if (cudnnBackendGetAttribute(raw[i], CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                   1, &n, &ed) != CUDNN_STATUS_SUCCESS) {
+        continue;
+      }
+      std::vector<cudnnBackendNumericalNote_t> notes(CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
+      int64_t n_notes = 0;
+      if (cudnnBackendGetAttribute(ed, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                   static_cast<int64_t>(notes.size()), &n_notes,
+                                   notes.data()) != CUDNN_STATUS_SUCCESS) {
+        continue;
+      }
+      notes.resize(static_cast<size_t>(n_notes));
+      bool tensor_core = false;
+      if (!EngineAllowed(notes, precision, &tensor_core)) continue;
+      (precision == Precision::kTf32 && !tensor_core ? later : order).push_back(i);
+    }
+    order.insert(order.end(), later.begin(), later.end());
+    for (int64_t i : order) {
+      ++tried;
+      Desc plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+      SAL_CUDNN_TRY(err, plan.Set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
+      SAL_CUDNN_TRY(err, plan.Set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &raw[i]));
+      const cudnnStatus_t st = cudnnBackendFinalize(plan.get());
+      if (st != CUDNN_STATUS_SUCCESS) {
+        last_failure = std::string("cudnnBackendFinalize(execution plan): ") + cudnnGetErrorString(st);
+        continue;
+      }
+      int64_t ws = 0, n = 0;
+      SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                                  CUDNN_TYPE_INT64, 1, &n, &ws));
+      out.plan = std::move(plan);
+      out.workspace = ws;
+      return true;
+    }
+  }
+  err = BuildError{"no allowed engine config finalised (" + std::to_string(tried) +
+                       " tried; last: " + last_failure + ")",
+                   CUDNN_STATUS_NOT_SUPPORTED};
+  return false;
+}
+
 // Builds the plan of (op, shape); false with the failing call in `err`.
 bool BuildPlan(cudnnHandle_t handle, CudnnConvOp op, const CudnnConvShape& s, Plan& out,
                BuildError& err) {
   const int64_t p = s.pixels, ci = s.cin, co = s.cout;
-  const int64_t x_dims[4] = {p, ci, 3, 3}, x_strides[4] = {9 * ci, 1, 3 * ci, ci};
-  const int64_t w_dims[4] = {co, ci, 3, 3}, w_strides[4] = {9 * ci, 1, 3 * ci, ci};
-  const int64_t y_dims[4] = {p, co, 1, 1}, y_strides[4] = {co, 1, co, co};
   Desc x(CUDNN_BACKEND_TENSOR_DESCRIPTOR), w(CUDNN_BACKEND_TENSOR_DESCRIPTOR),
       y(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
-  if (!MakeTensor(kUidX, x_dims, x_strides, x, err) ||
-      !MakeTensor(kUidW, w_dims, w_strides, w, err) ||
-      !MakeTensor(kUidY, y_dims, y_strides, y, err)) {
+  if (!MakeTensor(kUidX, {p, ci, 3, 3}, {9 * ci, 1, 3 * ci, ci}, x, err) ||
+      !MakeTensor(kUidW, {co, ci, 3, 3}, {9 * ci, 1, 3 * ci, ci}, w, err) ||
+      !MakeTensor(kUidY, {p, co, 1, 1}, {co, 1, co, co}, y, err)) {
     return false;
   }
 
@@ -210,80 +317,7 @@ bool BuildPlan(cudnnHandle_t handle, CudnnConvOp op, const CudnnConvShape& s, Pl
   }
   SAL_CUDNN_TRY(err, cudnnBackendFinalize(operation->get()));
 
-  Desc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
-  cudnnBackendDescriptor_t od = operation->get();
-  SAL_CUDNN_TRY(err, graph.Set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
-  SAL_CUDNN_TRY(err, graph.Set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &od));
-  SAL_CUDNN_TRY(err, cudnnBackendFinalize(graph.get()));
-
-  // Candidate engine configs: heuristics mode A, then the fallback list.
-  int tried = 0;
-  std::string last_failure = "no engine config was offered";
-  for (cudnnBackendHeurMode_t heur_mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
-    Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
-    cudnnBackendDescriptor_t gd = graph.get();
-    SAL_CUDNN_TRY(err, heur.Set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gd));
-    SAL_CUDNN_TRY(err, heur.Set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &heur_mode));
-    if (cudnnBackendFinalize(heur.get()) != CUDNN_STATUS_SUCCESS) continue;
-    int64_t count = 0;
-    SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nullptr));
-    if (count <= 0) continue;
-    std::vector<Desc> cfgs;
-    std::vector<cudnnBackendDescriptor_t> raw;
-    for (int64_t i = 0; i < count; ++i) {
-      cfgs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
-      raw.push_back(cfgs.back().get());
-    }
-    int64_t got = 0;
-    SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got,
-                                                raw.data()));
-    // Allowed configs in the heuristics' order; for tf32 the tensor-core ones first.
-    std::vector<int64_t> order, later;
-    for (int64_t i = 0; i < got; ++i) {
-      Desc engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
-      cudnnBackendDescriptor_t ed = engine.get();
-      int64_t n = 0;
-      if (cudnnBackendGetAttribute(raw[i], CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                   1, &n, &ed) != CUDNN_STATUS_SUCCESS) {
-        continue;
-      }
-      std::vector<cudnnBackendNumericalNote_t> notes(CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
-      int64_t n_notes = 0;
-      if (cudnnBackendGetAttribute(ed, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
-                                   static_cast<int64_t>(notes.size()), &n_notes,
-                                   notes.data()) != CUDNN_STATUS_SUCCESS) {
-        continue;
-      }
-      notes.resize(static_cast<size_t>(n_notes));
-      bool tensor_core = false;
-      if (!EngineAllowed(notes, s.precision, &tensor_core)) continue;
-      (s.precision == Precision::kTf32 && !tensor_core ? later : order).push_back(i);
-    }
-    order.insert(order.end(), later.begin(), later.end());
-    for (int64_t i : order) {
-      ++tried;
-      Desc plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
-      SAL_CUDNN_TRY(err, plan.Set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
-      SAL_CUDNN_TRY(err, plan.Set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &raw[i]));
-      const cudnnStatus_t st = cudnnBackendFinalize(plan.get());
-      if (st != CUDNN_STATUS_SUCCESS) {
-        last_failure = std::string("cudnnBackendFinalize(execution plan): ") + cudnnGetErrorString(st);
-        continue;
-      }
-      int64_t ws = 0, n = 0;
-      SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                                  CUDNN_TYPE_INT64, 1, &n, &ws));
-      out.plan = std::move(plan);
-      out.workspace = ws;
-      return true;
-    }
-  }
-  err = BuildError{"no allowed engine config finalised (" + std::to_string(tried) +
-                       " tried; last: " + last_failure + ")",
-                   CUDNN_STATUS_NOT_SUPPORTED};
-  return false;
+  return FinalizeGraph(handle, {operation->get()}, s.precision, out, err);
 }
 
 using Key = std::tuple<void*, int, int64_t, int, int, int>;
@@ -316,6 +350,149 @@ const Plan& CachedPlan(void* cudnn, CudnnConvOp op, const CudnnConvShape& s) {
   if (!BuildPlan(static_cast<cudnnHandle_t>(cudnn), op, s, *plan, err)) PlanFailed(op, s, err);
   return *Cache().emplace(key, std::move(plan)).first->second;
 }
+
+
+// ---- Batch-norm + ReLU graphs ----
+
+// Tensor uids of the BN graphs (the conv graphs use 1..3).
+enum BnUid : int64_t {
+  kBnX = 10, kBnScale, kBnBias, kBnRunMeanIn, kBnRunVarIn, kBnRunMeanOut, kBnRunVarOut,
+  kBnMean, kBnInvVar, kBnEps, kBnMomentum, kBnYVirtual, kBnY, kBnDy, kBnDzVirtual, kBnDScale,
+  kBnDBias, kBnDx
+};
+
+// A graph under construction: owns its descriptors until the plan is built.
+struct GraphParts {
+  std::vector<std::unique_ptr<Desc>> keep;
+  std::vector<cudnnBackendDescriptor_t> ops;
+  Desc& New(cudnnBackendDescriptorType_t type) {
+    keep.push_back(std::make_unique<Desc>(type));
+    return *keep.back();
+  }
+};
+
+bool BuildBnPlan(cudnnHandle_t handle, CudnnBnOp op, int64_t m, int64_t c, Plan& out,
+                 BuildError& err) {
+  GraphParts g;
+  std::map<int64_t, cudnnBackendDescriptor_t> t;  // uid -> tensor descriptor
+  const auto rows = [&](int64_t uid, bool is_virtual) {
+    Desc& d = g.New(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+    t[uid] = d.get();
+    return MakeTensor(uid, {m, c, 1, 1}, {c, 1, c, c}, d, err, is_virtual);
+  };
+  const auto channels = [&](int64_t uid) {
+    Desc& d = g.New(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+    t[uid] = d.get();
+    return MakeTensor(uid, {1, c, 1, 1}, {c, 1, c, c}, d, err);
+  };
+  const auto scalar = [&](int64_t uid) {
+    Desc& d = g.New(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+    t[uid] = d.get();
+    return MakeTensor(uid, {1, 1, 1, 1}, {1, 1, 1, 1}, d, err, false, /*by_value=*/true);
+  };
+  const auto pointwise = [&](cudnnPointwiseMode_t mode, int64_t x_uid, int64_t y_uid,
+                             int64_t dy_uid, int64_t dx_uid) {
+    Desc& pw = g.New(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
+    const cudnnDataType_t prec = CUDNN_DATA_FLOAT;
+    SAL_CUDNN_TRY(err, pw.Set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode));
+    SAL_CUDNN_TRY(err, pw.Set(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &prec));
+    SAL_CUDNN_TRY(err, cudnnBackendFinalize(pw.get()));
+    Desc& o = g.New(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
+    cudnnBackendDescriptor_t pd = pw.get();
+    SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &pd));
+    SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[x_uid]));
+    if (y_uid != 0) {
+      SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[y_uid]));
+    }
+    if (dy_uid != 0) {
+      SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_POINTWISE_DYDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[dy_uid]));
+      SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_POINTWISE_DXDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[dx_uid]));
+    }
+    SAL_CUDNN_TRY(err, cudnnBackendFinalize(o.get()));
+    g.ops.push_back(o.get());
+    return true;
+  };
+  const cudnnBackendNormMode_t mode = CUDNN_BATCH_NORM;
+
+  if (op == CudnnBnOp::kBackward) {
+    if (!rows(kBnX, false) || !rows(kBnY, false) || !rows(kBnDy, false) ||
+        !rows(kBnDzVirtual, true) || !rows(kBnDx, false) || !channels(kBnScale) ||
+        !channels(kBnMean) || !channels(kBnInvVar) || !channels(kBnDScale) ||
+        !channels(kBnDBias)) {
+      return false;
+    }
+    // dz = relu'(y) * dy: RELU_BWD with the ReLU's output as its x (y > 0 where x > 0).
+    if (!pointwise(CUDNN_POINTWISE_RELU_BWD, kBnY, 0, kBnDy, kBnDzVirtual)) return false;
+    Desc& n = g.New(CUDNN_BACKEND_OPERATION_NORM_BACKWARD_DESCRIPTOR);
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_BWD_MODE, CUDNN_TYPE_NORM_MODE, 1, &mode));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_BWD_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnX]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_BWD_MEAN_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnMean]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_BWD_INV_VARIANCE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnInvVar]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_BWD_DYDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnDzVirtual]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_BWD_SCALE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnScale]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_BWD_DSCALE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnDScale]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_BWD_DBIAS_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnDBias]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_BWD_DXDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnDx]));
+    SAL_CUDNN_TRY(err, cudnnBackendFinalize(n.get()));
+    g.ops.push_back(n.get());
+    return FinalizeGraph(handle, g.ops, Precision::kFp32, out, err);
+  }
+
+  const bool train = op == CudnnBnOp::kForwardTrain;
+  if (!rows(kBnX, false) || !rows(kBnYVirtual, true) || !rows(kBnY, false) ||
+      !channels(kBnScale) || !channels(kBnBias) || !channels(kBnMean) || !channels(kBnInvVar) ||
+      !scalar(kBnEps)) {
+    return false;
+  }
+  if (train && (!channels(kBnRunMeanIn) || !channels(kBnRunVarIn) || !channels(kBnRunMeanOut) ||
+                !channels(kBnRunVarOut) || !scalar(kBnMomentum))) {
+    return false;
+  }
+  Desc& n = g.New(CUDNN_BACKEND_OPERATION_NORM_FORWARD_DESCRIPTOR);
+  const cudnnBackendNormFwdPhase_t phase = train ? CUDNN_NORM_FWD_TRAINING : CUDNN_NORM_FWD_INFERENCE;
+  SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_MODE, CUDNN_TYPE_NORM_MODE, 1, &mode));
+  SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_PHASE, CUDNN_TYPE_NORM_FWD_PHASE, 1, &phase));
+  SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnX]));
+  SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_MEAN_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnMean]));
+  SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_INV_VARIANCE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnInvVar]));
+  SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_SCALE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnScale]));
+  SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_BIAS_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnBias]));
+  SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_EPSILON_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnEps]));
+  if (train) {
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_EXP_AVG_FACTOR_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnMomentum]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_INPUT_RUNNING_MEAN_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnRunMeanIn]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_INPUT_RUNNING_VAR_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnRunVarIn]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_OUTPUT_RUNNING_MEAN_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnRunMeanOut]));
+    SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_OUTPUT_RUNNING_VAR_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnRunVarOut]));
+  }
+  SAL_CUDNN_TRY(err, n.Set(CUDNN_ATTR_OPERATION_NORM_FWD_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t[kBnYVirtual]));
+  SAL_CUDNN_TRY(err, cudnnBackendFinalize(n.get()));
+  g.ops.push_back(n.get());
+  if (!pointwise(CUDNN_POINTWISE_RELU_FWD, kBnYVirtual, kBnY, 0, 0)) return false;
+  return FinalizeGraph(handle, g.ops, Precision::kFp32, out, err);
+}
+
+struct BnEntry {
+  bool ok = false;
+  std::string why;
+  Plan plan;
+};
+
+BnEntry& CachedBnPlan(void* cudnn, CudnnBnOp op, int64_t m, int c) {
+  const Key key{cudnn, 100 + static_cast<int>(op), m, c, 0, 0};
+  static auto* cache = new std::map<Key, std::unique_ptr<BnEntry>>();
+  std::lock_guard<std::mutex> lock(CacheMutex());
+  auto it = cache->find(key);
+  if (it != cache->end()) return *it->second;
+  auto e = std::make_unique<BnEntry>();
+  BuildError err;
+  e->ok = BuildBnPlan(static_cast<cudnnHandle_t>(cudnn), op, m, c, e->plan, err);
+  if (!e->ok) e->why = err.what + " -> " + cudnnGetErrorString(err.status);
+  return *cache->emplace(key, std::move(e)).first->second;
+}
+
+// Bytes of the running-statistics outputs placed after the plan's workspace.
+size_t AlignUp(size_t n) { return (n + 255) / 256 * 256; }
 
 }  // namespace
 
@@ -367,6 +544,77 @@ void CudnnConv(void* cudnn, CudnnConvOp op, const CudnnConvShape& shape, float* 
   SAL_CUDA_CHECK(cudnnBackendFinalize(pack.get()));
   SAL_CUDA_CHECK(cudnnBackendExecute(static_cast<cudnnHandle_t>(cudnn), plan.plan.get(), pack.get()));
   g_executions.fetch_add(1);
+}
+
+bool CudnnBnReluSupported(void* cudnn, CudnnBnOp op, int64_t m, int c, size_t* workspace,
+                          std::string* why) {
+  const BnEntry& e = CachedBnPlan(cudnn, op, m, c);
+  if (!e.ok) {
+    if (why != nullptr) *why = e.why;
+    return false;
+  }
+  size_t bytes = AlignUp(static_cast<size_t>(e.plan.workspace));
+  if (op == CudnnBnOp::kForwardTrain) bytes += 2 * AlignUp(static_cast<size_t>(c) * sizeof(float));
+  if (workspace != nullptr) *workspace = bytes;
+  return true;
+}
+
+void CudnnBnRelu(void* cudnn, CudnnBnOp op, int64_t m, int c, const CudnnBnArgs& a,
+                 void* workspace) {
+  const BnEntry& e = CachedBnPlan(cudnn, op, m, c);
+  if (!e.ok) {
+    std::fprintf(stderr, "sal360: cudnn engine: %s (M %lld, C %d) has no plan: %s\n",
+                 CudnnBnOpName(op), static_cast<long long>(m), c, e.why.c_str());
+    std::abort();
+  }
+  cudnnHandle_t h = static_cast<cudnnHandle_t>(cudnn);
+  cudaStream_t stream = nullptr;
+  SAL_CUDA_CHECK(cudnnGetStream(h, &stream));
+  char* tail = static_cast<char*>(workspace) + AlignUp(static_cast<size_t>(e.plan.workspace));
+  float* run_mean_out = reinterpret_cast<float*>(tail);
+  float* run_var_out = reinterpret_cast<float*>(tail + AlignUp(static_cast<size_t>(c) * sizeof(float)));
+  float eps = a.epsilon, momentum = a.momentum;
+  std::vector<int64_t> uids;
+  std::vector<void*> ptrs;
+  const auto bind = [&](int64_t uid, const void* p) {
+    uids.push_back(uid);
+    ptrs.push_back(const_cast<void*>(p));
+  };
+  switch (op) {
+    case CudnnBnOp::kForwardTrain:
+      bind(kBnX, a.x); bind(kBnScale, a.gamma); bind(kBnBias, a.beta);
+      bind(kBnRunMeanIn, a.running_mean); bind(kBnRunVarIn, a.running_var);
+      bind(kBnRunMeanOut, run_mean_out); bind(kBnRunVarOut, run_var_out);
+      bind(kBnMean, a.save_mean); bind(kBnInvVar, a.save_invstd);
+      bind(kBnEps, &eps); bind(kBnMomentum, &momentum); bind(kBnY, a.y);
+      break;
+    case CudnnBnOp::kForwardEval:
+      bind(kBnX, a.x); bind(kBnScale, a.gamma); bind(kBnBias, a.beta);
+      bind(kBnMean, a.running_mean); bind(kBnInvVar, a.invstd); bind(kBnEps, &eps);
+      bind(kBnY, a.y);
+      break;
+    case CudnnBnOp::kBackward:
+      bind(kBnX, a.x); bind(kBnY, a.y); bind(kBnDy, a.dy); bind(kBnScale, a.gamma);
+      bind(kBnMean, a.save_mean); bind(kBnInvVar, a.save_invstd); bind(kBnDScale, a.dgamma);
+      bind(kBnDBias, a.dbeta); bind(kBnDx, a.dx);
+      break;
+  }
+  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64,
+                          static_cast<int64_t>(uids.size()), uids.data()));
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR,
+                          static_cast<int64_t>(ptrs.size()), ptrs.data()));
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
+  SAL_CUDA_CHECK(cudnnBackendFinalize(pack.get()));
+  SAL_CUDA_CHECK(cudnnBackendExecute(h, e.plan.plan.get(), pack.get()));
+  g_executions.fetch_add(1);
+  if (op == CudnnBnOp::kForwardTrain) {
+    // The updated running statistics went to separate outputs (no in-place aliasing
+    // asked of cuDNN); copy them back, in stream order.
+    const size_t bytes = static_cast<size_t>(c) * sizeof(float);
+    SAL_CUDA_CHECK(cudaMemcpyAsync(a.running_mean, run_mean_out, bytes, cudaMemcpyDeviceToDevice, stream));
+    SAL_CUDA_CHECK(cudaMemcpyAsync(a.running_var, run_var_out, bytes, cudaMemcpyDeviceToDevice, stream));
+  }
 }
 
 }  // namespace sal360::nn::cuda

@@ -62,6 +62,48 @@ size_t CudnnConvWorkspaceBytes(void* cudnn, CudnnConvOp op, const CudnnConvShape
 void CudnnConv(void* cudnn, CudnnConvOp op, const CudnnConvShape& shape, float* x, float* w,
                float* y, void* workspace);
 
+// ---- Batch-norm fused with ReLU (the model's every batch-norm; nn/ops/batchnorm.h) ----
+// x, y, dy, dx are (M, C) NHWC rows; per-channel vectors have C floats. Graphs:
+//   kForwardTrain  NORM_FORWARD (batch norm, training phase) -> POINTWISE RELU_FWD
+//                  reads x, gamma, beta, running_mean/var; writes y, save_mean,
+//                  save_invstd and the updated running statistics (momentum = cuDNN's
+//                  exponential-average factor; the running variance is the unbiased one)
+//   kForwardEval   NORM_FORWARD (inference phase; mean = running_mean and inv_variance =
+//                  `invstd` given, 1/sqrt(running_var + eps)) -> RELU_FWD
+//   kBackward      POINTWISE RELU_BWD (dy masked where the ReLU output y is 0) ->
+//                  NORM_BACKWARD with the forward's save_mean/save_invstd; writes dx,
+//                  dgamma, dbeta ("=": the caller accumulates)
+// cuDNN offers these fusions on some devices, layouts and sizes only: the plan of (op, M,
+// C) is tried once and cached, and when it does not build (or only non-deterministic
+// engines would run it) CudnnBnReluSupported says why and the caller runs the native
+// kernels.
+enum class CudnnBnOp { kForwardTrain, kForwardEval, kBackward };
+const char* CudnnBnOpName(CudnnBnOp op);
+
+struct CudnnBnArgs {
+  const float* x = nullptr;
+  const float* gamma = nullptr;
+  const float* beta = nullptr;          // forward
+  float* running_mean = nullptr;        // forward (kForwardTrain updates both)
+  float* running_var = nullptr;         // kForwardTrain
+  const float* invstd = nullptr;        // kForwardEval
+  float* save_mean = nullptr;           // kForwardTrain writes; kBackward reads
+  float* save_invstd = nullptr;         // kForwardTrain writes; kBackward reads
+  float* y = nullptr;                   // forward writes; kBackward reads (the ReLU output)
+  const float* dy = nullptr;            // kBackward
+  float* dx = nullptr;                  // kBackward
+  float* dgamma = nullptr;              // kBackward ("=")
+  float* dbeta = nullptr;               // kBackward ("=")
+  float epsilon = 1e-5f, momentum = 0.1f;
+};
+
+// Whether (op, M, C) runs on cuDNN here; `workspace` the bytes CudnnBnRelu needs.
+bool CudnnBnReluSupported(void* cudnn, CudnnBnOp op, int64_t m, int c, size_t* workspace,
+                          std::string* why);
+// Runs a supported (op, M, C) on the handle's stream; `workspace` as reported above.
+void CudnnBnRelu(void* cudnn, CudnnBnOp op, int64_t m, int c, const CudnnBnArgs& args,
+                 void* workspace);
+
 // cudnnBackendExecute calls so far (for benchmarks, like CublasGemmCalls).
 int64_t CudnnExecutions();
 

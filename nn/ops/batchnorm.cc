@@ -11,6 +11,13 @@
 #include "nn/ops/elementwise_kernels.h"
 #include "nn/parallel.h"
 
+#ifdef SAL360_WITH_CUDA
+#include <cstdio>
+#include <string>
+
+#include "nn/cuda/cudnn_graph.h"
+#endif
+
 namespace sal360::nn {
 namespace {
 
@@ -71,6 +78,25 @@ BatchNormStats BatchNormStats::Create(int channels, Device device) {
 
 namespace {
 
+#ifdef SAL360_WITH_CUDA
+// The cudnn engine's batch-norm + ReLU (nn/cuda/cudnn_graph.h) for this call: when the
+// CUDA context asks for it and cuDNN has a plan for the shape. Otherwise the native
+// kernels run, with one notice per operation and process naming cuDNN's reason.
+bool UseCudnnBnRelu(cuda::CudnnBnOp op, int64_t m, int c, size_t* workspace) {
+  Context& ctx = Context::Get(Device::kCuda);
+  if (ctx.math().engine != GpuEngine::kCudnn) return false;
+  std::string why;
+  if (cuda::CudnnBnReluSupported(ctx.cudnn(), op, m, c, workspace, &why)) return true;
+  static bool told[3] = {false, false, false};
+  if (!told[static_cast<int>(op)]) {
+    told[static_cast<int>(op)] = true;
+    std::fprintf(stderr, "sal360: cudnn engine: %s (M %lld, C %d) runs on the native kernels: %s\n",
+                 cuda::CudnnBnOpName(op), static_cast<long long>(m), c, why.c_str());
+  }
+  return false;
+}
+#endif
+
 void ForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta, BatchNormStats& stats,
                   BatchNormCache& cache, Tensor& y, float momentum, float eps, Collective* sync,
                   bool relu) {
@@ -98,6 +124,23 @@ void ForwardTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta, Batc
   SAL_ON_CUDA(x.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
+    size_t ws_bytes = 0;
+    if (relu && x.data() != y.data() && UseCudnnBnRelu(cuda::CudnnBnOp::kForwardTrain, m, c, &ws_bytes)) {
+      cuda::CudnnBnArgs a;
+      a.x = x.data();
+      a.gamma = gamma.data();
+      a.beta = beta.data();
+      a.running_mean = stats.running_mean.data();
+      a.running_var = stats.running_var.data();
+      a.save_mean = cache.mean.data();
+      a.save_invstd = cache.invstd.data();
+      a.y = y.data();
+      a.epsilon = eps;
+      a.momentum = momentum;
+      cuda::CudnnBnRelu(ctx.cudnn(), cuda::CudnnBnOp::kForwardTrain, m, c, a,
+                        ws_bytes > 0 ? ctx.arena().Alloc(ws_bytes) : nullptr);
+      return;
+    }
     void* scratch = ctx.arena().Alloc(cuda::BatchNormScratchBytes(m, c));
     cuda::BatchNormForwardTrain(x.data(), gamma.data(), beta.data(), m, c, momentum, eps,
                                 stats.running_mean.data(), stats.running_var.data(),
@@ -159,6 +202,22 @@ void ForwardEval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   SAL_ON_CUDA(x.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
+    size_t ws_bytes = 0;
+    if (relu && x.data() != y.data() && UseCudnnBnRelu(cuda::CudnnBnOp::kForwardEval, m, c, &ws_bytes)) {
+      float* invstd = ctx.arena().AllocFloats(c);
+      cuda::BatchNormInvStd(stats.running_var.data(), c, eps, invstd, ctx.stream());
+      cuda::CudnnBnArgs a;
+      a.x = x.data();
+      a.gamma = gamma.data();
+      a.beta = beta.data();
+      a.running_mean = const_cast<float*>(stats.running_mean.data());
+      a.invstd = invstd;
+      a.y = y.data();
+      a.epsilon = eps;
+      cuda::CudnnBnRelu(ctx.cudnn(), cuda::CudnnBnOp::kForwardEval, m, c, a,
+                        ws_bytes > 0 ? ctx.arena().Alloc(ws_bytes) : nullptr);
+      return;
+    }
     void* scratch = ctx.arena().Alloc(cuda::BatchNormScratchBytes(m, c));
     cuda::BatchNormForwardEval(x.data(), gamma.data(), beta.data(), stats.running_mean.data(),
                                stats.running_var.data(), m, c, eps, y.data(), scratch,
@@ -203,6 +262,28 @@ void Backward(const Tensor& x, const Tensor* relu_y, const Tensor& gamma,
   SAL_ON_CUDA(x.device(), {
     Context& ctx = Context::Get(Device::kCuda);
     Arena::Scope scope(ctx.arena());
+    size_t ws_bytes = 0;
+    if (relu_y != nullptr && dx.data() != dy.data() &&
+        UseCudnnBnRelu(cuda::CudnnBnOp::kBackward, m, c, &ws_bytes)) {
+      // cuDNN writes dgamma/dbeta; ours accumulate ("+="): through scratch, then added.
+      float* dg = ctx.arena().AllocFloats(c);
+      float* db = ctx.arena().AllocFloats(c);
+      cuda::CudnnBnArgs a;
+      a.x = x.data();
+      a.y = const_cast<float*>(relu_y->data());
+      a.dy = dy.data();
+      a.gamma = gamma.data();
+      a.save_mean = const_cast<float*>(cache.mean.data());
+      a.save_invstd = const_cast<float*>(cache.invstd.data());
+      a.dx = dx.data();
+      a.dgamma = dg;
+      a.dbeta = db;
+      cuda::CudnnBnRelu(ctx.cudnn(), cuda::CudnnBnOp::kBackward, m, c, a,
+                        ws_bytes > 0 ? ctx.arena().Alloc(ws_bytes) : nullptr);
+      cuda::Axpy(1.0f, dg, dgamma.data(), c, ctx.stream());
+      cuda::Axpy(1.0f, db, dbeta.data(), c, ctx.stream());
+      return;
+    }
     void* scratch = ctx.arena().Alloc(cuda::BatchNormScratchBytes(m, c));
     if (relu_y != nullptr) ReluBackward(*relu_y, dy, dy);
     cuda::BatchNormBackward(x.data(), gamma.data(), cache.mean.data(), cache.invstd.data(),

@@ -205,6 +205,12 @@ void BatchNormForwardEval(const float* x, const float* gamma, const float* beta,
   SAL_CUDA_CHECK_LAUNCH();
 }
 
+void BatchNormInvStd(const float* var, int c, float eps, float* invstd, void* stream) {
+  if (c == 0) return;
+  SAL_LAUNCH(InvStdKernel, Blocks(c), kThreads, 0, S(stream))(var, c, eps, invstd);
+  SAL_CUDA_CHECK_LAUNCH();
+}
+
 void BatchNormBackward(const float* x, const float* gamma, const float* save_mean,
                        const float* save_invstd, const float* dy, int64_t m, int c, float* dx,
                        float* dgamma, float* dbeta, void* scratch, void* stream) {

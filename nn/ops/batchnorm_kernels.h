@@ -58,6 +58,8 @@ void BatchNormForwardEval(const float* x, const float* gamma, const float* beta,
 void BatchNormBackward(const float* x, const float* gamma, const float* save_mean,
                        const float* save_invstd, const float* dy, int64_t m, int c, float* dx,
                        float* dgamma, float* dbeta, void* scratch, void* stream);
+// invstd[ch] = BnInvStd(var[ch], eps) (the cudnn engine's inference input).
+void BatchNormInvStd(const float* var, int c, float eps, float* invstd, void* stream);
 }  // namespace sal360::nn::cuda
 #endif
 
