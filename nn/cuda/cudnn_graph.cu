@@ -77,6 +77,16 @@ void CudnnBnRelu(void*, CudnnBnOp op, int64_t, int, const CudnnBnArgs&, void*) {
   std::abort();
 }
 
+bool CudnnMaxPoolSupported(void*, int, int, int, int, size_t*, std::string* why) {
+  if (why != nullptr) *why = "cuDNN's graph API is not emulated (--config=cuda_emu)";
+  return false;
+}
+
+void CudnnMaxPool(void*, int, int, int, int, const float*, float*, int8_t*, void*) {
+  std::fprintf(stderr, "sal360: cuDNN max-pool under the CUDA emulation (not emulated)\n");
+  std::abort();
+}
+
 }  // namespace sal360::nn::cuda
 
 #else
@@ -135,8 +145,8 @@ struct BuildError {
   } while (0)
 
 bool MakeTensor(int64_t uid, const std::vector<int64_t>& dims, const std::vector<int64_t>& strides,
-                Desc& t, BuildError& err, bool is_virtual = false, bool by_value = false) {
-  const cudnnDataType_t type = CUDNN_DATA_FLOAT;
+                Desc& t, BuildError& err, bool is_virtual = false, bool by_value = false,
+                cudnnDataType_t type = CUDNN_DATA_FLOAT) {
   const int64_t alignment = kAlignment;
   const int64_t rank = static_cast<int64_t>(dims.size());
   SAL_CUDNN_TRY(err, t.Set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type));
@@ -494,6 +504,62 @@ BnEntry& CachedBnPlan(void* cudnn, CudnnBnOp op, int64_t m, int c) {
 // Bytes of the running-statistics outputs placed after the plan's workspace.
 size_t AlignUp(size_t n) { return (n + 255) / 256 * 256; }
 
+
+// ---- Max-pool graph ----
+
+enum PoolUid : int64_t { kPoolX = 40, kPoolY, kPoolIdx };
+
+bool BuildPoolPlan(cudnnHandle_t handle, int n, int h, int w, int c, Plan& out, BuildError& err) {
+  const int64_t N = n, H = h, W = w, C = c;
+  Desc x(CUDNN_BACKEND_TENSOR_DESCRIPTOR), y(CUDNN_BACKEND_TENSOR_DESCRIPTOR),
+      idx(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  if (!MakeTensor(kPoolX, {N, C, H, W}, {H * W * C, 1, W * C, C}, x, err) ||
+      !MakeTensor(kPoolY, {N, C, H / 2, W / 2}, {H / 2 * (W / 2) * C, 1, W / 2 * C, C}, y, err) ||
+      !MakeTensor(kPoolIdx, {N, C, H / 2, W / 2}, {H / 2 * (W / 2) * C, 1, W / 2 * C, C}, idx, err,
+                  false, false, CUDNN_DATA_INT8)) {
+    return false;
+  }
+  Desc r(CUDNN_BACKEND_RESAMPLE_DESCRIPTOR);
+  const cudnnResampleMode_t mode = CUDNN_RESAMPLE_MAXPOOL;
+  const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+  const cudnnPaddingMode_t padding = CUDNN_NEG_INF_PAD;
+  const int64_t spatial = 2, twos[2] = {2, 2}, zeros[2] = {0, 0};
+  SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_MODE, CUDNN_TYPE_RESAMPLE_MODE, 1, &mode));
+  SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute));
+  SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &spatial));
+  SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_WINDOW_DIMS, CUDNN_TYPE_INT64, 2, twos));
+  SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_STRIDES, CUDNN_TYPE_INT64, 2, twos));
+  SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, zeros));
+  SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_POST_PADDINGS, CUDNN_TYPE_INT64, 2, zeros));
+  SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_PADDING_MODE, CUDNN_TYPE_PADDING_MODE, 1, &padding));
+  SAL_CUDNN_TRY(err, cudnnBackendFinalize(r.get()));
+  Desc o(CUDNN_BACKEND_OPERATION_RESAMPLE_FWD_DESCRIPTOR);
+  cudnnBackendDescriptor_t rd = r.get(), xd = x.get(), yd = y.get(), id = idx.get();
+  SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_RESAMPLE_FWD_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &rd));
+  SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_RESAMPLE_FWD_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &xd));
+  SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_RESAMPLE_FWD_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &yd));
+  SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_RESAMPLE_FWD_IDXDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &id));
+  SAL_CUDNN_TRY(err, cudnnBackendFinalize(o.get()));
+  return FinalizeGraph(handle, {o.get()}, Precision::kFp32, out, err);
+}
+
+BnEntry& CachedPoolPlan(void* cudnn, int n, int h, int w, int c) {
+  const Key key{cudnn, 200, n, h, w, c};
+  static auto* cache = new std::map<Key, std::unique_ptr<BnEntry>>();
+  std::lock_guard<std::mutex> lock(CacheMutex());
+  auto it = cache->find(key);
+  if (it != cache->end()) return *it->second;
+  auto e = std::make_unique<BnEntry>();
+  BuildError err;
+  if (h % 2 != 0 || w % 2 != 0) {
+    e->why = "odd height or width (the native kernel drops the last row or column)";
+  } else {
+    e->ok = BuildPoolPlan(static_cast<cudnnHandle_t>(cudnn), n, h, w, c, e->plan, err);
+    if (!e->ok) e->why = err.what + " -> " + cudnnGetErrorString(err.status);
+  }
+  return *cache->emplace(key, std::move(e)).first->second;
+}
+
 }  // namespace
 
 bool CudnnGraphAvailable(void* cudnn, std::string* why) {
@@ -615,6 +681,36 @@ void CudnnBnRelu(void* cudnn, CudnnBnOp op, int64_t m, int c, const CudnnBnArgs&
     SAL_CUDA_CHECK(cudaMemcpyAsync(a.running_mean, run_mean_out, bytes, cudaMemcpyDeviceToDevice, stream));
     SAL_CUDA_CHECK(cudaMemcpyAsync(a.running_var, run_var_out, bytes, cudaMemcpyDeviceToDevice, stream));
   }
+}
+
+bool CudnnMaxPoolSupported(void* cudnn, int n, int h, int w, int c, size_t* workspace,
+                           std::string* why) {
+  const BnEntry& e = CachedPoolPlan(cudnn, n, h, w, c);
+  if (!e.ok) {
+    if (why != nullptr) *why = e.why;
+    return false;
+  }
+  if (workspace != nullptr) *workspace = static_cast<size_t>(e.plan.workspace);
+  return true;
+}
+
+void CudnnMaxPool(void* cudnn, int n, int h, int w, int c, const float* x, float* y,
+                  int8_t* window_index, void* workspace) {
+  const BnEntry& e = CachedPoolPlan(cudnn, n, h, w, c);
+  if (!e.ok) {
+    std::fprintf(stderr, "sal360: cudnn engine: max-pool (%dx%dx%dx%d) has no plan: %s\n", n, h, w,
+                 c, e.why.c_str());
+    std::abort();
+  }
+  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  const int64_t uids[3] = {kPoolX, kPoolY, kPoolIdx};
+  void* ptrs[3] = {const_cast<float*>(x), y, window_index};
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids));
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs));
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
+  SAL_CUDA_CHECK(cudnnBackendFinalize(pack.get()));
+  SAL_CUDA_CHECK(cudnnBackendExecute(static_cast<cudnnHandle_t>(cudnn), e.plan.plan.get(), pack.get()));
+  g_executions.fetch_add(1);
 }
 
 }  // namespace sal360::nn::cuda

@@ -104,6 +104,16 @@ bool CudnnBnReluSupported(void* cudnn, CudnnBnOp op, int64_t m, int c, size_t* w
 void CudnnBnRelu(void* cudnn, CudnnBnOp op, int64_t m, int c, const CudnnBnArgs& args,
                  void* workspace);
 
+// ---- Max-pool 2x2 stride 2 (nn/ops/pool.h) as a RESAMPLE_FWD (MAXPOOL, -inf padding) ----
+// x (N, H, W, C), y (N, H/2, W/2, C) NHWC, H and W even; `window_index` (int8, y's
+// layout) receives cuDNN's index of each window's maximum, which nn/ops/pool.cc turns into
+// our argmax (kernels::WindowIndexToFlat); the backward is then our own gather. Plans per
+// shape as above; unsupported shapes run the native kernel (the reason from here).
+bool CudnnMaxPoolSupported(void* cudnn, int n, int h, int w, int c, size_t* workspace,
+                           std::string* why);
+void CudnnMaxPool(void* cudnn, int n, int h, int w, int c, const float* x, float* y,
+                  int8_t* window_index, void* workspace);
+
 // cudnnBackendExecute calls so far (for benchmarks, like CublasGemmCalls).
 int64_t CudnnExecutions();
 

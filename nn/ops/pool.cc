@@ -8,6 +8,13 @@
 #include "nn/ops/pool_kernels.h"
 #include "nn/parallel.h"
 
+#ifdef SAL360_WITH_CUDA
+#include <cstdio>
+#include <string>
+
+#include "nn/cuda/cudnn_graph.h"
+#endif
+
 namespace sal360::nn {
 namespace {
 
@@ -30,6 +37,26 @@ void MaxPool2x2Forward(const Tensor& x, Tensor& y, Buffer& argmax) {
   CheckArgmax(argmax, pooled, x.device(), op);
   auto* arg = static_cast<int32_t*>(argmax.data());
   SAL_ON_CUDA(x.device(), {
+    // The cudnn engine: cuDNN's resample max-pool, its window indices turned into our
+    // argmax, so that the backward (our gather) is the same in both engines.
+    Context& ctx = Context::Get(Device::kCuda);
+    if (ctx.math().engine == GpuEngine::kCudnn) {
+      size_t ws = 0;
+      std::string why;
+      if (cuda::CudnnMaxPoolSupported(ctx.cudnn(), s.n, s.h, s.w, s.c, &ws, &why)) {
+        Arena::Scope scope(ctx.arena());
+        auto* k = static_cast<int8_t*>(ctx.arena().Alloc(static_cast<size_t>(pooled.numel())));
+        cuda::CudnnMaxPool(ctx.cudnn(), s.n, s.h, s.w, s.c, x.data(), y.data(), k,
+                           ws > 0 ? ctx.arena().Alloc(ws) : nullptr);
+        return cuda::ArgmaxFromWindowIndex(k, s.n, s.h, s.w, s.c, arg, CudaStream());
+      }
+      static bool told = false;
+      if (!told) {
+        told = true;
+        std::fprintf(stderr, "sal360: cudnn engine: max-pool %s runs on the native kernel: %s\n",
+                     s.ToString().c_str(), why.c_str());
+      }
+    }
     return cuda::MaxPool2x2Forward(x.data(), s.n, s.h, s.w, s.c, y.data(), arg,
                                    CudaStream());
   });

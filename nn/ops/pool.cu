@@ -57,7 +57,24 @@ __global__ void UpsampleBackwardKernel(const float* dy, int H, int W, int C, int
   dx[i] = kernels::Upsample2xGradAt(dy, H, W, C, p.n, p.h, p.w, p.c);
 }
 
+__global__ void ArgmaxFromWindowIndexKernel(const int8_t* k, int H, int W, int C, int64_t total,
+                                            int32_t* argmax) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= total) return;
+  const Nhwc o = Decode(i, H / 2, W / 2, C);
+  argmax[i] = kernels::WindowIndexToFlat(k[i], o.h, o.w, W);
+}
+
 }  // namespace
+
+void ArgmaxFromWindowIndex(const int8_t* window_index, int n, int h, int w, int c,
+                           int32_t* argmax, void* stream) {
+  const int64_t total = int64_t{n} * (h / 2) * (w / 2) * c;
+  if (total == 0) return;
+  SAL_LAUNCH(ArgmaxFromWindowIndexKernel, Blocks(total), kThreads, 0, S(stream))
+  (window_index, h, w, c, total, argmax);
+  SAL_CUDA_CHECK_LAUNCH();
+}
 
 void MaxPool2x2Forward(const float* x, int n, int h, int w, int c, float* y, int32_t* argmax,
                        void* stream) {

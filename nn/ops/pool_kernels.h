@@ -48,6 +48,15 @@ SAL_HD float MaxPool2x2GradAt(const float* dy, const int32_t* argmax, int H, int
 }
 
 // Nearest upsample x2: y (N,2H,2W,C) element (n, h, w, c) reads x (N,H,W,C).
+// The flat argmax (h*W + w) of output (ho, wo) from a window-relative index k in 0..3,
+// row-major within the 2x2 window ((0,0), (0,1), (1,0), (1,1)) — how the cudnn engine's
+// max-pool reports its winner (nn/cuda/cudnn_graph.h). An index outside 0..3 gives -1,
+// which the backward treats as "no winner" (gradient 0).
+SAL_HD int32_t WindowIndexToFlat(int k, int ho, int wo, int W) {
+  if (k < 0 || k > 3) return -1;
+  return (2 * ho + k / 2) * W + (2 * wo + k % 2);
+}
+
 SAL_HD float Upsample2xAt(const float* x, int H, int W, int C, int n, int h, int w, int c) {
   return x[NhwcIndex(n, h >> 1, w >> 1, c, H, W, C)];
 }
@@ -71,6 +80,9 @@ void MaxPool2x2Forward(const float* x, int n, int h, int w, int c, float* y, int
 void MaxPool2x2Backward(const float* dy, const int32_t* argmax, int n, int h, int w, int c,
                         float* dx, void* stream);
 void UpsampleNearest2xForward(const float* x, int n, int h, int w, int c, float* y, void* stream);
+// argmax (N, H/2, W/2, C) int32 flat indices from window indices (int8, same layout).
+void ArgmaxFromWindowIndex(const int8_t* window_index, int n, int h, int w, int c,
+                           int32_t* argmax, void* stream);
 void UpsampleNearest2xBackward(const float* dy, int n, int h, int w, int c, float* dx,
                                void* stream);
 }  // namespace sal360::nn::cuda

@@ -26,7 +26,9 @@
 #include "nn/loss.h"
 #include "nn/ops/batchnorm.h"
 #include "nn/ops/concat.h"
+#include "nn/ops/dispatch.h"
 #include "nn/ops/pool.h"
+#include "nn/ops/pool_kernels.h"
 #include "nn/ops/tree_sum_kernels.h"
 #include "nn/optim.h"
 #include "nn/loss_kernels.h"
@@ -210,6 +212,59 @@ INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormCuda,
                            return "N" + std::to_string(s.n) + "H" + std::to_string(s.h) + "W" +
                                   std::to_string(s.w) + "C" + std::to_string(s.c);
                          });
+
+#ifdef SAL360_WITH_CUDA
+// The cudnn engine's max-pool reports window indices; this kernel turns them into our
+// argmax (kernels::WindowIndexToFlat), on the device, for every window position and an
+// out-of-range index.
+TEST(PoolCuda, WindowIndicesBecomeFlatArgmax) {
+  SAL_SKIP_WITHOUT_CUDA();
+  const int n = 2, h = 6, w = 8, c = 3;
+  const int64_t total = int64_t{n} * (h / 2) * (w / 2) * c;
+  std::vector<int8_t> k(total);
+  for (int64_t i = 0; i < total; ++i) k[i] = static_cast<int8_t>(i % 5);  // 0..3 and 4 (bad)
+  Buffer dk(Device::kCuda, total), darg(Device::kCuda, total * 4);
+  CopyBytes(Device::kCuda, dk.data(), Device::kCpu, k.data(), total);
+  cuda::ArgmaxFromWindowIndex(static_cast<const int8_t*>(dk.data()), n, h, w, c,
+                              static_cast<int32_t*>(darg.data()), CudaStream());
+  const std::vector<int32_t> arg = ToHostInts(darg, total);
+  for (int64_t i = 0; i < total; ++i) {
+    const int64_t wo = (i / c) % (w / 2), ho = (i / c / (w / 2)) % (h / 2);
+    const int32_t want = k[i] > 3 ? -1 : static_cast<int32_t>((2 * ho + k[i] / 2) * w + 2 * wo + k[i] % 2);
+    ASSERT_EQ(arg[i], want) << i;
+  }
+}
+#endif
+
+// The cudnn engine's max-pool (cuDNN resample) against the native kernel, on tie-free
+// inputs (cuDNN documents no tie rule; ties among the zeros a ReLU leaves do not change
+// the model's gradients, which the following batch-norm's ReLU mask zeroes anyway).
+TEST(PoolCuda, CudnnEngineMaxPoolMatchesNative) {
+  SAL_SKIP_WITHOUT_CUDNN_ENGINE();
+  const Device g = Device::kCuda;
+  for (const Shape s : {Shape{3, 8, 10, 5}, Shape{2, 64, 128, 16}}) {
+#ifdef SAL360_WITH_CUDA
+    std::string why;
+    if (!cuda::CudnnMaxPoolSupported(Context::Get(g).cudnn(), s.n, s.h, s.w, s.c, nullptr, &why)) {
+      GTEST_SKIP() << "cuDNN has no max-pool plan for " << s.ToString() << ": " << why;
+    }
+#endif
+    std::vector<float> xv(static_cast<size_t>(s.numel()));
+    for (size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>((i * 7919) % 100003) * 1e-3f;
+    const Tensor x = Cpu(s, xv), gx = x.To(g);
+    const Shape p{s.n, s.h / 2, s.w / 2, s.c};
+    Tensor cy(p, Device::kCpu), gy(p, g);
+    Buffer carg(Device::kCpu, p.numel() * 4), garg(g, p.numel() * 4);
+    MaxPool2x2Forward(x, cy, carg);
+    {
+      ::sal360::testing::ScopedGpuMath math(GpuMath{GpuEngine::kCudnn, Precision::kFp32});
+      ASSERT_TRUE(math.status.ok()) << math.status;
+      MaxPool2x2Forward(gx, gy, garg);
+    }
+    ExpectBitwiseEqual(cy.ToVector(), gy.ToVector(), "cudnn maxpool y");
+    EXPECT_EQ(ToHostInts(carg, p.numel()), ToHostInts(garg, p.numel())) << "cudnn maxpool argmax";
+  }
+}
 
 TEST(PoolCuda, MaxPoolUpsampleConcatAreExact) {
   SAL_SKIP_WITHOUT_CUDA();

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "nn/ops/concat.h"
 #include "nn/ops/pool.h"
+#include "nn/ops/pool_kernels.h"
 #include "tests/testing/gradcheck.h"
 
 namespace sal360::nn {
@@ -61,6 +62,22 @@ TEST(MaxPool, TiesGoToTheFirstInScanOrder) {
   MaxPool2x2Backward(Cpu({1, 1, 1, 3}, {1, 1, 1}), arg, dx);
   // Exactly one input per window receives the gradient.
   EXPECT_EQ(dx.ToVector(), (std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0}));
+}
+
+// The cudnn engine's window index (row-major in the 2x2 window) names the same input
+// position as our argmax: for each window and each possible winner, the flat index of
+// that position; anything outside 0..3 is "no winner" (-1).
+TEST(MaxPool, WindowIndexToFlatNamesTheWindowPosition) {
+  const int W = 10;
+  for (int ho = 0; ho < 4; ++ho) {
+    for (int wo = 0; wo < 5; ++wo) {
+      const int32_t expected[4] = {(2 * ho) * W + 2 * wo, (2 * ho) * W + 2 * wo + 1,
+                                   (2 * ho + 1) * W + 2 * wo, (2 * ho + 1) * W + 2 * wo + 1};
+      for (int k = 0; k < 4; ++k) EXPECT_EQ(kernels::WindowIndexToFlat(k, ho, wo, W), expected[k]);
+      EXPECT_EQ(kernels::WindowIndexToFlat(-1, ho, wo, W), -1);
+      EXPECT_EQ(kernels::WindowIndexToFlat(4, ho, wo, W), -1);
+    }
+  }
 }
 
 TEST(MaxPool, NanPropagates) {
