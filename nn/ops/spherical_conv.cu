@@ -92,39 +92,55 @@ __global__ void BiasReduceKernel(const float* partial, int64_t chunks, int chann
   }
 }
 
-__global__ void WeightToZKernel(const float* w, int cin, int cout, int64_t n, float* wz) {
+// The two permuted weight layouts: index of w[tap][ci][co] in the z-space operand Wz
+// (output side) and in the cudnn engine's KRSC filter.
+struct ZLayout {
+  int cin, cout;
+  SAL_HD int64_t operator()(int tap, int ci, int co) const {
+    return kernels::ZWeightIndex(tap, ci, co, cout);
+  }
+};
+struct KrscLayout {
+  int cin, cout;
+  SAL_HD int64_t operator()(int tap, int ci, int co) const {
+    return kernels::KrscWeightIndex(tap, ci, co, cin);
+  }
+};
+
+template <typename Layout>
+__global__ void WeightToLayoutKernel(const float* w, Layout layout, int64_t n, float* out) {
   SAL_GRID_STRIDE_LOOP(i, n) {  // i = (tap*cin + ci)*cout + co
-    const int co = static_cast<int>(i % cout);
-    const int ci = static_cast<int>((i / cout) % cin);
-    const int tap = static_cast<int>(i / (int64_t{cout} * cin));
-    wz[kernels::ZWeightIndex(tap, ci, co, cout)] = w[i];
+    const int co = static_cast<int>(i % layout.cout);
+    const int ci = static_cast<int>((i / layout.cout) % layout.cin);
+    const int tap = static_cast<int>(i / (int64_t{layout.cout} * layout.cin));
+    out[layout(tap, ci, co)] = w[i];
   }
 }
-__global__ void AddZToWeightKernel(const float* dwz, int cin, int cout, int64_t n, float* w) {
+template <typename Layout>
+__global__ void AddLayoutToWeightKernel(const float* d, Layout layout, int64_t n, float* w) {
   SAL_GRID_STRIDE_LOOP(i, n) {
-    const int co = static_cast<int>(i % cout);
-    const int ci = static_cast<int>((i / cout) % cin);
-    const int tap = static_cast<int>(i / (int64_t{cout} * cin));
-    w[i] += dwz[kernels::ZWeightIndex(tap, ci, co, cout)];
+    const int co = static_cast<int>(i % layout.cout);
+    const int ci = static_cast<int>((i / layout.cout) % layout.cin);
+    const int tap = static_cast<int>(i / (int64_t{layout.cout} * layout.cin));
+    w[i] += d[layout(tap, ci, co)];
   }
 }
 
-__global__ void WeightToKrscKernel(const float* w, int cin, int cout, int64_t n, float* krsc) {
-  SAL_GRID_STRIDE_LOOP(i, n) {  // i = (tap*cin + ci)*cout + co
-    const int co = static_cast<int>(i % cout);
-    const int ci = static_cast<int>((i / cout) % cin);
-    const int tap = static_cast<int>(i / (int64_t{cout} * cin));
-    krsc[kernels::KrscWeightIndex(tap, ci, co, cin)] = w[i];
-  }
+template <typename Layout>
+void WeightToLayout(const float* w, Layout layout, float* out, void* stream) {
+  const int64_t n = int64_t{kernels::kConvTaps} * layout.cin * layout.cout;
+  if (n <= 0) return;
+  SAL_LAUNCH(WeightToLayoutKernel<Layout>, Blocks(n), kThreads, 0, S(stream))(w, layout, n, out);
+  SAL_CUDA_CHECK_LAUNCH();
 }
-__global__ void AddKrscToWeightKernel(const float* dkrsc, int cin, int cout, int64_t n, float* w) {
-  SAL_GRID_STRIDE_LOOP(i, n) {
-    const int co = static_cast<int>(i % cout);
-    const int ci = static_cast<int>((i / cout) % cin);
-    const int tap = static_cast<int>(i / (int64_t{cout} * cin));
-    w[i] += dkrsc[kernels::KrscWeightIndex(tap, ci, co, cin)];
-  }
+template <typename Layout>
+void AddLayoutToWeight(const float* d, Layout layout, float* w, void* stream) {
+  const int64_t n = int64_t{kernels::kConvTaps} * layout.cin * layout.cout;
+  if (n <= 0) return;
+  SAL_LAUNCH(AddLayoutToWeightKernel<Layout>, Blocks(n), kThreads, 0, S(stream))(d, layout, n, w);
+  SAL_CUDA_CHECK_LAUNCH();
 }
+
 
 }  // namespace
 
@@ -184,31 +200,19 @@ void BiasGrad(const float* dy, int64_t rows, int channels, float* partial, float
 }
 
 void WeightToZ(const float* w, int cin, int cout, float* wz, void* stream) {
-  const int64_t n = int64_t{kernels::kConvTaps} * cin * cout;
-  if (n <= 0) return;
-  SAL_LAUNCH(WeightToZKernel, Blocks(n), kThreads, 0, S(stream))(w, cin, cout, n, wz);
-  SAL_CUDA_CHECK_LAUNCH();
+  WeightToLayout(w, ZLayout{cin, cout}, wz, stream);
 }
 
 void AddZToWeight(const float* dwz, int cin, int cout, float* w, void* stream) {
-  const int64_t n = int64_t{kernels::kConvTaps} * cin * cout;
-  if (n <= 0) return;
-  SAL_LAUNCH(AddZToWeightKernel, Blocks(n), kThreads, 0, S(stream))(dwz, cin, cout, n, w);
-  SAL_CUDA_CHECK_LAUNCH();
+  AddLayoutToWeight(dwz, ZLayout{cin, cout}, w, stream);
 }
 
 void WeightToKrsc(const float* w, int cin, int cout, float* krsc, void* stream) {
-  const int64_t n = int64_t{kernels::kConvTaps} * cin * cout;
-  if (n <= 0) return;
-  SAL_LAUNCH(WeightToKrscKernel, Blocks(n), kThreads, 0, S(stream))(w, cin, cout, n, krsc);
-  SAL_CUDA_CHECK_LAUNCH();
+  WeightToLayout(w, KrscLayout{cin, cout}, krsc, stream);
 }
 
 void AddKrscToWeight(const float* dkrsc, int cin, int cout, float* w, void* stream) {
-  const int64_t n = int64_t{kernels::kConvTaps} * cin * cout;
-  if (n <= 0) return;
-  SAL_LAUNCH(AddKrscToWeightKernel, Blocks(n), kThreads, 0, S(stream))(dkrsc, cin, cout, n, w);
-  SAL_CUDA_CHECK_LAUNCH();
+  AddLayoutToWeight(dkrsc, KrscLayout{cin, cout}, w, stream);
 }
 
 void RowMajorGemm(void* cublas, Precision precision, bool trans_a, bool trans_b, int m, int n,
