@@ -27,7 +27,7 @@ std::string ConventionViolation(const std::string& value);
 #define SAL360_DEVICE_OPTION(X)                                                                      \
   X(std::string, device, "auto", opt::kMayChange, opt::OneOf({"auto", "cpu", "cuda"}), "auto | cpu | cuda") \
   X(std::string, gpu_engine, "native", opt::kMayChange, opt::OneOf({"native", "cudnn"}),             \
-    "CUDA engine: native (our kernels + cuBLAS) | cudnn (cuDNN graph API convolutions; fp32/tf32)")  \
+    "CUDA engine: native (our kernels + cuBLAS) | cudnn (cuDNN graph API: convolutions, batch-norm + ReLU, max-pool)")  \
   X(std::string, precision, "fp32", opt::kMayChange, opt::OneOf({"fp32", "tf32", "bf16"}),           \
     "CUDA GEMM math: fp32 | tf32 | bf16 (tensor cores; FP32 storage, weights and optimiser)")
 

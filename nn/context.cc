@@ -94,11 +94,6 @@ absl::Status Context::SetMath(const GpuMath& math) {
     return absl::OkStatus();
   }
   if (math.engine == GpuEngine::kCudnn) {
-    if (math.precision == Precision::kBf16) {
-      return absl::InvalidArgumentError(
-          "the cudnn engine runs fp32 and tf32; bf16 needs BF16 tensors, which it does not "
-          "build yet (use --gpu_engine=native --precision=bf16)");
-    }
 #ifdef SAL360_WITH_CUDA
     std::string why;
     if (!cuda::CudnnGraphAvailable(cudnn_, &why)) {

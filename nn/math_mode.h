@@ -4,8 +4,10 @@
 //
 //   engine     native  our gather kernels + cuBLAS GEMMs + our batch-norm, pooling,
 //                      upsample kernels (what --config=cuda_emu verifies in CI)
-//              cudnn   the cuDNN 9 graph API for the convolutions (nn/cuda/cudnn_graph.h);
-//                      the rest as native. Not emulated: unavailable under cuda_emu.
+//              cudnn   the cuDNN 9 graph API for the convolutions (fp32, tf32; at bf16 they
+//                      use the native BF16 GEMMs), batch-norm + ReLU and max-pool
+//                      (nn/cuda/cudnn_graph.h); the rest as native. Not emulated:
+//                      unavailable under cuda_emu.
 //   precision  fp32    FP32 GEMMs (cublasSgemm), bit-identical to the CPU under emulation
 //              tf32    tensor-core GEMMs with TF32 operands (cublasGemmEx,
 //                      CUBLAS_COMPUTE_32F_FAST_TF32): 10 mantissa bits in, FP32 accumulate

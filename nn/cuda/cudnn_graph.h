@@ -19,8 +19,8 @@
 //   fp32  no tensor-core (TF32) and no down-converting engines;
 //   tf32  tensor-core engines first (TF32 math on FP32 tensors), no down-converting ones;
 // and, for both, no engine whose numerical notes say non-deterministic (sal360's backward
-// is deterministic). bf16 needs BF16 tensors, which this engine does not build yet:
-// Context::SetMath refuses cudnn + bf16.
+// is deterministic). bf16 would need BF16 tensors, which this engine does not build: at
+// bf16 the convolutions run on the native engine's BF16 cuBLAS GEMMs (nn/ops/spherical_conv.cc).
 //
 // Every cuDNN status is checked; a failure names the call (and, while building a plan,
 // the operation and shape). Workspaces come from the caller (the model's arena).

@@ -374,11 +374,23 @@ ConvAlgo Resolve(const ConvOptions& o, int cin, int cout, ConvPass pass) {
 namespace {
 
 #ifdef SAL360_WITH_CUDA
-// The engine of this call: cudnn when the CUDA context asks for it and every operand
-// cuDNN sees is 16-byte aligned (always, for the model's shapes: H*W*C is a multiple of
-// 4); otherwise native, with one notice per process.
+// The engine of this call: cudnn when the CUDA context asks for it, the precision is fp32
+// or tf32 (cuDNN's BF16 convolutions need BF16 tensors, not built: at bf16 the native
+// GEMMs run in BF16) and every operand cuDNN sees is 16-byte aligned (always, for the
+// model's shapes: H*W*C is a multiple of 4); otherwise native, with one notice per process.
 bool UseCudnn(Device dev, const Dims& d) {
   if (dev != Device::kCuda || Context::Get(dev).math().engine != GpuEngine::kCudnn) return false;
+  if (Context::Get(dev).math().precision == Precision::kBf16) {
+    static bool told_bf16 = false;
+    if (!told_bf16) {
+      told_bf16 = true;
+      std::fprintf(stderr,
+                   "sal360: cudnn engine at bf16: cuDNN's convolutions would need BF16 tensors, "
+                   "which are not built; the convolutions run on cuBLAS's BF16 tensor-core GEMMs "
+                   "(the native engine's), batch-norm + ReLU and max-pool on cuDNN\n");
+    }
+    return false;
+  }
   const bool aligned = (d.pixels * d.cin) % 4 == 0 && (d.pixels * d.cout) % 4 == 0;
   if (!aligned) {
     static bool told = false;

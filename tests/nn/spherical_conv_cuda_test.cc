@@ -15,7 +15,7 @@
 //     operand is itself a sum whose magnitude is at most its terms' sum), so the result is
 //     within (2.01u + 2·kRelToAbsSum) · sum|terms| of the CPU's.
 //   - the cudnn engine: FP32 GEMMs in another order (as cuBLAS's), same tolerance as above;
-//     with tf32 the tf32 bound.
+//     with tf32 the tf32 bound; at bf16 its convolutions are the native BF16 GEMMs.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -97,7 +97,7 @@ TEST(SphericalConvCuda, Tf32AndBf16GemmsStayWithinTheirBounds) {
 
 TEST(SphericalConvCuda, CudnnEngineMatchesTheCpu) {
   SAL_SKIP_WITHOUT_CUDNN_ENGINE();
-  ExpectEngineParity(GpuEngine::kCudnn, {Precision::kFp32, Precision::kTf32});
+  ExpectEngineParity(GpuEngine::kCudnn, {Precision::kFp32, Precision::kTf32, Precision::kBf16});
 }
 
 #ifdef SAL360_WITH_CUDA
