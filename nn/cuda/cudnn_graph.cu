@@ -40,56 +40,6 @@ const char* CudnnBnOpName(CudnnBnOp op) {
 
 }  // namespace sal360::nn::cuda
 
-#if defined(SAL360_CUDA_EMU)
-
-// The emulation provides cuDNN handles only: the graph API and its engines are not
-// emulated, so the engine is unavailable and its entry points are never reached
-// (Context::SetMath refuses the cudnn engine first).
-namespace sal360::nn::cuda {
-
-bool CudnnGraphAvailable(void*, std::string* why) {
-  if (why != nullptr) {
-    *why = "cuDNN's graph API is not emulated (--config=cuda_emu); the cudnn engine runs on a GPU";
-  }
-  return false;
-}
-
-size_t CudnnConvWorkspaceBytes(void*, CudnnConvOp op, const CudnnConvShape&) {
-  std::fprintf(stderr, "sal360: cuDNN %s under the CUDA emulation (not emulated)\n",
-               CudnnConvOpName(op));
-  std::abort();
-}
-
-void CudnnConv(void*, CudnnConvOp op, const CudnnConvShape&, float*, float*, float*, void*) {
-  std::fprintf(stderr, "sal360: cuDNN %s under the CUDA emulation (not emulated)\n",
-               CudnnConvOpName(op));
-  std::abort();
-}
-
-bool CudnnBnReluSupported(void*, CudnnBnOp, int64_t, int, size_t*, std::string* why) {
-  if (why != nullptr) *why = "cuDNN's graph API is not emulated (--config=cuda_emu)";
-  return false;
-}
-
-void CudnnBnRelu(void*, CudnnBnOp op, int64_t, int, const CudnnBnArgs&, void*) {
-  std::fprintf(stderr, "sal360: cuDNN %s under the CUDA emulation (not emulated)\n",
-               CudnnBnOpName(op));
-  std::abort();
-}
-
-bool CudnnMaxPoolSupported(void*, int, int, int, int, size_t*, std::string* why) {
-  if (why != nullptr) *why = "cuDNN's graph API is not emulated (--config=cuda_emu)";
-  return false;
-}
-
-void CudnnMaxPool(void*, int, int, int, int, const float*, float*, int8_t*, void*) {
-  std::fprintf(stderr, "sal360: cuDNN max-pool under the CUDA emulation (not emulated)\n");
-  std::abort();
-}
-
-}  // namespace sal360::nn::cuda
-
-#else
 
 namespace sal360::nn::cuda {
 namespace {
@@ -166,10 +116,18 @@ bool MakeTensor(int64_t uid, const std::vector<int64_t>& dims, const std::vector
   return true;
 }
 
+// An execution plan and every descriptor it was built from (tensors, operations, graph,
+// engine configs), which live as long as the plan: nothing a plan may refer to is
+// destroyed before it.
 struct Plan {
+  std::vector<std::unique_ptr<Desc>> keep;
   Desc plan{CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR};
   int64_t workspace = 0;
 };
+Desc& Keep(Plan& p, cudnnBackendDescriptorType_t type) {
+  p.keep.push_back(std::make_unique<Desc>(type));
+  return *p.keep.back();
+}
 
 // Engine filter of cudnn_graph.h: false for notes this precision must not use.
 bool EngineAllowed(const std::vector<cudnnBackendNumericalNote_t>& notes, Precision precision,
@@ -188,7 +146,7 @@ bool EngineAllowed(const std::vector<cudnnBackendNumericalNote_t>& notes, Precis
 // (cudnn_graph.h) whose plan finalises.
 bool FinalizeGraph(cudnnHandle_t handle, std::vector<cudnnBackendDescriptor_t> ops,
                    Precision precision, Plan& out, BuildError& err) {
-  Desc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+  Desc& graph = Keep(out, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
   SAL_CUDNN_TRY(err, graph.Set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
   SAL_CUDNN_TRY(err, graph.Set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
                                static_cast<int64_t>(ops.size()), ops.data()));
@@ -198,7 +156,7 @@ bool FinalizeGraph(cudnnHandle_t handle, std::vector<cudnnBackendDescriptor_t> o
   int tried = 0;
   std::string last_failure = "no engine config was offered";
   for (cudnnBackendHeurMode_t heur_mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
-    Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+    Desc& heur = Keep(out, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
     cudnnBackendDescriptor_t gd = graph.get();
     SAL_CUDNN_TRY(err, heur.Set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gd));
     SAL_CUDNN_TRY(err, heur.Set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &heur_mode));
@@ -207,12 +165,8 @@ bool FinalizeGraph(cudnnHandle_t handle, std::vector<cudnnBackendDescriptor_t> o
     SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
                                                 CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nullptr));
     if (count <= 0) continue;
-    std::vector<Desc> cfgs;
     std::vector<cudnnBackendDescriptor_t> raw;
-    for (int64_t i = 0; i < count; ++i) {
-      cfgs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
-      raw.push_back(cfgs.back().get());
-    }
+    for (int64_t i = 0; i < count; ++i) raw.push_back(Keep(out, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR).get());
     int64_t got = 0;
     SAL_CUDNN_TRY(err, cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
                                                 CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got,
@@ -220,7 +174,7 @@ bool FinalizeGraph(cudnnHandle_t handle, std::vector<cudnnBackendDescriptor_t> o
     // Allowed configs in the heuristics' order; for tf32 the tensor-core ones first.
     std::vector<int64_t> order, later;
     for (int64_t i = 0; i < got; ++i) {
-      Desc engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+      Desc& engine = Keep(out, CUDNN_BACKEND_ENGINE_DESCRIPTOR);
       cudnnBackendDescriptor_t ed = engine.get();
       int64_t n = 0;
       if (cudnnBackendGetAttribute(raw[i], CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR,
@@ -268,15 +222,16 @@ bool FinalizeGraph(cudnnHandle_t handle, std::vector<cudnnBackendDescriptor_t> o
 bool BuildPlan(cudnnHandle_t handle, CudnnConvOp op, const CudnnConvShape& s, Plan& out,
                BuildError& err) {
   const int64_t p = s.pixels, ci = s.cin, co = s.cout;
-  Desc x(CUDNN_BACKEND_TENSOR_DESCRIPTOR), w(CUDNN_BACKEND_TENSOR_DESCRIPTOR),
-      y(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  Desc& x = Keep(out, CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  Desc& w = Keep(out, CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  Desc& y = Keep(out, CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   if (!MakeTensor(kUidX, {p, ci, 3, 3}, {9 * ci, 1, 3 * ci, ci}, x, err) ||
       !MakeTensor(kUidW, {co, ci, 3, 3}, {9 * ci, 1, 3 * ci, ci}, w, err) ||
       !MakeTensor(kUidY, {p, co, 1, 1}, {co, 1, co, co}, y, err)) {
     return false;
   }
 
-  Desc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
+  Desc& conv = Keep(out, CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
   const int64_t spatial = 2, ones[2] = {1, 1}, zeros[2] = {0, 0};
   const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
   const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
@@ -316,7 +271,7 @@ bool BuildPlan(cudnnHandle_t handle, CudnnConvOp op, const CudnnConvShape& s, Pl
        CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY},
   };
   const Names& names = kNames[static_cast<int>(op)];
-  auto operation = std::make_unique<Desc>(names.type);
+  Desc* operation = &Keep(out, names.type);
   SAL_CUDNN_TRY(err, operation->Set(names.alpha, CUDNN_TYPE_FLOAT, 1, &alpha));
   SAL_CUDNN_TRY(err, operation->Set(names.beta, CUDNN_TYPE_FLOAT, 1, &beta));
   SAL_CUDNN_TRY(err, operation->Set(names.conv, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cd));
@@ -369,19 +324,16 @@ enum BnUid : int64_t {
   kBnDBias, kBnDx
 };
 
-// A graph under construction: owns its descriptors until the plan is built.
+// A graph under construction: its descriptors are kept by the plan being built.
 struct GraphParts {
-  std::vector<std::unique_ptr<Desc>> keep;
+  Plan& plan;
   std::vector<cudnnBackendDescriptor_t> ops;
-  Desc& New(cudnnBackendDescriptorType_t type) {
-    keep.push_back(std::make_unique<Desc>(type));
-    return *keep.back();
-  }
+  Desc& New(cudnnBackendDescriptorType_t type) { return Keep(plan, type); }
 };
 
 bool BuildBnPlan(cudnnHandle_t handle, CudnnBnOp op, int64_t m, int64_t c, Plan& out,
                  BuildError& err) {
-  GraphParts g;
+  GraphParts g{out, {}};
   std::map<int64_t, cudnnBackendDescriptor_t> t;  // uid -> tensor descriptor
   const auto rows = [&](int64_t uid, bool is_virtual) {
     Desc& d = g.New(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
@@ -509,15 +461,16 @@ enum PoolUid : int64_t { kPoolX = 40, kPoolY, kPoolIdx };
 
 bool BuildPoolPlan(cudnnHandle_t handle, int n, int h, int w, int c, Plan& out, BuildError& err) {
   const int64_t N = n, H = h, W = w, C = c;
-  Desc x(CUDNN_BACKEND_TENSOR_DESCRIPTOR), y(CUDNN_BACKEND_TENSOR_DESCRIPTOR),
-      idx(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  Desc& x = Keep(out, CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  Desc& y = Keep(out, CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  Desc& idx = Keep(out, CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   if (!MakeTensor(kPoolX, {N, C, H, W}, {H * W * C, 1, W * C, C}, x, err) ||
       !MakeTensor(kPoolY, {N, C, H / 2, W / 2}, {H / 2 * (W / 2) * C, 1, W / 2 * C, C}, y, err) ||
       !MakeTensor(kPoolIdx, {N, C, H / 2, W / 2}, {H / 2 * (W / 2) * C, 1, W / 2 * C, C}, idx, err,
                   false, false, CUDNN_DATA_INT8)) {
     return false;
   }
-  Desc r(CUDNN_BACKEND_RESAMPLE_DESCRIPTOR);
+  Desc& r = Keep(out, CUDNN_BACKEND_RESAMPLE_DESCRIPTOR);
   const cudnnResampleMode_t mode = CUDNN_RESAMPLE_MAXPOOL;
   const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
   const cudnnPaddingMode_t padding = CUDNN_NEG_INF_PAD;
@@ -531,7 +484,7 @@ bool BuildPoolPlan(cudnnHandle_t handle, int n, int h, int w, int c, Plan& out, 
   SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_POST_PADDINGS, CUDNN_TYPE_INT64, 2, zeros));
   SAL_CUDNN_TRY(err, r.Set(CUDNN_ATTR_RESAMPLE_PADDING_MODE, CUDNN_TYPE_PADDING_MODE, 1, &padding));
   SAL_CUDNN_TRY(err, cudnnBackendFinalize(r.get()));
-  Desc o(CUDNN_BACKEND_OPERATION_RESAMPLE_FWD_DESCRIPTOR);
+  Desc& o = Keep(out, CUDNN_BACKEND_OPERATION_RESAMPLE_FWD_DESCRIPTOR);
   cudnnBackendDescriptor_t rd = r.get(), xd = x.get(), yd = y.get(), id = idx.get();
   SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_RESAMPLE_FWD_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &rd));
   SAL_CUDNN_TRY(err, o.Set(CUDNN_ATTR_OPERATION_RESAMPLE_FWD_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &xd));
@@ -713,4 +666,3 @@ void CudnnMaxPool(void* cudnn, int n, int h, int w, int c, const float* x, float
 
 }  // namespace sal360::nn::cuda
 
-#endif  // SAL360_CUDA_EMU

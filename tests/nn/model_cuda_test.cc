@@ -280,22 +280,17 @@ TEST(ModelCuda, CudnnEngineTrainsLikeTheNativeEngine) {
     }
     const double rel = std::fabs(double{ln} - lc) / std::fabs(double{ln});
     worst = std::max(worst, rel);
-    // The same tolerance as CUDA vs CPU above: both are FP32 GEMMs in another order.
-    EXPECT_LE(rel, 2e-4) << "step " << s << ": native " << ln << ", cudnn " << lc;
+    std::printf("step %d: native %.9g cudnn %.9g rel %.3g\n", s, ln, lc, rel);
+    // Two engines summing in different orders (cuDNN's convolutions and batch-norm; under
+    // the emulation, its interpreter sums in double) agree to rounding level at first and
+    // then drift apart as two trajectories do: Adam moves a weight by ~lr whatever the size
+    // of its gradient, so rounding-level differences in near-zero gradients, and in ReLU
+    // and max-pool decisions, grow step by step (docs/distributed.md saw the same between
+    // one and two processes). Measured under the emulation: steps 0-3 at most 4.3e-7,
+    // step 7 2.9e-4. Limits: 1e-5 for the first four steps, 2e-3 for all eight.
+    EXPECT_LE(rel, s < 4 ? 1e-5 : 2e-3) << "step " << s << ": native " << ln << ", cudnn " << lc;
   }
   std::printf("cudnn vs native, fp32: worst loss rel. diff. %.3g over %d steps\n", worst, kSteps);
-}
-
-TEST(ModelCuda, TheCudnnEngineIsRefusedWithAReasonWhereItCannotRun) {
-  SAL_SKIP_WITHOUT_CUDA();
-  if (!::sal360::testing::kCudaEmulated) GTEST_SKIP() << "the refusal is the emulation's (cuDNN's graph API is not emulated)";
-  Context& cuda = Context::Get(Device::kCuda);
-  for (Precision p : {Precision::kFp32, Precision::kTf32, Precision::kBf16}) {
-    const absl::Status s = cuda.SetMath(GpuMath{GpuEngine::kCudnn, p});
-    EXPECT_FALSE(s.ok()) << PrecisionName(p);
-    EXPECT_NE(std::string(s.message()).find("not emulated"), std::string::npos) << s;
-    EXPECT_EQ(cuda.math(), GpuMath{});
-  }
 }
 
 }  // namespace

@@ -64,15 +64,14 @@ inline constexpr bool kCudaEmulated = false;
 
 
 // For the cudnn engine's parity tests: skips without a CUDA device (as above) and where
-// the engine is unavailable, with the reason. Under --config=cuda_emu the engine is never
-// available (cuDNN is not emulated): a skip even with SAL360_REQUIRE_GPU=1, which that
-// configuration sets. On a real CUDA build SAL360_REQUIRE_GPU=1 makes it a failure.
+// the engine is unavailable, with the reason; with SAL360_REQUIRE_GPU=1 (the GPU kit, and
+// --config=cuda_emu, whose emulated cuDNN provides the graph API) a failure instead.
 #define SAL_SKIP_WITHOUT_CUDNN_ENGINE()                                                \
   do {                                                                                 \
     SAL_SKIP_WITHOUT_CUDA();                                                           \
     std::string sal_cudnn_why;                                                         \
     if (!::sal360::testing::CudnnEngineUsable(&sal_cudnn_why)) {                       \
-      if (!::sal360::testing::kCudaEmulated && ::sal360::testing::GpuRequired()) {     \
+      if (::sal360::testing::GpuRequired()) {                                          \
         FAIL() << "SAL360_REQUIRE_GPU=1 but the cudnn engine is unavailable: "         \
                << sal_cudnn_why;                                                       \
       }                                                                                \

@@ -1,4 +1,5 @@
-// The emulated cuDNN (see include/cudnn.h): handles only.
+// The emulated cuDNN (see include/cudnn.h): handles and error strings; the backend API
+// is in cudnn_graph.cc.
 #include "cudnn.h"
 
 #include "nn/cuda/emu/state.h"
@@ -7,7 +8,7 @@ struct cudnnContext {
   cudaStream_t stream = nullptr;
 };
 
-size_t cudnnGetVersion() { return 0; }
+size_t cudnnGetVersion() { return 90000; }  // the backend API subset of cuDNN 9 (cudnn_graph.cc)
 
 cudnnStatus_t cudnnCreate(cudnnHandle_t* handle) {
   if (handle == nullptr) return CUDNN_STATUS_BAD_PARAM_NULL_POINTER;
@@ -42,7 +43,7 @@ const char* cudnnGetErrorString(cudnnStatus_t status) {
     case CUDNN_STATUS_BAD_PARAM: return "CUDNN_STATUS_BAD_PARAM";
     case CUDNN_STATUS_BAD_PARAM_NULL_POINTER: return "CUDNN_STATUS_BAD_PARAM_NULL_POINTER";
     case CUDNN_STATUS_NOT_SUPPORTED:
-      return "CUDNN_STATUS_NOT_SUPPORTED (cuDNN is not available under the CUDA emulation)";
+      return "CUDNN_STATUS_NOT_SUPPORTED (outside the emulated cuDNN's subset)";
     case CUDNN_STATUS_INTERNAL_ERROR: return "CUDNN_STATUS_INTERNAL_ERROR";
     case CUDNN_STATUS_EXECUTION_FAILED: return "CUDNN_STATUS_EXECUTION_FAILED";
   }

@@ -349,13 +349,143 @@ TEST_F(Emulation, DeviceMemoryIsLimitedAndAccounted) {
   EXPECT_STREQ(cudaGetErrorName(cudaErrorMemoryAllocation), "cudaErrorMemoryAllocation");
 }
 
-TEST_F(Emulation, CudnnHasHandlesOnly) {
+TEST_F(Emulation, CudnnHandlesAndVersion) {
   cudnnHandle_t h = nullptr;
   ASSERT_EQ(cudnnCreate(&h), CUDNN_STATUS_SUCCESS);
   EXPECT_EQ(cudnnSetStream(h, nullptr), CUDNN_STATUS_SUCCESS);
-  EXPECT_EQ(cudnnGetVersion(), 0u);
-  EXPECT_NE(std::string(cudnnGetErrorString(CUDNN_STATUS_NOT_SUPPORTED)).find("emulation"),
+  EXPECT_EQ(cudnnGetVersion(), 90000u);
+  EXPECT_NE(std::string(cudnnGetErrorString(CUDNN_STATUS_NOT_SUPPORTED)).find("emulated"),
             std::string::npos);
+  EXPECT_EQ(cudnnDestroy(h), CUDNN_STATUS_SUCCESS);
+}
+
+// The emulated backend API: a 3x3 convolution (padding 1, stride 2) through descriptors,
+// heuristics, a plan and a variant pack, against a direct loop; and cuDNN's refusals.
+namespace graph {
+cudnnBackendDescriptor_t Make(cudnnBackendDescriptorType_t t) {
+  cudnnBackendDescriptor_t d = nullptr;
+  EXPECT_EQ(cudnnBackendCreateDescriptor(t, &d), CUDNN_STATUS_SUCCESS);
+  return d;
+}
+cudnnBackendDescriptor_t Tensor(int64_t uid, std::vector<int64_t> dims, bool finalize = true) {
+  cudnnBackendDescriptor_t t = Make(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  std::vector<int64_t> strides(4);  // NCHW packed
+  strides[3] = 1;
+  for (int i = 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
+  const cudnnDataType_t f = CUDNN_DATA_FLOAT;
+  EXPECT_EQ(cudnnBackendSetAttribute(t, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &f), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(cudnnBackendSetAttribute(t, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims.data()), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(cudnnBackendSetAttribute(t, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides.data()), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(cudnnBackendSetAttribute(t, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid), CUDNN_STATUS_SUCCESS);
+  if (finalize) EXPECT_EQ(cudnnBackendFinalize(t), CUDNN_STATUS_SUCCESS);
+  return t;
+}
+}  // namespace graph
+
+TEST_F(Emulation, CudnnGraphConvolutionMatchesADirectLoop) {
+  using namespace graph;
+  cudnnHandle_t h = nullptr;
+  ASSERT_EQ(cudnnCreate(&h), CUDNN_STATUS_SUCCESS);
+  const int64_t N = 2, C = 3, H = 7, W = 6, K = 4, P = 4, Q = 3;  // (7 + 2 - 3) / 2 + 1 = 4
+  cudnnBackendDescriptor_t x = Tensor(1, {N, C, H, W}), w = Tensor(2, {K, C, 3, 3}),
+                           y = Tensor(3, {N, K, P, Q}), y_bad = Tensor(4, {N, K, P + 1, Q});
+  cudnnBackendDescriptor_t conv = Make(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
+  const int64_t two = 2, ones[2] = {1, 1}, strides[2] = {2, 2};
+  const cudnnDataType_t f = CUDNN_DATA_FLOAT;
+  const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+  EXPECT_EQ(cudnnBackendFinalize(conv), CUDNN_STATUS_BAD_PARAM);  // nothing set yet
+  cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &two);
+  cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &f);
+  cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
+  cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, ones);
+  cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, strides);
+  cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, ones);
+  cudnnBackendSetAttribute(conv, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, ones);
+  ASSERT_EQ(cudnnBackendFinalize(conv), CUDNN_STATUS_SUCCESS);
+  const auto make_op = [&](cudnnBackendDescriptor_t out) {
+    cudnnBackendDescriptor_t op = Make(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
+    const float alpha = 1, beta = 0;
+    cudnnBackendSetAttribute(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+    cudnnBackendSetAttribute(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+    cudnnBackendSetAttribute(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &conv);
+    cudnnBackendSetAttribute(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
+    cudnnBackendSetAttribute(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w);
+    cudnnBackendSetAttribute(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &out);
+    return op;
+  };
+  cudnnBackendDescriptor_t bad = make_op(y_bad);
+  EXPECT_EQ(cudnnBackendFinalize(bad), CUDNN_STATUS_BAD_PARAM);  // the output shape is wrong
+  cudnnBackendDescriptor_t op = make_op(y);
+  ASSERT_EQ(cudnnBackendFinalize(op), CUDNN_STATUS_SUCCESS);
+  const float two_f = 2;
+  EXPECT_EQ(cudnnBackendSetAttribute(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &two_f),
+            CUDNN_STATUS_NOT_SUPPORTED);  // finalised descriptors are frozen
+  cudnnBackendDescriptor_t g = Make(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+  cudnnBackendSetAttribute(g, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
+  cudnnBackendSetAttribute(g, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op);
+  ASSERT_EQ(cudnnBackendFinalize(g), CUDNN_STATUS_SUCCESS);
+  cudnnBackendDescriptor_t heur = Make(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+  const cudnnBackendHeurMode_t hm = CUDNN_HEUR_MODE_A;
+  cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &g);
+  cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &hm);
+  ASSERT_EQ(cudnnBackendFinalize(heur), CUDNN_STATUS_SUCCESS);
+  int64_t n = 0;
+  ASSERT_EQ(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &n, nullptr),
+            CUDNN_STATUS_SUCCESS);
+  ASSERT_EQ(n, 1);
+  cudnnBackendDescriptor_t cfg = Make(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+  ASSERT_EQ(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &cfg),
+            CUDNN_STATUS_SUCCESS);
+  cudnnBackendDescriptor_t plan = Make(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+  cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
+  cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg);
+  ASSERT_EQ(cudnnBackendFinalize(plan), CUDNN_STATUS_SUCCESS);
+  int64_t ws_bytes = 0;
+  ASSERT_EQ(cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n, &ws_bytes),
+            CUDNN_STATUS_SUCCESS);
+
+  std::vector<float> xv(N * C * H * W), wv(K * C * 9);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = float(int(i * 7 % 13) - 6);
+  for (size_t i = 0; i < wv.size(); ++i) wv[i] = float(int(i * 5 % 11) - 5);
+  float* dx = DeviceCopy(xv);
+  float* dw = DeviceCopy(wv);
+  float* dy = DeviceCopy(std::vector<float>(N * K * P * Q, 0.0f));
+  float* ws = DeviceCopy(std::vector<float>(static_cast<size_t>(ws_bytes) / 4 + 1, 0.0f));
+  const auto execute = [&](void* y_ptr, void* ws_ptr) {
+    cudnnBackendDescriptor_t pack = Make(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+    const int64_t uids[3] = {1, 2, 3};
+    void* ptrs[3] = {dx, dw, y_ptr};
+    cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
+    cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
+    cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws_ptr);
+    EXPECT_EQ(cudnnBackendFinalize(pack), CUDNN_STATUS_SUCCESS);
+    const cudnnStatus_t st = cudnnBackendExecute(h, plan, pack);
+    cudnnBackendDestroyDescriptor(pack);
+    return st;
+  };
+  std::vector<float> host_y(N * K * P * Q);
+  EXPECT_EQ(execute(host_y.data(), ws), CUDNN_STATUS_EXECUTION_FAILED);  // y not device memory
+  EXPECT_EQ(execute(dy, host_y.data()), CUDNN_STATUS_EXECUTION_FAILED);  // nor the workspace
+  ASSERT_EQ(execute(dy, ws), CUDNN_STATUS_SUCCESS);
+  const std::vector<float> got = HostCopy(dy, host_y.size());
+  for (int64_t a = 0; a < N; ++a)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t q = 0; q < Q; ++q) {
+          double s = 0;
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t r = 0; r < 3; ++r)
+              for (int64_t t = 0; t < 3; ++t) {
+                const int64_t hh = 2 * p + r - 1, ww = 2 * q + t - 1;
+                if (hh < 0 || hh >= H || ww < 0 || ww >= W) continue;
+                s += xv[((a * C + c) * H + hh) * W + ww] * wv[((k * C + c) * 3 + r) * 3 + t];
+              }
+          ASSERT_EQ(got[((a * K + k) * P + p) * Q + q], float(s)) << a << k << p << q;
+        }
+  for (cudnnBackendDescriptor_t d : {x, w, y, y_bad, conv, bad, op, g, heur, cfg, plan}) {
+    EXPECT_EQ(cudnnBackendDestroyDescriptor(d), CUDNN_STATUS_SUCCESS);
+  }
+  EXPECT_EQ(cudnnBackendDestroyDescriptor(x), CUDNN_STATUS_BAD_PARAM);  // already destroyed
   EXPECT_EQ(cudnnDestroy(h), CUDNN_STATUS_SUCCESS);
 }
 
