@@ -6,8 +6,8 @@
 //                      upsample kernels (what --config=cuda_emu verifies in CI)
 //              cudnn   the cuDNN 9 graph API for the convolutions (fp32, tf32; at bf16 they
 //                      use the native BF16 GEMMs), batch-norm + ReLU and max-pool
-//                      (nn/cuda/cudnn_graph.h); the rest as native. Not emulated:
-//                      unavailable under cuda_emu.
+//                      (nn/cuda/cudnn_graph.h); the rest as native. Under cuda_emu it
+//                      runs against the emulated cuDNN graph API (nn/cuda/emu/).
 //   precision  fp32    FP32 GEMMs (cublasSgemm), bit-identical to the CPU under emulation
 //              tf32    tensor-core GEMMs with TF32 operands (cublasGemmEx,
 //                      CUBLAS_COMPUTE_32F_FAST_TF32): 10 mantissa bits in, FP32 accumulate

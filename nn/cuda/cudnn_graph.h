@@ -1,6 +1,7 @@
-// The cudnn engine's convolutions (issue #17): the spherical conv's GEMM as cuDNN 9
-// graph-API (backend) convolutions. CUDA builds only; under --config=cuda_emu the engine
-// reports itself unavailable (cuDNN's engines are not emulated).
+// The cudnn engine (issue #17): the spherical conv's GEMM as cuDNN 9 graph-API (backend)
+// convolutions, batch-norm + ReLU and max-pool as graphs too. CUDA builds; under
+// --config=cuda_emu the same code runs against the emulated backend API
+// (nn/cuda/emu/cudnn_graph.cc: our reading of cuDNN's semantics, interpreted on the host).
 //
 // The spherical conv over the gathered column matrix col (P, 9*Cin) (nn/ops/
 // spherical_conv.h) is a Conv2d(k=3, stride=3) over the published 3H x 3W expanded image.

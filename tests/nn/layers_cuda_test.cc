@@ -142,9 +142,9 @@ TEST_P(BatchNormCuda, TrainEvalAndBackwardMatchCpu) {
 }
 
 // The cudnn engine's batch-norm + ReLU (issue #17) against the CPU, per operation. cuDNN
-// sums in its own order (FP32 or better), so the tolerances are this file's float ones;
-// where cuDNN offers no plan for a shape the engine runs the native kernels, which the
-// test above covers, so that case skips with cuDNN's reason.
+// sums in its own order (FP32 or better; the emulated cuDNN in double), so the tolerances
+// are this file's float ones; where cuDNN offers no plan for a shape the engine runs the
+// native kernels, which the test above covers, so that case skips with cuDNN's reason.
 TEST_P(BatchNormCuda, CudnnEngineBatchNormReluMatchesCpu) {
   SAL_SKIP_WITHOUT_CUDNN_ENGINE();
   const Shape s = GetParam();
