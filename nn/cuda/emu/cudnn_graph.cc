@@ -435,10 +435,9 @@ void Convolve(int which, const Bound& x, const Bound& w, const Bound& y, const C
   const int64_t K = w.t.dims[0], R = w.t.dims[2], S = w.t.dims[3];
   const int64_t P = y.t.dims[2], Q = y.t.dims[3];
   const Bound& out = which == 0 ? y : which == 1 ? x : w;
-  std::vector<double> acc(static_cast<size_t>(out.t.dims[0] * out.t.dims[1] * out.t.dims[2] * out.t.dims[3]), 0.0);
-  const auto at = [&](const Bound& b, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
-    return ((i0 * b.t.dims[1] + i1) * b.t.dims[2] + i2) * b.t.dims[3] + i3;
-  };
+  // Sums in double, laid out with the output tensor's own strides.
+  std::vector<double> acc(static_cast<size_t>(out.t.Span()), 0.0);
+  const int64_t xc = x.t.strides[1], wc = w.t.strides[1];
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t k = 0; k < K; ++k) {
       for (int64_t p = 0; p < P; ++p) {
@@ -451,19 +450,21 @@ void Convolve(int which, const Bound& x, const Bound& w, const Bound& y, const C
             for (int64_t s = 0; s < S; ++s) {
               const int64_t ww = q * g.stride[1] + s * g.dil[1] - g.pre[1];
               if (ww < 0 || ww >= W) continue;
-              for (int64_t c = 0; c < C; ++c) {
-                const double xv = x.f[x.Off(n, c, h, ww)], wv = w.f[w.Off(k, c, r, s)];
-                if (which == 0) {
-                  sum += xv * wv;
-                } else if (which == 1) {
-                  acc[at(x, n, c, h, ww)] += dy * wv;
-                } else {
-                  acc[at(w, k, c, r, s)] += dy * xv;
-                }
+              const int64_t xo = x.Off(n, 0, h, ww), wo = w.Off(k, 0, r, s);
+              const float* xp = x.f + xo;
+              const float* wp = w.f + wo;
+              if (which == 0) {
+                for (int64_t c = 0; c < C; ++c) sum += double{xp[c * xc]} * wp[c * wc];
+              } else if (which == 1) {
+                double* ap = acc.data() + xo;
+                for (int64_t c = 0; c < C; ++c) ap[c * xc] += dy * wp[c * wc];
+              } else {
+                double* ap = acc.data() + wo;
+                for (int64_t c = 0; c < C; ++c) ap[c * wc] += dy * xp[c * xc];
               }
             }
           }
-          if (which == 0) acc[at(y, n, k, p, q)] = sum;
+          if (which == 0) acc[y.Off(n, k, p, q)] = sum;
         }
       }
     }
@@ -473,9 +474,8 @@ void Convolve(int which, const Bound& x, const Bound& w, const Bound& y, const C
     for (int64_t b = 0; b < d[1]; ++b)
       for (int64_t c = 0; c < d[2]; ++c)
         for (int64_t e = 0; e < d[3]; ++e) {
-          float& o = out.f[out.Off(a, b, c, e)];
-          const double v = alpha * acc[at(out, a, b, c, e)] + (beta != 0.0 ? beta * o : 0.0);
-          o = static_cast<float>(v);
+          const int64_t o = out.Off(a, b, c, e);
+          out.f[o] = static_cast<float>(alpha * acc[o] + (beta != 0.0 ? beta * out.f[o] : 0.0));
         }
 }
 
