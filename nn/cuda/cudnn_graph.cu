@@ -129,6 +129,20 @@ Desc& Keep(Plan& p, cudnnBackendDescriptorType_t type) {
   return *p.keep.back();
 }
 
+// Runs `plan` on the handle's stream with the tensors `ptrs` bound to `uids`.
+void Execute(void* cudnn, const Plan& plan, const std::vector<int64_t>& uids,
+             const std::vector<void*>& ptrs, void* workspace) {
+  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64,
+                          static_cast<int64_t>(uids.size()), uids.data()));
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR,
+                          static_cast<int64_t>(ptrs.size()), ptrs.data()));
+  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
+  SAL_CUDA_CHECK(cudnnBackendFinalize(pack.get()));
+  SAL_CUDA_CHECK(cudnnBackendExecute(static_cast<cudnnHandle_t>(cudnn), plan.plan.get(), pack.get()));
+  g_executions.fetch_add(1);
+}
+
 // Engine filter of cudnn_graph.h: false for notes this precision must not use.
 bool EngineAllowed(const std::vector<cudnnBackendNumericalNote_t>& notes, Precision precision,
                    bool* tensor_core) {
@@ -432,19 +446,19 @@ bool BuildBnPlan(cudnnHandle_t handle, CudnnBnOp op, int64_t m, int64_t c, Plan&
   return FinalizeGraph(handle, g.ops, Precision::kFp32, out, err);
 }
 
-struct BnEntry {
+struct PlanEntry {
   bool ok = false;
   std::string why;
   Plan plan;
 };
 
-BnEntry& CachedBnPlan(void* cudnn, CudnnBnOp op, int64_t m, int c) {
+PlanEntry& CachedBnPlan(void* cudnn, CudnnBnOp op, int64_t m, int c) {
   const Key key{cudnn, 100 + static_cast<int>(op), m, c, 0, 0};
-  static auto* cache = new std::map<Key, std::unique_ptr<BnEntry>>();
+  static auto* cache = new std::map<Key, std::unique_ptr<PlanEntry>>();
   std::lock_guard<std::mutex> lock(CacheMutex());
   auto it = cache->find(key);
   if (it != cache->end()) return *it->second;
-  auto e = std::make_unique<BnEntry>();
+  auto e = std::make_unique<PlanEntry>();
   BuildError err;
   e->ok = BuildBnPlan(static_cast<cudnnHandle_t>(cudnn), op, m, c, e->plan, err);
   if (!e->ok) e->why = err.what + " -> " + cudnnGetErrorString(err.status);
@@ -494,13 +508,13 @@ bool BuildPoolPlan(cudnnHandle_t handle, int n, int h, int w, int c, Plan& out, 
   return FinalizeGraph(handle, {o.get()}, Precision::kFp32, out, err);
 }
 
-BnEntry& CachedPoolPlan(void* cudnn, int n, int h, int w, int c) {
+PlanEntry& CachedPoolPlan(void* cudnn, int n, int h, int w, int c) {
   const Key key{cudnn, 200, n, h, w, c};
-  static auto* cache = new std::map<Key, std::unique_ptr<BnEntry>>();
+  static auto* cache = new std::map<Key, std::unique_ptr<PlanEntry>>();
   std::lock_guard<std::mutex> lock(CacheMutex());
   auto it = cache->find(key);
   if (it != cache->end()) return *it->second;
-  auto e = std::make_unique<BnEntry>();
+  auto e = std::make_unique<PlanEntry>();
   BuildError err;
   if (h % 2 != 0 || w % 2 != 0) {
     e->why = "odd height or width (the native kernel drops the last row or column)";
@@ -551,21 +565,12 @@ void CudnnConv(void* cudnn, CudnnConvOp op, const CudnnConvShape& shape, float* 
       std::abort();
     }
   }
-  const Plan& plan = CachedPlan(cudnn, op, shape);
-  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  const int64_t uids[3] = {kUidX, kUidW, kUidY};
-  void* ptrs[3] = {x, w, y};
-  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids));
-  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs));
-  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
-  SAL_CUDA_CHECK(cudnnBackendFinalize(pack.get()));
-  SAL_CUDA_CHECK(cudnnBackendExecute(static_cast<cudnnHandle_t>(cudnn), plan.plan.get(), pack.get()));
-  g_executions.fetch_add(1);
+  Execute(cudnn, CachedPlan(cudnn, op, shape), {kUidX, kUidW, kUidY}, {x, w, y}, workspace);
 }
 
 bool CudnnBnReluSupported(void* cudnn, CudnnBnOp op, int64_t m, int c, size_t* workspace,
                           std::string* why) {
-  const BnEntry& e = CachedBnPlan(cudnn, op, m, c);
+  const PlanEntry& e = CachedBnPlan(cudnn, op, m, c);
   if (!e.ok) {
     if (why != nullptr) *why = e.why;
     return false;
@@ -578,7 +583,7 @@ bool CudnnBnReluSupported(void* cudnn, CudnnBnOp op, int64_t m, int c, size_t* w
 
 void CudnnBnRelu(void* cudnn, CudnnBnOp op, int64_t m, int c, const CudnnBnArgs& a,
                  void* workspace) {
-  const BnEntry& e = CachedBnPlan(cudnn, op, m, c);
+  const PlanEntry& e = CachedBnPlan(cudnn, op, m, c);
   if (!e.ok) {
     std::fprintf(stderr, "sal360: cudnn engine: %s (M %lld, C %d) has no plan: %s\n",
                  CudnnBnOpName(op), static_cast<long long>(m), c, e.why.c_str());
@@ -616,15 +621,7 @@ void CudnnBnRelu(void* cudnn, CudnnBnOp op, int64_t m, int c, const CudnnBnArgs&
       bind(kBnDBias, a.dbeta); bind(kBnDx, a.dx);
       break;
   }
-  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64,
-                          static_cast<int64_t>(uids.size()), uids.data()));
-  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR,
-                          static_cast<int64_t>(ptrs.size()), ptrs.data()));
-  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
-  SAL_CUDA_CHECK(cudnnBackendFinalize(pack.get()));
-  SAL_CUDA_CHECK(cudnnBackendExecute(h, e.plan.plan.get(), pack.get()));
-  g_executions.fetch_add(1);
+  Execute(cudnn, e.plan, uids, ptrs, workspace);
   if (op == CudnnBnOp::kForwardTrain) {
     // The updated running statistics went to separate outputs (no in-place aliasing
     // asked of cuDNN); copy them back, in stream order.
@@ -636,7 +633,7 @@ void CudnnBnRelu(void* cudnn, CudnnBnOp op, int64_t m, int c, const CudnnBnArgs&
 
 bool CudnnMaxPoolSupported(void* cudnn, int n, int h, int w, int c, size_t* workspace,
                            std::string* why) {
-  const BnEntry& e = CachedPoolPlan(cudnn, n, h, w, c);
+  const PlanEntry& e = CachedPoolPlan(cudnn, n, h, w, c);
   if (!e.ok) {
     if (why != nullptr) *why = e.why;
     return false;
@@ -647,21 +644,14 @@ bool CudnnMaxPoolSupported(void* cudnn, int n, int h, int w, int c, size_t* work
 
 void CudnnMaxPool(void* cudnn, int n, int h, int w, int c, const float* x, float* y,
                   int8_t* window_index, void* workspace) {
-  const BnEntry& e = CachedPoolPlan(cudnn, n, h, w, c);
+  const PlanEntry& e = CachedPoolPlan(cudnn, n, h, w, c);
   if (!e.ok) {
     std::fprintf(stderr, "sal360: cudnn engine: max-pool (%dx%dx%dx%d) has no plan: %s\n", n, h, w,
                  c, e.why.c_str());
     std::abort();
   }
-  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  const int64_t uids[3] = {kPoolX, kPoolY, kPoolIdx};
-  void* ptrs[3] = {const_cast<float*>(x), y, window_index};
-  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids));
-  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs));
-  SAL_CUDA_CHECK(pack.Set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
-  SAL_CUDA_CHECK(cudnnBackendFinalize(pack.get()));
-  SAL_CUDA_CHECK(cudnnBackendExecute(static_cast<cudnnHandle_t>(cudnn), e.plan.plan.get(), pack.get()));
-  g_executions.fetch_add(1);
+  Execute(cudnn, e.plan, {kPoolX, kPoolY, kPoolIdx}, {const_cast<float*>(x), y, window_index},
+          workspace);
 }
 
 }  // namespace sal360::nn::cuda
